@@ -196,10 +196,19 @@ mod tests {
         let rate = r(30000, 1001);
         assert_eq!(Timecode::from_frames(1799, rate).to_string(), "00:00:59;29");
         assert_eq!(Timecode::from_frames(1800, rate).to_string(), "00:01:00;02");
-        assert_eq!(Timecode::from_frames(17982, rate).to_string(), "00:10:00;00");
-        assert_eq!(Timecode::from_frames(17981, rate).to_string(), "00:09:59;29");
+        assert_eq!(
+            Timecode::from_frames(17982, rate).to_string(),
+            "00:10:00;00"
+        );
+        assert_eq!(
+            Timecode::from_frames(17981, rate).to_string(),
+            "00:09:59;29"
+        );
         // One hour of 29.97 DF is 107892 frames.
-        assert_eq!(Timecode::from_frames(107_892, rate).to_string(), "01:00:00;00");
+        assert_eq!(
+            Timecode::from_frames(107_892, rate).to_string(),
+            "01:00:00;00"
+        );
     }
 
     #[test]
@@ -207,7 +216,10 @@ mod tests {
         let rate = r(60000, 1001);
         assert_eq!(Timecode::from_frames(3599, rate).to_string(), "00:00:59;59");
         assert_eq!(Timecode::from_frames(3600, rate).to_string(), "00:01:00;04");
-        assert_eq!(Timecode::from_frames(215_784, rate).to_string(), "01:00:00;00");
+        assert_eq!(
+            Timecode::from_frames(215_784, rate).to_string(),
+            "01:00:00;00"
+        );
     }
 
     #[test]

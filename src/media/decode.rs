@@ -1,0 +1,242 @@
+//! Decoding every frame of the chosen video stream, in presentation order, with FFmpeg's
+//! threads on, and surviving damaged data: errors after the first good frame become warnings.
+
+use super::open::Opened;
+use super::MediaError;
+use ffmpeg::codec::Id;
+use ffmpeg::format::context::Input;
+use ffmpeg::{decoder, frame, Packet};
+use ffmpeg_next as ffmpeg;
+use std::path::{Path, PathBuf};
+
+/// At most this many warnings are kept in detail; the rest are only counted.
+const MAX_DETAILED_WARNINGS: usize = 20;
+/// Give up after this many demux/decode errors in a row without a frame: the rest of the file
+/// is not going to get better, and each error costs time.
+const MAX_CONSECUTIVE_ERRORS: u32 = 1000;
+
+/// A running decoder over one file's video stream.
+pub(crate) struct VideoDecoder {
+    path: PathBuf,
+    input: Input,
+    stream_index: usize,
+    decoder: decoder::Video,
+    /// End of input reached and the decoder told so.
+    draining: bool,
+    /// Frames returned so far (the next frame's index).
+    decoded: u64,
+    /// Packets of our stream sent to the decoder.
+    packets: u64,
+    consecutive_errors: u32,
+    first_error: Option<String>,
+    warnings: Vec<String>,
+    suppressed_warnings: u64,
+}
+
+impl VideoDecoder {
+    /// Opens the decoder for `opened`'s video stream. `threads` 0 lets FFmpeg choose.
+    pub fn new(opened: Opened, threads: usize) -> Result<Self, MediaError> {
+        let Opened {
+            input,
+            video_index,
+            info,
+            ..
+        } = opened;
+        let path = info.path;
+        let stream = input
+            .stream(video_index)
+            .ok_or_else(|| MediaError::Decode {
+                path: path.clone(),
+                cause: format!("stream {video_index} vanished"),
+            })?;
+        let id = stream.parameters().id();
+        let mut ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+            .map_err(|e| MediaError::Decode {
+                path: path.clone(),
+                cause: format!("codec parameters: {e}"),
+            })?;
+        // Threads must be configured before the decoder is opened. MPEG-1/2 decoders only have
+        // slice threads; the others we care about (H.264, HEVC, ProRes, DNxHD...) decode whole
+        // frames in parallel.
+        // SAFETY: plain field writes on a context we own and have not opened yet.
+        unsafe {
+            let raw = ctx.as_mut_ptr();
+            (*raw).thread_count = i32::try_from(threads).unwrap_or(0);
+            (*raw).thread_type = match id {
+                Id::MPEG1VIDEO | Id::MPEG2VIDEO => ffmpeg::ffi::FF_THREAD_SLICE,
+                _ => ffmpeg::ffi::FF_THREAD_FRAME | ffmpeg::ffi::FF_THREAD_SLICE,
+            };
+            (*raw).pkt_timebase = stream.time_base().into();
+        }
+        let codec = ffmpeg::decoder::find(id).ok_or_else(|| MediaError::Unsupported {
+            path: path.clone(),
+            cause: format!("no decoder for codec '{}' in this FFmpeg", id.name()),
+        })?;
+        let decoder = ctx
+            .decoder()
+            .open_as(codec)
+            .and_then(|o| o.video())
+            .map_err(|e| MediaError::Decode {
+                path: path.clone(),
+                cause: format!("cannot open the {} decoder: {e}", id.name()),
+            })?;
+        Ok(Self {
+            path,
+            input,
+            stream_index: video_index,
+            decoder,
+            draining: false,
+            decoded: 0,
+            packets: 0,
+            consecutive_errors: 0,
+            first_error: None,
+            warnings: Vec::new(),
+            suppressed_warnings: 0,
+        })
+    }
+
+    /// Frames returned so far.
+    pub fn decoded(&self) -> u64 {
+        self.decoded
+    }
+
+    /// The next frame in presentation order, or None when the stream is exhausted.
+    pub fn next_frame(&mut self) -> Option<frame::Video> {
+        loop {
+            let mut frame = frame::Video::empty();
+            match self.decoder.receive_frame(&mut frame) {
+                Ok(()) => {
+                    if frame.is_corrupt() {
+                        self.warn(format!(
+                            "frame {}: decoded with errors (damaged data concealed)",
+                            self.decoded
+                        ));
+                    }
+                    self.decoded += 1;
+                    self.consecutive_errors = 0;
+                    return Some(frame);
+                }
+                Err(ffmpeg::Error::Eof) => return None,
+                Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => {
+                    if self.draining {
+                        // A decoder that wants input after EOF is broken; do not spin.
+                        return None;
+                    }
+                    if !self.feed() {
+                        return None;
+                    }
+                }
+                Err(e) => {
+                    if self.error(format!("near frame {}: decode error: {e}", self.decoded)) {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the next packet of our stream (or end of stream) to the decoder. False when
+    /// decoding must stop.
+    fn feed(&mut self) -> bool {
+        loop {
+            let mut packet = Packet::empty();
+            match packet.read(&mut self.input) {
+                Ok(()) => {
+                    if packet.stream() != self.stream_index {
+                        continue;
+                    }
+                    self.packets += 1;
+                    match self.decoder.send_packet(&packet) {
+                        Ok(()) => return true,
+                        Err(e) => {
+                            if self.error(format!("near frame {}: decode error: {e}", self.decoded))
+                            {
+                                return false;
+                            }
+                        }
+                    }
+                }
+                Err(ffmpeg::Error::Eof) => return self.send_eof(),
+                // Demuxers can resync after damaged data: skip it.
+                Err(ffmpeg::Error::InvalidData) => {
+                    if self.error(format!(
+                        "near frame {}: damaged container data",
+                        self.decoded
+                    )) {
+                        return false;
+                    }
+                }
+                Err(e) => {
+                    // An I/O error or a cut-off file: decode what is buffered, then stop.
+                    self.error(format!("near frame {}: read error: {e}", self.decoded));
+                    return self.send_eof();
+                }
+            }
+        }
+    }
+
+    fn send_eof(&mut self) -> bool {
+        self.draining = true;
+        self.decoder.send_eof().is_ok()
+    }
+
+    /// Records an error; true when there have been too many in a row to go on.
+    fn error(&mut self, message: String) -> bool {
+        if self.first_error.is_none() {
+            self.first_error = Some(message.clone());
+        }
+        self.warn(message);
+        self.consecutive_errors += 1;
+        if self.consecutive_errors >= MAX_CONSECUTIVE_ERRORS {
+            self.warn(format!(
+                "near frame {}: giving up after {MAX_CONSECUTIVE_ERRORS} errors in a row",
+                self.decoded
+            ));
+            return true;
+        }
+        false
+    }
+
+    fn warn(&mut self, message: String) {
+        if self.warnings.len() < MAX_DETAILED_WARNINGS {
+            self.warnings
+                .push(format!("{}: {message}", self.path.display()));
+        } else {
+            self.suppressed_warnings += 1;
+        }
+    }
+
+    /// The error to return when not one frame came out.
+    pub fn no_frames_error(&self) -> MediaError {
+        let cause = match &self.first_error {
+            Some(first) => format!(
+                "no frame could be decoded from {} packets (first error {first})",
+                self.packets
+            ),
+            None if self.packets == 0 => "the video stream holds no packets".to_string(),
+            None => format!("no frame came out of {} packets", self.packets),
+        };
+        MediaError::Decode {
+            path: self.path.clone(),
+            cause,
+        }
+    }
+
+    /// The warnings collected, with a final count of those not kept in detail.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        let mut w = std::mem::take(&mut self.warnings);
+        if self.suppressed_warnings > 0 {
+            w.push(format!(
+                "{}: {} more decode warnings not listed",
+                self.path.display(),
+                self.suppressed_warnings
+            ));
+        }
+        w
+    }
+
+    /// The file being decoded.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
