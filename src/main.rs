@@ -1,0 +1,509 @@
+//! The clearshot command line: flags in, library calls, reports out.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use clearshot::gallery::{ConsentRecord, Enrollment, Gallery};
+use clearshot::media::{self, SamplingOptions};
+use clearshot::models::{self, ModelSet};
+use clearshot::pipeline::{ScanOptions, Scanner};
+use clearshot::policy::Severity;
+use clearshot::report::{self, FileFailure, GalleryRecord, ModelRecord, ScanReport};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const EXIT_HELP: &str = "Exit status of `scan`: 0 no finding at or above --fail-on; 1 findings at or above \
+--fail-on; 2 some inputs could not be scanned (bad media, unreadable file); 3 usage or set-up error \
+(bad flags, missing models or ONNX Runtime, broken gallery).";
+
+#[derive(Parser)]
+#[command(
+    name = "clearshot",
+    version,
+    about = "Scan media for registered talent likeness and flag what needs written approval. Runs offline.",
+    after_help = EXIT_HELP
+)]
+struct Cli {
+    /// Talent gallery database [default: $CLEARSHOT_GALLERY or ~/.local/share/clearshot/gallery.sqlite]
+    #[arg(long, global = true)]
+    gallery: Option<PathBuf>,
+    /// Folder with manifest.json and the ONNX models [default: $CLEARSHOT_MODELS, models/ beside the binary, or ~/.local/share/clearshot/models]
+    #[arg(long, global = true)]
+    models: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Scan files and folders (recursively) for registered talent.
+    #[command(after_help = EXIT_HELP)]
+    Scan(ScanArgs),
+    /// Manage the talent gallery (biometric data: stays on this machine, file mode 0600).
+    #[command(subcommand)]
+    Gallery(GalleryCmd),
+    /// Measure identification on a labelled photo set (labels.json: gallery + queries).
+    Eval(EvalArgs),
+}
+
+#[derive(Args)]
+struct ScanArgs {
+    /// Media files or folders. Folders are walked recursively for media file types.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Write the full JSON report here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Replace report files that already exist (otherwise they are never overwritten).
+    #[arg(long)]
+    overwrite: bool,
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value = "escalate")]
+    fail_on: FailOn,
+    #[command(flatten)]
+    tune: TuneArgs,
+}
+
+#[derive(Args, Clone)]
+struct TuneArgs {
+    /// Frames per second the models see, at least (plus first, middle and last of each shot).
+    #[arg(long, default_value_t = 2.0)]
+    sample_rate: f64,
+    /// Minimum sampled frames per shot.
+    #[arg(long, default_value_t = 3)]
+    min_per_shot: u32,
+    /// Face distance at or below which a face is a registered person [default: the embedder's, from the manifest].
+    #[arg(long)]
+    threshold: Option<f32>,
+    /// Tile side for small-face detection in pixels (0: whole frame only).
+    #[arg(long, default_value_t = 640)]
+    tile: u32,
+    /// Worker threads running the models [default: number of cores].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Judge consent expiry on this date (YYYY-MM-DD) instead of today.
+    #[arg(long)]
+    date: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FailOn {
+    Escalate,
+    Review,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum GalleryCmd {
+    /// Enroll a person from photos that each show exactly one face.
+    Add {
+        /// The person's name (unique).
+        #[arg(long)]
+        name: String,
+        /// Their consent to the use of their likeness.
+        #[arg(long, value_parser = ["granted", "denied", "unknown"])]
+        consent: String,
+        /// What the consent covers.
+        #[arg(long)]
+        scope: Option<String>,
+        /// Last day the consent is valid (YYYY-MM-DD).
+        #[arg(long)]
+        expires: Option<String>,
+        /// Add photos to / change the consent record of someone already enrolled.
+        #[arg(long)]
+        update: bool,
+        /// Reference photos.
+        #[arg(required = true)]
+        photos: Vec<PathBuf>,
+    },
+    /// List enrolled people and their consent records.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a person and their embeddings.
+    Remove {
+        /// The person's name.
+        name: String,
+    },
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// labels.json (see ../shared/eval/README.md for the format).
+    labels: PathBuf,
+    /// Face distance threshold to report on [default: the embedder's].
+    #[arg(long)]
+    threshold: Option<f32>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("clearshot: {e:#}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    media::init();
+    let gallery_path = cli
+        .gallery
+        .clone()
+        .unwrap_or_else(clearshot::paths::default_gallery);
+    let models_dir = cli.models.clone().unwrap_or_else(models::default_dir);
+    match cli.cmd {
+        Cmd::Scan(args) => scan(args, &gallery_path, &models_dir),
+        Cmd::Gallery(cmd) => gallery(cmd, &gallery_path, &models_dir),
+        Cmd::Eval(args) => clearshot_eval(args, &models_dir),
+    }
+}
+
+fn today(date: Option<&str>) -> Result<time::Date> {
+    match date {
+        Some(d) => Ok(clearshot::gallery::parse_date(d)?),
+        None => Ok(time::OffsetDateTime::now_utc().date()),
+    }
+}
+
+fn scan_options(t: &TuneArgs) -> Result<ScanOptions> {
+    let mut o = ScanOptions::new(today(t.date.as_deref())?);
+    o.sampling = SamplingOptions {
+        per_second: t.sample_rate,
+        min_per_shot: t.min_per_shot,
+        ..SamplingOptions::default()
+    };
+    o.detect.tile = t.tile;
+    if let Some(w) = t.workers {
+        o.workers = w;
+    }
+    o.threshold = t.threshold;
+    o.validate().map_err(anyhow::Error::msg)?;
+    Ok(o)
+}
+
+/// Media file types picked up when walking a folder (named files are always tried).
+const MEDIA_EXT: &[&str] = &[
+    "mp4", "mov", "mxf", "mkv", "avi", "m4v", "mts", "m2ts", "ts", "webm", "mpg", "mpeg", "y4m",
+    "png", "jpg", "jpeg", "tif", "tiff", "webp", "bmp", "dpx", "exr",
+];
+
+fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("{}: cannot read folder", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for p in entries {
+            let hidden = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if hidden {
+                continue;
+            }
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| MEDIA_EXT.contains(&e.to_ascii_lowercase().as_str()))
+            {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn refuse_overwrite(path: &Option<PathBuf>, overwrite: bool) -> Result<()> {
+    if let Some(p) = path {
+        if p.exists() && !overwrite {
+            bail!(
+                "{}: already exists; pass --overwrite to replace it",
+                p.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn load_models(dir: &Path) -> Result<ModelSet> {
+    let set = ModelSet::load(dir)?;
+    clearshot::runtime::init()?;
+    Ok(set)
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn scan(args: ScanArgs, gallery_path: &Path, models_dir: &Path) -> Result<ExitCode> {
+    let started = now();
+    let opts = scan_options(&args.tune)?;
+    refuse_overwrite(&args.json, args.overwrite)?;
+    let files = collect(&args.paths)?;
+    if files.is_empty() {
+        bail!("no media files found in the given paths");
+    }
+    let models = load_models(models_dir)?;
+    let gallery = Gallery::open(gallery_path)?;
+    let talent = gallery.talent(Some(&models.embedder.entry.sha256))?;
+    let digest = gallery.state_digest()?;
+    let unusable: Vec<&str> = talent
+        .iter()
+        .filter(|t| t.embeddings.is_empty())
+        .map(|t| t.name.as_str())
+        .collect();
+    if !unusable.is_empty() {
+        eprintln!(
+            "clearshot: warning: enrolled with another embedder, re-enroll to match: {}",
+            unusable.join(", ")
+        );
+    }
+    let gallery_record = GalleryRecord {
+        path: gallery_path.to_path_buf(),
+        state_sha256: digest,
+        talent: talent.len(),
+        matchable: talent.len() - unusable.len(),
+    };
+    let settings = serde_json::json!({
+        "sample_rate": opts.sampling.per_second,
+        "min_per_shot": opts.sampling.min_per_shot,
+        "tile": opts.detect.tile,
+        "workers": opts.workers,
+        "threshold": opts.threshold.unwrap_or(models.embedder_spec().match_threshold),
+        "date": opts.today.to_string(),
+    });
+    let model_records = model_records(&models);
+    let mut scanner = Scanner::new(models, opts, talent)?;
+
+    let tty = std::io::stderr().is_terminal();
+    let multi = MultiProgress::with_draw_target(if tty {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let overall = multi.add(ProgressBar::new(files.len() as u64));
+    overall.set_style(
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} files {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    overall.set_prefix("overall");
+    let mut reports = Vec::new();
+    let mut failures = Vec::new();
+    for path in &files {
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let bar = multi.add(ProgressBar::new(
+            media::probe(path)
+                .ok()
+                .and_then(|i| i.frame_count)
+                .unwrap_or(0),
+        ));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} frames {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_prefix("file");
+        bar.set_message(name);
+        let mut progress = |n: u64| bar.set_position(n);
+        match scanner.scan_file(path, &mut progress) {
+            Ok(r) => {
+                for w in &r.warnings {
+                    multi.suspend(|| eprintln!("clearshot: warning: {w}"));
+                }
+                reports.push(r);
+            }
+            Err(e) => {
+                multi.suspend(|| eprintln!("clearshot: {e}"));
+                failures.push(FileFailure {
+                    path: path.clone(),
+                    error: e.to_string(),
+                });
+            }
+        }
+        bar.finish_and_clear();
+        multi.remove(&bar);
+        overall.inc(1);
+    }
+    overall.finish_and_clear();
+
+    print!("{}", report::table::render(&reports, &failures));
+    let worst = clearshot::pipeline::worst(&reports);
+    let full = ScanReport {
+        tool: "clearshot".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        command_line: std::env::args().collect(),
+        started,
+        finished: now(),
+        models: model_records,
+        gallery: gallery_record,
+        settings,
+        files: reports,
+        failures,
+    };
+    if let Some(p) = &args.json {
+        let text = serde_json::to_vec_pretty(&full)?;
+        report::write_atomic(p, &text).with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    let gate = match args.fail_on {
+        FailOn::Escalate => Some(Severity::Escalate),
+        FailOn::Review => Some(Severity::Review),
+        FailOn::Never => None,
+    };
+    Ok(if !full.failures.is_empty() {
+        ExitCode::from(2)
+    } else if matches!((gate, worst), (Some(g), Some(w)) if w >= g) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn model_records(m: &ModelSet) -> Vec<ModelRecord> {
+    let mut out = vec![("detector", &m.detector_full)];
+    if let Some(s) = &m.detector_short {
+        out.push(("detector (close-up)", s));
+    }
+    out.push(("embedder", &m.embedder));
+    out.into_iter()
+        .map(|(role, r)| ModelRecord {
+            role: role.into(),
+            name: r.name.clone(),
+            file: r.entry.file.clone(),
+            sha256: r.entry.sha256.clone(),
+            licence: r.entry.licence.clone(),
+        })
+        .collect()
+}
+
+/// Embeds the one face of each photo; any photo without exactly one face fails the lot.
+fn enroll_photos(scanner: &mut Scanner, photos: &[PathBuf]) -> Result<Vec<Enrollment>> {
+    let mut out = Vec::new();
+    for p in photos {
+        let img = media::load_still(p)?;
+        let obs = scanner.analyse_image(&img)?;
+        match obs.len() {
+            1 => {}
+            0 => bail!(
+                "{}: no face found; a reference photo must show exactly one face",
+                p.display()
+            ),
+            n => bail!(
+                "{}: {n} faces found; a reference photo must show exactly one face (crop it)",
+                p.display()
+            ),
+        }
+        let Some(embedding) = obs.into_iter().next().and_then(|o| o.embedding) else {
+            bail!(
+                "{}: the face could not be aligned (eyes, nose and mouth must be visible)",
+                p.display()
+            );
+        };
+        out.push(Enrollment {
+            embedding,
+            photo_name: p
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            photo_sha256: models::sha256_file(p)
+                .with_context(|| format!("{}: cannot read", p.display()))?,
+        });
+    }
+    Ok(out)
+}
+
+fn single_worker_scanner(models_dir: &Path, threshold: Option<f32>) -> Result<Scanner> {
+    let models = load_models(models_dir)?;
+    let mut opts = ScanOptions::new(today(None)?);
+    opts.workers = 1;
+    opts.threshold = threshold;
+    opts.validate().map_err(anyhow::Error::msg)?;
+    Ok(Scanner::new(models, opts, Vec::new())?)
+}
+
+fn gallery(cmd: GalleryCmd, path: &Path, models_dir: &Path) -> Result<ExitCode> {
+    match cmd {
+        GalleryCmd::Add {
+            name,
+            consent,
+            scope,
+            expires,
+            update,
+            photos,
+        } => {
+            let record = ConsentRecord {
+                consent: consent.parse()?,
+                scope,
+                expires,
+            };
+            if let Some(e) = &record.expires {
+                clearshot::gallery::parse_date(e)?;
+            }
+            let mut scanner = single_worker_scanner(models_dir, None)?;
+            let faces = enroll_photos(&mut scanner, &photos)?;
+            let mut g = Gallery::open_or_create(path)?;
+            let emb = &scanner.models.embedder;
+            g.add(&name, &record, &emb.name, &emb.entry.sha256, &faces, update)?;
+            println!(
+                "enrolled {name} ({} photo{}, consent {}) in {}",
+                faces.len(),
+                if faces.len() == 1 { "" } else { "s" },
+                record.consent,
+                path.display()
+            );
+        }
+        GalleryCmd::List { json } => {
+            let g = Gallery::open(path)?;
+            let t = g.talent(None)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+            } else {
+                println!(
+                    "{:<24} {:<8} {:<11} {:<6} SCOPE",
+                    "NAME", "CONSENT", "EXPIRES", "PHOTOS"
+                );
+                for p in &t {
+                    println!(
+                        "{:<24} {:<8} {:<11} {:<6} {}",
+                        p.name,
+                        p.consent.consent,
+                        p.consent.expires.as_deref().unwrap_or("-"),
+                        p.photos,
+                        p.consent.scope.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+        }
+        GalleryCmd::Remove { name } => {
+            let mut g = Gallery::open(path)?;
+            g.remove(&name)?;
+            println!("removed {name} from {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn clearshot_eval(args: EvalArgs, models_dir: &Path) -> Result<ExitCode> {
+    let mut scanner = single_worker_scanner(models_dir, args.threshold)?;
+    let summary = clearshot::eval::run(&mut scanner, &args.labels, &mut |line| println!("{line}"))?;
+    println!("{summary}");
+    Ok(ExitCode::SUCCESS)
+}

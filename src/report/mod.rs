@@ -1,0 +1,178 @@
+//! What a scan found, in a form every writer (JSON, table, and later EDL/HTML) reads.
+
+pub mod table;
+
+use crate::gallery::ConsentRecord;
+use crate::media::MediaInfo;
+use crate::policy::Severity;
+use crate::timecode::FrameIndex;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// One registered person in one shot.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// What was matched: `talent`.
+    pub kind: String,
+    /// Shot index within the file.
+    pub shot: usize,
+    /// Who.
+    pub name: String,
+    /// Their consent record at scan time.
+    pub consent: ConsentRecord,
+    /// How serious.
+    pub severity: Severity,
+    /// Why, in words.
+    pub reason: String,
+    /// First sampled frame the person is seen on.
+    pub first_frame: FrameIndex,
+    /// Last sampled frame the person is seen on.
+    pub last_frame: FrameIndex,
+    /// Timecode of `first_frame`.
+    pub tc_in: String,
+    /// Timecode of `last_frame`.
+    pub tc_out: String,
+    /// Sampled frames with this person's face.
+    pub frames_seen: usize,
+    /// Of those, frames whose face matched them under the threshold.
+    pub frames_matched: usize,
+    /// Largest face (longer box side) in pixels.
+    pub largest_face_px: u32,
+    /// Smallest embedding distance to the person's gallery photos.
+    pub distance: f32,
+    /// The threshold in force.
+    pub threshold: f32,
+    /// 0..1 score: 1 identical, 0.5 at the threshold.
+    pub score: f32,
+    /// Frame with the closest match: the evidence frame.
+    pub best_frame: FrameIndex,
+    /// Its timecode.
+    pub best_tc: String,
+    /// Face box on that frame: x, y, width, height in pixels.
+    pub best_box: [f32; 4],
+    /// Every gallery distance on the best frame (spot-check mode only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub all_scores: Option<Vec<(String, f32)>>,
+}
+
+/// One shot of a file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShotReport {
+    /// Shot index.
+    pub index: usize,
+    /// First frame (inclusive).
+    pub first_frame: FrameIndex,
+    /// Last frame (inclusive).
+    pub last_frame: FrameIndex,
+    /// Timecode in.
+    pub tc_in: String,
+    /// Timecode of the last frame.
+    pub tc_out: String,
+    /// Frames the models saw.
+    pub frames_sampled: usize,
+    /// Faces detected over those frames.
+    pub faces_seen: usize,
+    /// Face tracks that matched nobody in the gallery.
+    pub unidentified_faces: usize,
+}
+
+/// One scanned file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    /// The file.
+    pub path: PathBuf,
+    /// Media facts.
+    pub media: MediaInfo,
+    /// Start timecode as text.
+    pub start_timecode: String,
+    /// Frames decoded.
+    pub frames_decoded: u64,
+    /// Frames the models saw.
+    pub frames_sampled: u64,
+    /// Shots.
+    pub shots: Vec<ShotReport>,
+    /// Findings.
+    pub findings: Vec<Finding>,
+    /// Problems that did not stop the scan.
+    pub warnings: Vec<String>,
+}
+
+/// A file that could not be scanned.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileFailure {
+    /// The file.
+    pub path: PathBuf,
+    /// The one-line cause.
+    pub error: String,
+}
+
+/// A model used, for the record.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelRecord {
+    /// Role in the scan.
+    pub role: String,
+    /// Manifest entry name.
+    pub name: String,
+    /// File.
+    pub file: String,
+    /// sha256 of the file.
+    pub sha256: String,
+    /// Licence.
+    pub licence: String,
+}
+
+/// The gallery a scan matched against (no biometric data, only its digest).
+#[derive(Debug, Clone, Serialize)]
+pub struct GalleryRecord {
+    /// Gallery file.
+    pub path: PathBuf,
+    /// sha256 over its records and embeddings.
+    pub state_sha256: String,
+    /// People registered.
+    pub talent: usize,
+    /// People usable with the active embedder.
+    pub matchable: usize,
+}
+
+/// A whole scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    /// `clearshot`.
+    pub tool: String,
+    /// Tool version.
+    pub version: String,
+    /// The command line.
+    pub command_line: Vec<String>,
+    /// Start (UTC, RFC 3339).
+    pub started: String,
+    /// End (UTC, RFC 3339).
+    pub finished: String,
+    /// Models used.
+    pub models: Vec<ModelRecord>,
+    /// Gallery used.
+    pub gallery: GalleryRecord,
+    /// Settings in force.
+    pub settings: serde_json::Value,
+    /// Scanned files.
+    pub files: Vec<FileReport>,
+    /// Files that could not be scanned.
+    pub failures: Vec<FileFailure>,
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so a failed write never
+/// leaves a half report where the user expects one.
+pub fn write_atomic(path: &std::path::Path, text: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}

@@ -1,0 +1,85 @@
+//! Harness for driving the real binary on real fixture media.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+static FIXTURES: Once = Once::new();
+
+/// Makes sure the generated fixtures exist (the scripts skip what is already there).
+pub fn fixtures() -> PathBuf {
+    FIXTURES.call_once(|| {
+        for script in ["scripts/make_fixtures.sh", "scripts/make_demo.sh"] {
+            let st = Command::new("bash")
+                .arg(root().join(script))
+                .status()
+                .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+            assert!(st.success(), "{script} failed");
+        }
+    });
+    root().join("fixtures/generated")
+}
+
+/// The demo folder.
+pub fn demo() -> PathBuf {
+    fixtures().join("demo")
+}
+
+/// A command for the clearshot binary with a private gallery path.
+pub fn clearshot(gallery: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_clearshot"));
+    c.arg("--gallery").arg(gallery);
+    c.env_remove("CLEARSHOT_GALLERY");
+    c
+}
+
+/// Runs and returns the output; stdout/stderr as text.
+pub fn run(c: &mut Command) -> (Output, String, String) {
+    let out = c.output().expect("run clearshot");
+    let so = String::from_utf8_lossy(&out.stdout).into_owned();
+    let se = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, so, se)
+}
+
+/// A temporary gallery with Obama (consent denied) and Biden (consent granted) enrolled.
+pub fn demo_gallery(dir: &Path) -> PathBuf {
+    let g = dir.join("gallery.sqlite");
+    let d = demo();
+    let (o, so, se) = run(clearshot(&g)
+        .args([
+            "gallery",
+            "add",
+            "--name",
+            "Barack Obama",
+            "--consent",
+            "denied",
+        ])
+        .arg(d.join("enroll/obama.jpg")));
+    assert!(o.status.success(), "enroll obama: {so}{se}");
+    let (o, so, se) = run(clearshot(&g)
+        .args([
+            "gallery",
+            "add",
+            "--name",
+            "Joe Biden",
+            "--consent",
+            "granted",
+            "--expires",
+            "2099-12-31",
+        ])
+        .arg(d.join("enroll/biden.jpg")));
+    assert!(o.status.success(), "enroll biden: {so}{se}");
+    g
+}
+
+/// Parses a JSON file.
+pub fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("valid JSON")
+}
