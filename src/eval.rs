@@ -76,7 +76,7 @@ pub fn run(
         for p in photos {
             let path = base.join(p);
             let img = media::load_still(&path).map_err(|e| EvalError::Gallery(e.to_string()))?;
-            let obs = worker.analyse(0, &img, &empty)?;
+            let obs = worker.analyse(0, &img, &empty, false, false)?;
             if obs.len() != 1 {
                 out(format!(
                     "note: {p}: {} faces, enrolling the largest",
@@ -99,6 +99,7 @@ pub fn run(
             added: String::new(),
             photos: embeddings.len(),
             embeddings,
+            reference_jpeg: None,
         });
     }
     let matcher = Matcher::new(&talent, spec.metric, threshold);
@@ -114,7 +115,7 @@ pub fn run(
                 continue;
             }
         };
-        let obs = worker.analyse(0, &img, &matcher)?;
+        let obs = worker.analyse(0, &img, &matcher, false, false)?;
         let mut found = Vec::new();
         for o in &obs {
             let best = o

@@ -1,7 +1,8 @@
 //! The talent gallery: registered people with their consent records and face embeddings,
-//! in one SQLite file. It is biometric personal data: the file is created private (0600),
-//! photos are never stored (only embeddings, the photo's file name and its sha256), and
-//! nothing leaves the machine.
+//! in one SQLite file. It is biometric personal data: the file is created private (0600) and
+//! nothing leaves the machine. Photos are never stored: only embeddings, the photo's file
+//! name and sha256, and a 150 px aligned face chip per photo so evidence reports can show the
+//! reference next to the match (`gallery add --no-chip` stores none).
 
 use crate::embed::Embedding;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -146,6 +147,9 @@ pub struct Talent {
     pub embeddings: Vec<Embedding>,
     /// Count of embeddings stored for any embedder.
     pub photos: usize,
+    /// The first stored face chip (JPEG, base64), for evidence reports.
+    #[serde(skip)]
+    pub reference_jpeg: Option<String>,
 }
 
 /// A face to enroll: its embedding and where it came from.
@@ -157,6 +161,8 @@ pub struct Enrollment {
     pub photo_name: String,
     /// sha256 of the photo file.
     pub photo_sha256: String,
+    /// The aligned face chip as JPEG bytes, if it is to be kept.
+    pub chip_jpeg: Option<Vec<u8>>,
 }
 
 /// An open gallery.
@@ -184,7 +190,8 @@ CREATE TABLE IF NOT EXISTS talent_embedding (
   vector BLOB NOT NULL,
   photo_name TEXT NOT NULL,
   photo_sha256 TEXT NOT NULL,
-  added TEXT NOT NULL
+  added TEXT NOT NULL,
+  chip BLOB
 );
 ";
 
@@ -255,6 +262,19 @@ impl Gallery {
                 .map_err(|e| not_gallery(e.to_string()))?;
             if kind.as_deref() != Some("clearshot-gallery-1") {
                 return Err(not_gallery("no clearshot format marker".into()));
+            }
+            // Galleries made before chips were kept gain the (empty) column.
+            let has_chip: bool = conn
+                .query_row(
+                    "SELECT count(*) FROM pragma_table_info('talent_embedding') WHERE name = 'chip'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(db)?
+                > 0;
+            if !has_chip {
+                conn.execute_batch("ALTER TABLE talent_embedding ADD COLUMN chip BLOB;")
+                    .map_err(db)?;
             }
         } else {
             conn.execute_batch(SCHEMA).map_err(db)?;
@@ -337,8 +357,8 @@ impl Gallery {
         };
         for f in faces {
             tx.execute(
-                "INSERT INTO talent_embedding (talent_id, model, model_sha256, dim, vector, photo_name, photo_sha256, added)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO talent_embedding (talent_id, model, model_sha256, dim, vector, photo_name, photo_sha256, added, chip)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     id,
                     model,
@@ -347,7 +367,8 @@ impl Gallery {
                     f.embedding.to_bytes(),
                     f.photo_name,
                     f.photo_sha256,
-                    now
+                    now,
+                    f.chip_jpeg
                 ],
             )
             .map_err(&db)?;
@@ -403,6 +424,15 @@ impl Gallery {
                 Some(sha) => self.embeddings(id, sha)?,
                 None => Vec::new(),
             };
+            let reference_jpeg: Option<Vec<u8>> = self
+                .conn
+                .query_row(
+                    "SELECT chip FROM talent_embedding WHERE talent_id = ?1 AND chip IS NOT NULL ORDER BY id LIMIT 1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(self.db())?;
             out.push(Talent {
                 id,
                 name,
@@ -414,6 +444,10 @@ impl Gallery {
                 added,
                 embeddings,
                 photos: photos as usize,
+                reference_jpeg: reference_jpeg.map(|b| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD.encode(b)
+                }),
             });
         }
         Ok(out)
@@ -477,6 +511,7 @@ mod tests {
             embedding: Embedding(vec![v; 4]),
             photo_name: "p.jpg".into(),
             photo_sha256: "00".into(),
+            chip_jpeg: Some(vec![1, 2, 3]),
         }
     }
 
@@ -518,6 +553,7 @@ mod tests {
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].consent.consent, Consent::Denied);
         assert_eq!(t[0].embeddings, vec![Embedding(vec![1.0; 4])]);
+        assert_eq!(t[0].reference_jpeg.as_deref(), Some("AQID"));
         let d1 = g.state_digest().unwrap();
         g.add(
             "Ann",

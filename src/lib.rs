@@ -9,6 +9,7 @@ pub mod align;
 pub mod detect;
 pub mod embed;
 pub mod eval;
+pub mod evidence;
 pub mod gallery;
 pub mod matching;
 pub mod media;

@@ -113,6 +113,9 @@ enum GalleryCmd {
         /// Add photos to / change the consent record of someone already enrolled.
         #[arg(long)]
         update: bool,
+        /// Do not keep the 150 px aligned face chip used as the reference image in evidence reports.
+        #[arg(long)]
+        no_chip: bool,
         /// Reference photos.
         #[arg(required = true)]
         photos: Vec<PathBuf>,
@@ -396,7 +399,11 @@ fn model_records(m: &ModelSet) -> Vec<ModelRecord> {
 }
 
 /// Embeds the one face of each photo; any photo without exactly one face fails the lot.
-fn enroll_photos(scanner: &mut Scanner, photos: &[PathBuf]) -> Result<Vec<Enrollment>> {
+fn enroll_photos(
+    scanner: &mut Scanner,
+    photos: &[PathBuf],
+    keep_chip: bool,
+) -> Result<Vec<Enrollment>> {
     let mut out = Vec::new();
     for p in photos {
         let img = media::load_still(p)?;
@@ -412,7 +419,13 @@ fn enroll_photos(scanner: &mut Scanner, photos: &[PathBuf]) -> Result<Vec<Enroll
                 p.display()
             ),
         }
-        let Some(embedding) = obs.into_iter().next().and_then(|o| o.embedding) else {
+        let Some(o) = obs.into_iter().next() else {
+            continue;
+        };
+        let chip_jpeg = o.chip.as_ref().filter(|_| keep_chip).and_then(|c| {
+            clearshot::evidence::decode_base64(&clearshot::evidence::jpeg_base64(c, 90))
+        });
+        let Some(embedding) = o.embedding else {
             bail!(
                 "{}: the face could not be aligned (eyes, nose and mouth must be visible)",
                 p.display()
@@ -425,6 +438,7 @@ fn enroll_photos(scanner: &mut Scanner, photos: &[PathBuf]) -> Result<Vec<Enroll
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
             photo_sha256: models::sha256_file(p)
                 .with_context(|| format!("{}: cannot read", p.display()))?,
+            chip_jpeg,
         });
     }
     Ok(out)
@@ -447,6 +461,7 @@ fn gallery(cmd: GalleryCmd, path: &Path, models_dir: &Path) -> Result<ExitCode> 
             scope,
             expires,
             update,
+            no_chip,
             photos,
         } => {
             let record = ConsentRecord {
@@ -458,7 +473,7 @@ fn gallery(cmd: GalleryCmd, path: &Path, models_dir: &Path) -> Result<ExitCode> 
                 clearshot::gallery::parse_date(e)?;
             }
             let mut scanner = single_worker_scanner(models_dir, None)?;
-            let faces = enroll_photos(&mut scanner, &photos)?;
+            let faces = enroll_photos(&mut scanner, &photos, !no_chip)?;
             let mut g = Gallery::open_or_create(path)?;
             let emb = &scanner.models.embedder;
             g.add(&name, &record, &emb.name, &emb.entry.sha256, &faces, update)?;

@@ -96,6 +96,7 @@ mod tests {
             added: String::new(),
             embeddings: vs.iter().map(|v| Embedding(v.to_vec())).collect(),
             photos: vs.len(),
+            reference_jpeg: None,
         }
     }
 

@@ -102,12 +102,15 @@ impl Worker {
         })
     }
 
-    /// Faces in one picture, each with its embedding and gallery ranking.
+    /// Faces in one picture, each with its embedding and gallery ranking; evidence images
+    /// for faces that match someone when `evidence`, the aligned chip when `keep_chip`.
     pub fn analyse(
         &mut self,
         frame: FrameIndex,
         img: &image::RgbImage,
         matcher: &Matcher,
+        evidence: bool,
+        keep_chip: bool,
     ) -> Result<Vec<Observation>, RuntimeError> {
         let faces = self.detector.detect(img)?;
         let chips = self.embedder.chips(img, &faces);
@@ -122,16 +125,27 @@ impl Worker {
             .into_iter()
             .zip(chips)
             .map(|(face, chip)| {
-                let embedding = chip.and_then(|_| embs.next());
+                let embedding = chip.as_ref().and_then(|_| embs.next());
                 let ranking = embedding
                     .as_ref()
                     .map(|e| matcher.rank(e))
                     .unwrap_or_default();
+                let matched = ranking
+                    .first()
+                    .is_some_and(|c| c.distance <= matcher.threshold());
+                let evidence = (evidence && matched).then(|| {
+                    Box::new(crate::evidence::capture(
+                        img,
+                        [face.x, face.y, face.w, face.h],
+                    ))
+                });
                 Observation {
                     frame,
                     face,
                     embedding,
                     ranking,
+                    evidence,
+                    chip: if keep_chip { chip } else { None },
                 }
             })
             .collect())
@@ -205,7 +219,7 @@ impl Scanner {
         let Some(w) = self.workers.first_mut() else {
             return Ok(Vec::new());
         };
-        w.analyse(0, img, matcher)
+        w.analyse(0, img, matcher, false, true)
     }
 
     /// Embeds the faces of one picture with the first worker.
@@ -222,15 +236,15 @@ impl Scanner {
         let matcher = &self.matcher;
         let sampling = &self.opts.sampling;
         let (frame_tx, frame_rx) = bounded::<SampledFrame>(self.workers.len() * 2);
-        let (obs_tx, obs_rx) = unbounded::<Result<(u64, usize, Vec<Observation>), RuntimeError>>();
-        let summary = std::thread::scope(|s| {
+        let (obs_tx, obs_rx) = unbounded::<Result<FrameResult, RuntimeError>>();
+        let (summary, collected) = std::thread::scope(|s| {
             for w in self.workers.iter_mut() {
                 let rx = frame_rx.clone();
                 let tx = obs_tx.clone();
                 s.spawn(move || {
                     for f in rx {
                         let r = w
-                            .analyse(f.index, &f.image, matcher)
+                            .analyse(f.index, &f.image, matcher, true, false)
                             .map(|o| (f.index, f.shot, o));
                         let failed = r.is_err();
                         if tx.send(r).is_err() || failed {
@@ -241,31 +255,38 @@ impl Scanner {
             }
             drop(frame_rx);
             drop(obs_tx);
+            // Collects as results arrive, keeping only the best evidence per (shot, person),
+            // so a long appearance does not pile up images.
+            let collector = s.spawn(move || collect(obs_rx));
             let mut sink = Sink {
                 tx: Some(frame_tx),
                 progress,
             };
             let summary = media::stream(path, sampling, &mut sink);
             sink.tx = None; // close the channel so workers finish
-            summary
+            let collected = collector.join().unwrap_or_else(|_| {
+                Err(RuntimeError::Run {
+                    model: "collector".into(),
+                    cause: "a worker thread panicked".into(),
+                })
+            });
+            (summary, collected)
         });
-        let mut per_frame = Vec::new();
-        for r in obs_rx {
-            per_frame.push(r.map_err(|source| ScanError::Model {
-                path: path.to_path_buf(),
-                source,
-            })?);
-        }
+        let (mut per_frame, evidence) = collected.map_err(|source| ScanError::Model {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let summary = summary?;
         per_frame.sort_by_key(|(i, _, _)| *i);
-        Ok(self.build_report(path, summary, per_frame))
+        Ok(self.build_report(path, summary, per_frame, evidence))
     }
 
     fn build_report(
         &self,
         path: &Path,
         summary: media::StreamSummary,
-        per_frame: Vec<(u64, usize, Vec<Observation>)>,
+        per_frame: Vec<FrameResult>,
+        mut evidence: EvidenceMap,
     ) -> FileReport {
         let info = &summary.info;
         let tc = |f: FrameIndex| info.start_timecode.add_frames(f).to_string();
@@ -326,6 +347,13 @@ impl Scanner {
                     continue;
                 };
                 let best = &bt.obs[bid.best];
+                let evidence = evidence
+                    .remove(&(shot.index, person))
+                    .filter(|(_, frame, _)| *frame == best.frame)
+                    .map(|(_, _, mut e)| {
+                        e.reference_jpeg = talent.reference_jpeg.clone();
+                        e
+                    });
                 findings.push(Finding {
                     kind: "talent".into(),
                     shot: shot.index,
@@ -347,6 +375,7 @@ impl Scanner {
                     best_tc: tc(best.frame),
                     best_box: [best.face.x, best.face.y, best.face.w, best.face.h]
                         .map(|v| v.round()),
+                    evidence,
                     all_scores: self.opts.keep_all_scores.then(|| {
                         best.ranking
                             .iter()
@@ -383,6 +412,33 @@ impl Scanner {
             warnings: summary.warnings,
         }
     }
+}
+
+/// Best evidence per (shot, person): distance, frame, images.
+type EvidenceMap =
+    std::collections::HashMap<(usize, usize), (f32, FrameIndex, crate::evidence::Evidence)>;
+
+type FrameResult = (u64, usize, Vec<Observation>);
+
+fn collect(
+    rx: crossbeam_channel::Receiver<Result<FrameResult, RuntimeError>>,
+) -> Result<(Vec<FrameResult>, EvidenceMap), RuntimeError> {
+    let mut frames = Vec::new();
+    let mut best: EvidenceMap = Default::default();
+    for r in rx {
+        let (index, shot, mut obs) = r?;
+        for o in &mut obs {
+            let (Some(e), Some(top)) = (o.evidence.take(), o.ranking.first()) else {
+                continue;
+            };
+            let key = (shot, top.person);
+            if best.get(&key).is_none_or(|b| top.distance < b.0) {
+                best.insert(key, (top.distance, index, *e));
+            }
+        }
+        frames.push((index, shot, obs));
+    }
+    Ok((frames, best))
 }
 
 /// The highest severity among the findings of a batch.

@@ -19,6 +19,10 @@ pub struct Observation {
     pub embedding: Option<Embedding>,
     /// Distance to every registered person, nearest first.
     pub ranking: Vec<Candidate>,
+    /// Evidence images, captured for faces that matched someone.
+    pub evidence: Option<Box<crate::evidence::Evidence>>,
+    /// The aligned chip, kept only when enrolling.
+    pub chip: Option<image::RgbImage>,
 }
 
 /// Faces of one person through a shot.
@@ -148,6 +152,8 @@ mod tests {
             face: face(x),
             ranking: m.rank(&embedding),
             embedding: Some(embedding),
+            evidence: None,
+            chip: None,
         }
     }
 
@@ -163,6 +169,7 @@ mod tests {
             added: String::new(),
             embeddings: vec![Embedding(v.to_vec())],
             photos: 1,
+            reference_jpeg: None,
         };
         Matcher::new(
             &[t("ann", [0.0, 0.0]), t("bob", [5.0, 0.0])],

@@ -24,7 +24,7 @@ pub use stream::stream;
 use crate::shots::{Shot, DEFAULT_CUT_THRESHOLD};
 use crate::timecode::{FrameIndex, FrameRate, Timecode};
 use ffmpeg_next as ffmpeg;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Initialises FFmpeg once per process and silences its own logging: every problem reaches
@@ -41,7 +41,7 @@ pub fn init() {
 }
 
 /// What a media file holds, as far as this program cares: its video stream.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MediaInfo {
     /// The file.
     pub path: PathBuf,

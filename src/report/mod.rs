@@ -6,11 +6,11 @@ use crate::gallery::ConsentRecord;
 use crate::media::MediaInfo;
 use crate::policy::Severity;
 use crate::timecode::FrameIndex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// One registered person in one shot.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     /// What was matched: `talent`.
     pub kind: String,
@@ -50,13 +50,16 @@ pub struct Finding {
     pub best_tc: String,
     /// Face box on that frame: x, y, width, height in pixels.
     pub best_box: [f32; 4],
+    /// Images behind the finding (frame with box, crop, gallery reference).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<crate::evidence::Evidence>,
     /// Every gallery distance on the best frame (spot-check mode only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub all_scores: Option<Vec<(String, f32)>>,
 }
 
 /// One shot of a file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShotReport {
     /// Shot index.
     pub index: usize,
@@ -77,7 +80,7 @@ pub struct ShotReport {
 }
 
 /// One scanned file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileReport {
     /// The file.
     pub path: PathBuf,
@@ -98,7 +101,7 @@ pub struct FileReport {
 }
 
 /// A file that could not be scanned.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileFailure {
     /// The file.
     pub path: PathBuf,
@@ -107,7 +110,7 @@ pub struct FileFailure {
 }
 
 /// A model used, for the record.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelRecord {
     /// Role in the scan.
     pub role: String,
@@ -122,7 +125,7 @@ pub struct ModelRecord {
 }
 
 /// The gallery a scan matched against (no biometric data, only its digest).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GalleryRecord {
     /// Gallery file.
     pub path: PathBuf,
@@ -135,7 +138,7 @@ pub struct GalleryRecord {
 }
 
 /// A whole scan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanReport {
     /// `clearshot`.
     pub tool: String,
