@@ -6,17 +6,37 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash scripts/setup.sh
+# Headless Chromium renders the HTML report in tests/html_report.rs.
+if ! command -v chromium >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 bash scripts/make_fixtures.sh
 bash scripts/make_demo.sh
 cargo fmt --all -- --check
 cargo clippy --release --all-targets --quiet -- -D warnings
 cargo test --release --quiet 2>&1 | tee target/cargo-test.log
-# Parity of the committed ONNX models with their originals, in a private venv.
-VENV="$ROOT/third_party/venv-models"
-if [ ! -x "$VENV/bin/python" ] || ! cmp -s scripts/requirements-models.txt "$VENV/requirements.txt"; then
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q -r scripts/requirements-models.txt
-  cp scripts/requirements-models.txt "$VENV/requirements.txt"
-fi
-"$VENV/bin/python" tests/parity/check_models.py
+# venv NAME REQUIREMENTS: a private virtualenv, rebuilt when its requirements change.
+venv() {
+  local dir="$ROOT/third_party/$1" req="$2"
+  if [ ! -x "$dir/bin/python" ] || ! cmp -s "$req" "$dir/requirements.txt"; then
+    rm -rf "$dir"
+    python3 -m venv "$dir" >&2
+    "$dir/bin/pip" install -q -r "$req" >&2
+    cp "$req" "$dir/requirements.txt"
+  fi
+  echo "$dir/bin/python"
+}
+# The OTIO timeline of a real scan, read back by the opentimelineio package itself.
+PY_TEST=$(venv venv-test scripts/requirements-test.txt)
+OTIO_DIR=$(mktemp -d); trap 'rm -rf "$OTIO_DIR"' EXIT
+BIN=target/release/clearshot
+"$BIN" --gallery "$OTIO_DIR/g.sqlite" gallery add --name "Barack Obama" --consent denied fixtures/generated/demo/enroll/obama.jpg >/dev/null
+"$BIN" --gallery "$OTIO_DIR/g.sqlite" gallery add --name "Joe Biden" --consent granted fixtures/generated/demo/enroll/biden.jpg >/dev/null
+"$BIN" --gallery "$OTIO_DIR/g.sqlite" scan fixtures/generated/demo/demo.mp4 fixtures/generated/formats/ntsc_df.mp4 \
+  --otio "$OTIO_DIR/demo.otio" --fail-on never >/dev/null
+"$PY_TEST" tests/otio/validate_otio.py "$OTIO_DIR/demo.otio" 2
+# Parity of the committed ONNX models with their originals (TFLite interpreter, dlib).
+PY_MODELS=$(venv venv-models scripts/requirements-models.txt)
+"$PY_MODELS" tests/parity/check_models.py

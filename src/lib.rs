@@ -6,6 +6,7 @@
 //! CLI over this library.
 
 pub mod align;
+pub mod approvals;
 pub mod detect;
 pub mod embed;
 pub mod eval;
@@ -22,3 +23,4 @@ pub mod runtime;
 pub mod shots;
 pub mod timecode;
 pub mod track;
+pub mod verify;

@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clearshot::approvals::Approvals;
 use clearshot::gallery::{ConsentRecord, Enrollment, Gallery};
 use clearshot::media::{self, SamplingOptions};
 use clearshot::models::{self, ModelSet};
@@ -43,8 +44,64 @@ enum Cmd {
     /// Manage the talent gallery (biometric data: stays on this machine, file mode 0600).
     #[command(subcommand)]
     Gallery(GalleryCmd),
+    /// Spot-check one range of one file: every frame, every face, every gallery distance.
+    #[command(after_help = EXIT_HELP)]
+    Inspect(InspectArgs),
+    /// Re-hash the files (and models) a JSON report names; exit 0 when all are unchanged.
+    Verify {
+        /// A JSON report written by `scan --json` or `inspect --json`.
+        report: PathBuf,
+    },
     /// Measure identification on a labelled photo set (labels.json: gallery + queries).
     Eval(EvalArgs),
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    /// The media file.
+    file: PathBuf,
+    /// First timecode of the range (the file's own timecode, e.g. 10:00:03:00).
+    #[arg(long)]
+    from: String,
+    /// Last timecode of the range (inclusive).
+    #[arg(long)]
+    to: String,
+    #[command(flatten)]
+    out: OutputArgs,
+    /// Face distance at or below which a face is a registered person [default: the embedder's].
+    #[arg(long)]
+    threshold: Option<f32>,
+    /// Judge consent expiry on this date (YYYY-MM-DD) instead of today.
+    #[arg(long)]
+    date: Option<String>,
+}
+
+#[derive(Args, Clone)]
+struct OutputArgs {
+    /// Write the full JSON report (chain of custody, findings, evidence images) here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write one CSV row per finding here.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Write a CMX3600 EDL with a locator per finding (Resolve and Avid markers) here.
+    #[arg(long)]
+    edl: Option<PathBuf>,
+    /// Write an OpenTimelineIO timeline with a marker per finding here.
+    #[arg(long)]
+    otio: Option<PathBuf>,
+    /// Write a self-contained HTML evidence report into this folder (index.html).
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Replace report files that already exist (otherwise they are never overwritten).
+    #[arg(long)]
+    overwrite: bool,
+    /// Written approvals (JSON): covered findings become info, with the approval cited.
+    #[arg(long)]
+    approvals: Option<PathBuf>,
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value = "escalate")]
+    fail_on: FailOn,
 }
 
 #[derive(Args)]
@@ -52,15 +109,8 @@ struct ScanArgs {
     /// Media files or folders. Folders are walked recursively for media file types.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// Write the full JSON report here.
-    #[arg(long)]
-    json: Option<PathBuf>,
-    /// Replace report files that already exist (otherwise they are never overwritten).
-    #[arg(long)]
-    overwrite: bool,
-    /// Exit 1 when a finding is at or above this severity.
-    #[arg(long, value_enum, default_value = "escalate")]
-    fail_on: FailOn,
+    #[command(flatten)]
+    out: OutputArgs,
     #[command(flatten)]
     tune: TuneArgs,
 }
@@ -161,7 +211,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         .unwrap_or_else(clearshot::paths::default_gallery);
     let models_dir = cli.models.clone().unwrap_or_else(models::default_dir);
     match cli.cmd {
-        Cmd::Scan(args) => scan(args, &gallery_path, &models_dir),
+        Cmd::Scan(args) => {
+            let opts = scan_options(&args.tune)?;
+            let files = collect(&args.paths)?;
+            if files.is_empty() {
+                bail!("no media files found in the given paths");
+            }
+            scan(&files, opts, &args.out, &gallery_path, &models_dir)
+        }
+        Cmd::Inspect(args) => inspect(args, &gallery_path, &models_dir),
+        Cmd::Verify { report } => verify(&report, &models_dir),
         Cmd::Gallery(cmd) => gallery(cmd, &gallery_path, &models_dir),
         Cmd::Eval(args) => clearshot_eval(args, &models_dir),
     }
@@ -233,14 +292,47 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn refuse_overwrite(path: &Option<PathBuf>, overwrite: bool) -> Result<()> {
-    if let Some(p) = path {
-        if p.exists() && !overwrite {
+/// Checks every output up front, before any work: nothing the user has is overwritten
+/// without --overwrite.
+fn refuse_overwrite(out: &OutputArgs) -> Result<()> {
+    let html = out.html.as_ref().map(|d| d.join("index.html"));
+    for p in [&out.json, &out.csv, &out.edl, &out.otio, &html]
+        .into_iter()
+        .flatten()
+    {
+        if p.exists() && !out.overwrite {
             bail!(
                 "{}: already exists; pass --overwrite to replace it",
                 p.display()
             );
         }
+    }
+    Ok(())
+}
+
+fn write_outputs(report: &ScanReport, out: &OutputArgs) -> Result<()> {
+    let write = |p: &Option<PathBuf>, text: &[u8]| -> Result<()> {
+        if let Some(p) = p {
+            report::write_atomic(p, text)
+                .with_context(|| format!("{}: cannot write", p.display()))?;
+        }
+        Ok(())
+    };
+    if out.json.is_some() {
+        write(&out.json, &serde_json::to_vec_pretty(report)?)?;
+    }
+    if out.csv.is_some() {
+        write(&out.csv, report::csv::render(report).as_bytes())?;
+    }
+    if out.edl.is_some() {
+        write(&out.edl, report::edl::render(report).as_bytes())?;
+    }
+    if out.otio.is_some() {
+        write(&out.otio, report::otio::render(report)?.as_bytes())?;
+    }
+    if let Some(dir) = &out.html {
+        report::html::write(report, dir)
+            .with_context(|| format!("{}: cannot write", dir.display()))?;
     }
     Ok(())
 }
@@ -257,14 +349,19 @@ fn now() -> String {
         .unwrap_or_default()
 }
 
-fn scan(args: ScanArgs, gallery_path: &Path, models_dir: &Path) -> Result<ExitCode> {
+fn scan(
+    files: &[PathBuf],
+    opts: ScanOptions,
+    out: &OutputArgs,
+    gallery_path: &Path,
+    models_dir: &Path,
+) -> Result<ExitCode> {
     let started = now();
-    let opts = scan_options(&args.tune)?;
-    refuse_overwrite(&args.json, args.overwrite)?;
-    let files = collect(&args.paths)?;
-    if files.is_empty() {
-        bail!("no media files found in the given paths");
-    }
+    refuse_overwrite(out)?;
+    let approvals = match &out.approvals {
+        Some(p) => Approvals::load(p)?,
+        None => Approvals::default(),
+    };
     let models = load_models(models_dir)?;
     let gallery = Gallery::open(gallery_path)?;
     let talent = gallery.talent(Some(&models.embedder.entry.sha256))?;
@@ -293,6 +390,9 @@ fn scan(args: ScanArgs, gallery_path: &Path, models_dir: &Path) -> Result<ExitCo
         "workers": opts.workers,
         "threshold": opts.threshold.unwrap_or(models.embedder_spec().match_threshold),
         "date": opts.today.to_string(),
+        "every_frame": opts.sampling.every_frame,
+        "range": opts.sampling.range,
+        "approvals": out.approvals,
     });
     let model_records = model_records(&models);
     let mut scanner = Scanner::new(models, opts, talent)?;
@@ -311,7 +411,7 @@ fn scan(args: ScanArgs, gallery_path: &Path, models_dir: &Path) -> Result<ExitCo
     overall.set_prefix("overall");
     let mut reports = Vec::new();
     let mut failures = Vec::new();
-    for path in &files {
+    for path in files {
         let name = path
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -329,7 +429,8 @@ fn scan(args: ScanArgs, gallery_path: &Path, models_dir: &Path) -> Result<ExitCo
         bar.set_message(name);
         let mut progress = |n: u64| bar.set_position(n);
         match scanner.scan_file(path, &mut progress) {
-            Ok(r) => {
+            Ok(mut r) => {
+                approvals.apply(&mut r);
                 for w in &r.warnings {
                     multi.suspend(|| eprintln!("clearshot: warning: {w}"));
                 }
@@ -363,11 +464,8 @@ fn scan(args: ScanArgs, gallery_path: &Path, models_dir: &Path) -> Result<ExitCo
         files: reports,
         failures,
     };
-    if let Some(p) = &args.json {
-        let text = serde_json::to_vec_pretty(&full)?;
-        report::write_atomic(p, &text).with_context(|| format!("{}: cannot write", p.display()))?;
-    }
-    let gate = match args.fail_on {
+    write_outputs(&full, out)?;
+    let gate = match out.fail_on {
         FailOn::Escalate => Some(Severity::Escalate),
         FailOn::Review => Some(Severity::Review),
         FailOn::Never => None,
@@ -378,6 +476,78 @@ fn scan(args: ScanArgs, gallery_path: &Path, models_dir: &Path) -> Result<ExitCo
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+fn inspect(args: InspectArgs, gallery_path: &Path, models_dir: &Path) -> Result<ExitCode> {
+    let info = media::probe(&args.file)?;
+    let frame_of = |text: &str| -> Result<u64> {
+        let tc = clearshot::timecode::Timecode::parse(text, info.frame_rate)
+            .with_context(|| format!("{}: --from/--to", args.file.display()))?;
+        tc.frames
+            .checked_sub(info.start_timecode.frames)
+            .with_context(|| {
+                format!(
+                    "{text} is before the file's start timecode {}",
+                    info.start_timecode
+                )
+            })
+    };
+    let (a, b) = (frame_of(&args.from)?, frame_of(&args.to)?);
+    if b < a {
+        bail!("--to {} is before --from {}", args.to, args.from);
+    }
+    if let Some(n) = info.frame_count {
+        if a >= n {
+            bail!(
+                "{}: --from {} is past the end of the file ({n} frames)",
+                args.file.display(),
+                args.from
+            );
+        }
+    }
+    let mut opts = ScanOptions::new(today(args.date.as_deref())?);
+    opts.sampling.every_frame = true;
+    opts.sampling.range = Some((a, b));
+    opts.keep_all_scores = true;
+    opts.threshold = args.threshold;
+    opts.validate().map_err(anyhow::Error::msg)?;
+    scan(
+        std::slice::from_ref(&args.file),
+        opts,
+        &args.out,
+        gallery_path,
+        models_dir,
+    )
+}
+
+fn verify(report_path: &Path, models_dir: &Path) -> Result<ExitCode> {
+    use clearshot::verify::FileState;
+    let report = clearshot::verify::load(report_path)?;
+    let checks = clearshot::verify::run(&report, Some(models_dir));
+    let mut ok = true;
+    for c in &checks {
+        let (word, extra) = match &c.state {
+            FileState::Unchanged => ("UNCHANGED", String::new()),
+            FileState::Changed { now } => ("CHANGED", format!(" (sha256 now {now})")),
+            FileState::Missing(e) => ("MISSING", format!(" ({e})")),
+            FileState::NoHash => ("NO HASH", " (the report recorded none)".into()),
+        };
+        ok &= c.state == FileState::Unchanged;
+        println!("{word:<10} {:<28} {}{extra}", c.what, c.path.display());
+    }
+    println!(
+        "{}: report of {} by clearshot {} ({} to {})",
+        if ok { "verified" } else { "NOT verified" },
+        report_path.display(),
+        report.version,
+        report.started,
+        report.finished
+    );
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
 }
 

@@ -10,7 +10,7 @@ use crate::matching::Matcher;
 use crate::media::{self, FrameSink, MediaError, SampledFrame, SamplingOptions};
 use crate::models::ModelSet;
 use crate::policy::{self, Severity};
-use crate::report::{FileReport, Finding, ShotReport};
+use crate::report::{Appearance, FaceDetail, FileReport, Finding, FrameDetail, ShotReport};
 use crate::runtime::RuntimeError;
 use crate::timecode::FrameIndex;
 use crate::track::{self, Observation};
@@ -237,7 +237,7 @@ impl Scanner {
         let sampling = &self.opts.sampling;
         let (frame_tx, frame_rx) = bounded::<SampledFrame>(self.workers.len() * 2);
         let (obs_tx, obs_rx) = unbounded::<Result<FrameResult, RuntimeError>>();
-        let (summary, collected) = std::thread::scope(|s| {
+        let (summary, collected, sha256) = std::thread::scope(|s| {
             for w in self.workers.iter_mut() {
                 let rx = frame_rx.clone();
                 let tx = obs_tx.clone();
@@ -258,6 +258,9 @@ impl Scanner {
             // Collects as results arrive, keeping only the best evidence per (shot, person),
             // so a long appearance does not pile up images.
             let collector = s.spawn(move || collect(obs_rx));
+            // Chain of custody: hash the file while it is being decoded (the OS cache
+            // serves the second reader).
+            let hasher = s.spawn(|| crate::models::sha256_file(path).ok());
             let mut sink = Sink {
                 tx: Some(frame_tx),
                 progress,
@@ -270,7 +273,8 @@ impl Scanner {
                     cause: "a worker thread panicked".into(),
                 })
             });
-            (summary, collected)
+            let sha256 = hasher.join().ok().flatten();
+            (summary, collected, sha256)
         });
         let (mut per_frame, evidence) = collected.map_err(|source| ScanError::Model {
             path: path.to_path_buf(),
@@ -278,7 +282,9 @@ impl Scanner {
         })?;
         let summary = summary?;
         per_frame.sort_by_key(|(i, _, _)| *i);
-        Ok(self.build_report(path, summary, per_frame, evidence))
+        let mut report = self.build_report(path, summary, per_frame, evidence);
+        report.sha256 = sha256;
+        Ok(report)
     }
 
     fn build_report(
@@ -376,6 +382,20 @@ impl Scanner {
                     best_box: [best.face.x, best.face.y, best.face.w, best.face.h]
                         .map(|v| v.round()),
                     evidence,
+                    approval: None,
+                    appearances: if self.opts.keep_all_scores {
+                        runs(&frames_seen)
+                            .into_iter()
+                            .map(|(a, b)| Appearance {
+                                first_frame: a,
+                                last_frame: b,
+                                tc_in: tc(a),
+                                tc_out: tc(b),
+                            })
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
                     all_scores: self.opts.keep_all_scores.then(|| {
                         best.ranking
                             .iter()
@@ -401,8 +421,32 @@ impl Scanner {
                 .then(b.severity.cmp(&a.severity))
                 .then(a.name.cmp(&b.name))
         });
+        let frames = self.opts.keep_all_scores.then(|| {
+            per_frame
+                .iter()
+                .map(|(index, shot, obs)| FrameDetail {
+                    frame: *index,
+                    tc: tc(*index),
+                    shot: *shot,
+                    faces: obs
+                        .iter()
+                        .map(|o| FaceDetail {
+                            bbox: [o.face.x, o.face.y, o.face.w, o.face.h].map(|v| v.round()),
+                            detection_score: o.face.score,
+                            distances: o
+                                .ranking
+                                .iter()
+                                .map(|c| (self.matcher.name(c.person).to_string(), c.distance))
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect()
+        });
         FileReport {
             path: path.to_path_buf(),
+            sha256: None,
+            frames,
             media: summary.info.clone(),
             start_timecode: summary.info.start_timecode.to_string(),
             frames_decoded: summary.frames_decoded,
@@ -412,6 +456,19 @@ impl Scanner {
             warnings: summary.warnings,
         }
     }
+}
+
+/// Continuous runs in a sorted set of frames; a gap of one missed frame (a blink, a
+/// detector miss) does not split a run.
+fn runs(frames: &std::collections::BTreeSet<FrameIndex>) -> Vec<(FrameIndex, FrameIndex)> {
+    let mut out: Vec<(FrameIndex, FrameIndex)> = Vec::new();
+    for &f in frames {
+        match out.last_mut() {
+            Some((_, last)) if f <= *last + 2 => *last = f,
+            _ => out.push((f, f)),
+        }
+    }
+    out
 }
 
 /// Best evidence per (shot, person): distance, frame, images.
@@ -447,4 +504,16 @@ pub fn worst(files: &[FileReport]) -> Option<Severity> {
         .iter()
         .flat_map(|f| f.findings.iter().map(|x| x.severity))
         .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_split_on_gaps_longer_than_one_frame() {
+        let set: std::collections::BTreeSet<u64> = [3, 4, 5, 7, 8, 20, 21].into_iter().collect();
+        assert_eq!(runs(&set), vec![(3, 8), (20, 21)]);
+        assert!(runs(&Default::default()).is_empty());
+    }
 }

@@ -262,7 +262,7 @@ mod tests {
 
 #[cfg(test)]
 mod fixture_tests {
-    use super::test_fixtures::{expected, path};
+    use super::test_fixtures::{expected, mean_abs_diff, path};
     use super::*;
 
     #[test]
@@ -379,17 +379,6 @@ mod fixture_tests {
             turned == image::imageops::rotate90(&jpg),
             "EXIF rotation not applied"
         );
-    }
-
-    fn mean_abs_diff(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
-        assert_eq!(a.dimensions(), b.dimensions());
-        let sum: u64 = a
-            .as_raw()
-            .iter()
-            .zip(b.as_raw())
-            .map(|(&x, &y)| u64::from(x.abs_diff(y)))
-            .sum();
-        sum as f64 / a.as_raw().len() as f64
     }
 
     #[test]

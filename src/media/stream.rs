@@ -247,7 +247,7 @@ pub(crate) fn first_frame(path: &Path) -> Result<image::RgbImage, MediaError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_fixtures::{expected, expected_shots, path, Collect};
+    use super::super::test_fixtures::{expected, expected_shots, mean_abs_diff, path, Collect};
     use super::super::{load_still, probe};
     use super::*;
 
@@ -398,17 +398,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    fn mean_abs_diff(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
-        assert_eq!(a.dimensions(), b.dimensions());
-        let sum: u64 = a
-            .as_raw()
-            .iter()
-            .zip(b.as_raw())
-            .map(|(&x, &y)| u64::from(x.abs_diff(y)))
-            .sum();
-        sum as f64 / a.as_raw().len() as f64
     }
 
     #[test]

@@ -82,3 +82,15 @@ impl super::FrameSink for Collect {
         self.progress_calls += 1;
     }
 }
+
+/// Mean absolute difference per channel value of two equally sized pictures.
+pub(crate) fn mean_abs_diff(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let sum: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(&x, &y)| u64::from(x.abs_diff(y)))
+        .sum();
+    sum as f64 / a.as_raw().len() as f64
+}

@@ -1,5 +1,9 @@
 //! What a scan found, in a form every writer (JSON, table, and later EDL/HTML) reads.
 
+pub mod csv;
+pub mod edl;
+pub mod html;
+pub mod otio;
 pub mod table;
 
 use crate::gallery::ConsentRecord;
@@ -50,12 +54,56 @@ pub struct Finding {
     pub best_tc: String,
     /// Face box on that frame: x, y, width, height in pixels.
     pub best_box: [f32; 4],
+    /// The written approval that covers this finding, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::approvals::Approval>,
     /// Images behind the finding (frame with box, crop, gallery reference).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<crate::evidence::Evidence>,
+    /// Spot-check mode: each continuous run of frames the person is on screen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub appearances: Vec<Appearance>,
     /// Every gallery distance on the best frame (spot-check mode only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub all_scores: Option<Vec<(String, f32)>>,
+}
+
+/// A continuous run of frames (spot-check mode), frame-accurate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Appearance {
+    /// First frame.
+    pub first_frame: FrameIndex,
+    /// Last frame (inclusive).
+    pub last_frame: FrameIndex,
+    /// Timecode in.
+    pub tc_in: String,
+    /// Timecode of the last frame.
+    pub tc_out: String,
+}
+
+/// One face on one frame with every gallery distance (spot-check mode).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaceDetail {
+    /// x, y, width, height in pixels.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+    /// Detector confidence.
+    pub detection_score: f32,
+    /// Distance to every registered person, nearest first.
+    pub distances: Vec<(String, f32)>,
+}
+
+/// Everything seen on one frame (spot-check mode).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FrameDetail {
+    /// Frame index.
+    pub frame: FrameIndex,
+    /// Its timecode.
+    pub tc: String,
+    /// Shot index.
+    pub shot: usize,
+    /// Faces.
+    pub faces: Vec<FaceDetail>,
 }
 
 /// One shot of a file.
@@ -84,6 +132,9 @@ pub struct ShotReport {
 pub struct FileReport {
     /// The file.
     pub path: PathBuf,
+    /// sha256 of the file's bytes at scan time (chain of custody; `clearshot verify`).
+    #[serde(default)]
+    pub sha256: Option<String>,
     /// Media facts.
     pub media: MediaInfo,
     /// Start timecode as text.
@@ -98,6 +149,9 @@ pub struct FileReport {
     pub findings: Vec<Finding>,
     /// Problems that did not stop the scan.
     pub warnings: Vec<String>,
+    /// Spot-check mode: every frame examined, every face, every distance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<Vec<FrameDetail>>,
 }
 
 /// A file that could not be scanned.

@@ -1,0 +1,116 @@
+//! `clearshot verify REPORT`: re-hashes what a report says it scanned and says, per file,
+//! whether it is unchanged, so evidence can be re-checked later.
+
+use crate::models::sha256_file;
+use crate::report::ScanReport;
+use std::path::{Path, PathBuf};
+
+/// State of one file against the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileState {
+    /// Same bytes as at scan time.
+    Unchanged,
+    /// Different bytes.
+    Changed {
+        /// sha256 now.
+        now: String,
+    },
+    /// Cannot be read any more.
+    Missing(String),
+    /// The report holds no hash for it.
+    NoHash,
+}
+
+/// One line of the verification.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// What was checked (a scanned file, a model, the gallery).
+    pub what: String,
+    /// Path checked.
+    pub path: PathBuf,
+    /// Result.
+    pub state: FileState,
+}
+
+/// Errors reading the report.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// Unreadable or not a clearshot report.
+    #[error("{path}: not a readable clearshot report: {cause}")]
+    Report {
+        /// Path.
+        path: PathBuf,
+        /// Cause.
+        cause: String,
+    },
+}
+
+/// Reads a JSON report.
+pub fn load(path: &Path) -> Result<ScanReport, VerifyError> {
+    let bad = |cause: String| VerifyError::Report {
+        path: path.to_path_buf(),
+        cause,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let r: ScanReport = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    if r.tool != "clearshot" {
+        return Err(bad(format!("made by '{}'", r.tool)));
+    }
+    Ok(r)
+}
+
+fn check(what: String, path: &Path, want: Option<&str>) -> Check {
+    let state = match (want, sha256_file(path)) {
+        (_, Err(e)) => FileState::Missing(e.to_string()),
+        (None, Ok(_)) => FileState::NoHash,
+        (Some(w), Ok(now)) if now.eq_ignore_ascii_case(w) => FileState::Unchanged,
+        (Some(_), Ok(now)) => FileState::Changed { now },
+    };
+    Check {
+        what,
+        path: path.to_path_buf(),
+        state,
+    }
+}
+
+/// Re-hashes every scanned file, and each model found in `models_dir`, against the report.
+pub fn run(report: &ScanReport, models_dir: Option<&Path>) -> Vec<Check> {
+    let mut out: Vec<Check> = report
+        .files
+        .iter()
+        .map(|f| check("media".into(), &f.path, f.sha256.as_deref()))
+        .collect();
+    if let Some(dir) = models_dir {
+        for m in &report.models {
+            out.push(check(
+                format!("model {}", m.name),
+                &dir.join(&m.file),
+                Some(&m.sha256),
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.bin");
+        std::fs::write(&p, b"abc").unwrap();
+        let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(check("m".into(), &p, Some(sha)).state, FileState::Unchanged);
+        assert!(matches!(
+            check("m".into(), &p, Some("00")).state,
+            FileState::Changed { .. }
+        ));
+        assert_eq!(check("m".into(), &p, None).state, FileState::NoHash);
+        assert!(matches!(
+            check("m".into(), &dir.path().join("gone"), Some(sha)).state,
+            FileState::Missing(_)
+        ));
+    }
+}
