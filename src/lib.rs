@@ -12,6 +12,7 @@ pub mod embed;
 pub mod eval;
 pub mod evidence;
 pub mod gallery;
+pub mod ipmatch;
 pub mod matching;
 pub mod media;
 pub mod models;

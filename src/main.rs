@@ -3,10 +3,11 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clearshot::approvals::Approvals;
-use clearshot::gallery::{ConsentRecord, Enrollment, Gallery};
+use clearshot::gallery::{ConsentRecord, Enrollment, Gallery, RefEnrollment, RefRecord};
+use clearshot::ipmatch::{embed::IpEmbedder, IpMatcher, MatchConfig};
 use clearshot::media::{self, SamplingOptions};
 use clearshot::models::{self, ModelSet};
-use clearshot::pipeline::{ScanOptions, Scanner};
+use clearshot::pipeline::{RefSet, ScanOptions, Scanner};
 use clearshot::policy::Severity;
 use clearshot::report::{self, FileFailure, GalleryRecord, ModelRecord, ScanReport};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -16,17 +17,17 @@ use std::process::ExitCode;
 
 const EXIT_HELP: &str = "Exit status of `scan`: 0 no finding at or above --fail-on; 1 findings at or above \
 --fail-on; 2 some inputs could not be scanned (bad media, unreadable file); 3 usage or set-up error \
-(bad flags, missing models or ONNX Runtime, broken gallery).";
+(bad flags, missing models or ONNX Runtime, broken gallery or approvals file, report file exists).";
 
 #[derive(Parser)]
 #[command(
     name = "clearshot",
     version,
-    about = "Scan media for registered talent likeness and flag what needs written approval. Runs offline.",
+    about = "Scan media for registered talent likeness and third-party IP (logos, artwork, posters) and flag what needs written approval. Runs offline.",
     after_help = EXIT_HELP
 )]
 struct Cli {
-    /// Talent gallery database [default: $CLEARSHOT_GALLERY or ~/.local/share/clearshot/gallery.sqlite]
+    /// Gallery database of talent and references [default: $CLEARSHOT_GALLERY or ~/.local/share/clearshot/gallery.sqlite]
     #[arg(long, global = true)]
     gallery: Option<PathBuf>,
     /// Folder with manifest.json and the ONNX models [default: $CLEARSHOT_MODELS, models/ beside the binary, or ~/.local/share/clearshot/models]
@@ -38,12 +39,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Scan files and folders (recursively) for registered talent.
+    /// Scan files and folders (recursively) for registered talent and references.
     #[command(after_help = EXIT_HELP)]
     Scan(ScanArgs),
     /// Manage the talent gallery (biometric data: stays on this machine, file mode 0600).
     #[command(subcommand)]
     Gallery(GalleryCmd),
+    /// Manage the reference gallery: owned, licensed and third-party logos, artwork, characters, products, photos.
+    #[command(subcommand)]
+    Refs(RefsCmd),
     /// Spot-check one range of one file: every frame, every face, every gallery distance.
     #[command(after_help = EXIT_HELP)]
     Inspect(InspectArgs),
@@ -54,6 +58,62 @@ enum Cmd {
     },
     /// Measure identification on a labelled photo set (labels.json: gallery + queries).
     Eval(EvalArgs),
+    /// Measure reference matching on a labelled scene set (scripts/make_ip_eval.py writes one).
+    EvalRefs {
+        /// labels.json with references and scenes.
+        labels: PathBuf,
+        /// Keypoints only: skip the learned tile proposals.
+        #[arg(long)]
+        no_tiles: bool,
+        /// Print every miss too (false alarms are always printed).
+        #[arg(long)]
+        details: bool,
+        /// Exit 1 when inset recall is below this fraction (a regression gate).
+        #[arg(long)]
+        min_inset_recall: Option<f64>,
+        /// Exit 1 when there are more false alarms than this.
+        #[arg(long)]
+        max_false_alarms: Option<usize>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RefsCmd {
+    /// Enroll a reference from one or more images (PNG transparency: only the opaque part counts).
+    Add {
+        /// The reference's name (unique).
+        #[arg(long)]
+        name: String,
+        /// What it is.
+        #[arg(long, value_parser = ["logo", "artwork", "character", "product", "photo"])]
+        kind: String,
+        /// Who holds the rights.
+        #[arg(long)]
+        owner: String,
+        /// owned and licensed are recorded (info); third-party blocks delivery (escalate).
+        #[arg(long, value_parser = ["owned", "licensed", "third-party"])]
+        status: String,
+        /// The licence (contract or reference number), cited in reports.
+        #[arg(long)]
+        licence_ref: Option<String>,
+        /// Add images to / change the record of a reference already enrolled.
+        #[arg(long)]
+        update: bool,
+        /// Reference images.
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// List enrolled references and their rights records.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a reference and its images' data.
+    Remove {
+        /// The reference's name.
+        name: String,
+    },
 }
 
 #[derive(Args)]
@@ -135,6 +195,9 @@ struct TuneArgs {
     /// Judge consent expiry on this date (YYYY-MM-DD) instead of today.
     #[arg(long)]
     date: Option<String>,
+    /// Do not match registered references (talent only).
+    #[arg(long)]
+    no_refs: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -222,7 +285,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Inspect(args) => inspect(args, &gallery_path, &models_dir),
         Cmd::Verify { report } => verify(&report, &models_dir),
         Cmd::Gallery(cmd) => gallery(cmd, &gallery_path, &models_dir),
+        Cmd::Refs(cmd) => refs(cmd, &gallery_path, &models_dir),
         Cmd::Eval(args) => clearshot_eval(args, &models_dir),
+        Cmd::EvalRefs {
+            labels,
+            no_tiles,
+            details,
+            min_inset_recall,
+            max_false_alarms,
+        } => {
+            let gate = (min_inset_recall, max_false_alarms);
+            eval_refs(&labels, no_tiles, details, gate, &models_dir)
+        }
     }
 }
 
@@ -245,6 +319,7 @@ fn scan_options(t: &TuneArgs) -> Result<ScanOptions> {
         o.workers = w;
     }
     o.threshold = t.threshold;
+    o.references = !t.no_refs;
     o.validate().map_err(anyhow::Error::msg)?;
     Ok(o)
 }
@@ -377,11 +452,19 @@ fn scan(
             unusable.join(", ")
         );
     }
+    let (refs, stale) = RefSet::new(gallery.references(Some(clearshot::ipmatch::REF_FORMAT))?);
+    if !stale.is_empty() {
+        eprintln!(
+            "clearshot: warning: references enrolled by an older matcher, re-enroll to match: {}",
+            stale.join(", ")
+        );
+    }
     let gallery_record = GalleryRecord {
         path: gallery_path.to_path_buf(),
         state_sha256: digest,
         talent: talent.len(),
         matchable: talent.len() - unusable.len(),
+        references: refs.refs.len(),
     };
     let settings = serde_json::json!({
         "sample_rate": opts.sampling.per_second,
@@ -393,9 +476,12 @@ fn scan(
         "every_frame": opts.sampling.every_frame,
         "range": opts.sampling.range,
         "approvals": out.approvals,
+        "references": opts.references && !refs.is_empty(),
+        "reference_matcher": opts.ip,
     });
-    let model_records = model_records(&models);
-    let mut scanner = Scanner::new(models, opts, talent)?;
+    let with_refs = opts.references && !refs.is_empty();
+    let model_records = model_records(&models, with_refs);
+    let mut scanner = Scanner::new(models, opts, talent, refs)?;
 
     let tty = std::io::stderr().is_terminal();
     let multi = MultiProgress::with_draw_target(if tty {
@@ -551,12 +637,15 @@ fn verify(report_path: &Path, models_dir: &Path) -> Result<ExitCode> {
     })
 }
 
-fn model_records(m: &ModelSet) -> Vec<ModelRecord> {
+fn model_records(m: &ModelSet, with_refs: bool) -> Vec<ModelRecord> {
     let mut out = vec![("detector", &m.detector_full)];
     if let Some(s) = &m.detector_short {
         out.push(("detector (close-up)", s));
     }
     out.push(("embedder", &m.embedder));
+    if let Some(ip) = m.ip_embedder.as_ref().filter(|_| with_refs) {
+        out.push(("reference embedder", ip));
+    }
     out.into_iter()
         .map(|(role, r)| ModelRecord {
             role: role.into(),
@@ -620,7 +709,7 @@ fn single_worker_scanner(models_dir: &Path, threshold: Option<f32>) -> Result<Sc
     opts.workers = 1;
     opts.threshold = threshold;
     opts.validate().map_err(anyhow::Error::msg)?;
-    Ok(Scanner::new(models, opts, Vec::new())?)
+    Ok(Scanner::new(models, opts, Vec::new(), RefSet::default())?)
 }
 
 fn gallery(cmd: GalleryCmd, path: &Path, models_dir: &Path) -> Result<ExitCode> {
@@ -691,4 +780,165 @@ fn clearshot_eval(args: EvalArgs, models_dir: &Path) -> Result<ExitCode> {
     let summary = clearshot::eval::run(&mut scanner, &args.labels, &mut |line| println!("{line}"))?;
     println!("{summary}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The reference matcher with the manifest's image embedder (when it names one).
+fn ip_matcher(models_dir: &Path, tiles: bool) -> Result<IpMatcher> {
+    let models = load_models(models_dir)?;
+    let config = MatchConfig {
+        tiles,
+        ..MatchConfig::default()
+    };
+    Ok(match &models.ip_embedder {
+        Some(_) if tiles => IpMatcher::with_embedder(config, IpEmbedder::load(&models.dir, 1)?),
+        _ => IpMatcher::new(config),
+    })
+}
+
+/// A small JPEG of a reference image (transparent parts over light grey) for evidence reports.
+fn reference_thumbnail(img: &image::DynamicImage) -> Option<Vec<u8>> {
+    let rgba = img.to_rgba8();
+    let mut flat = image::RgbImage::new(rgba.width(), rgba.height());
+    for (o, p) in flat.pixels_mut().zip(rgba.pixels()) {
+        let a = u32::from(p[3]);
+        for c in 0..3 {
+            o[c] = ((u32::from(p[c]) * a + 235 * (255 - a)) / 255) as u8;
+        }
+    }
+    let s = (200.0 / flat.width().max(flat.height()) as f32).min(1.0);
+    let small = image::imageops::resize(
+        &flat,
+        ((flat.width() as f32 * s) as u32).max(1),
+        ((flat.height() as f32 * s) as u32).max(1),
+        image::imageops::FilterType::Triangle,
+    );
+    clearshot::evidence::decode_base64(&clearshot::evidence::jpeg_base64(&small, 88))
+}
+
+fn refs(cmd: RefsCmd, path: &Path, models_dir: &Path) -> Result<ExitCode> {
+    match cmd {
+        RefsCmd::Add {
+            name,
+            kind,
+            owner,
+            status,
+            licence_ref,
+            update,
+            images,
+        } => {
+            let record = RefRecord {
+                kind,
+                owner,
+                status: status.parse()?,
+                licence_ref,
+            };
+            if record.status == clearshot::gallery::RefStatus::Licensed
+                && record.licence_ref.is_none()
+            {
+                eprintln!(
+                    "clearshot: warning: licensed reference '{name}' has no --licence-ref to cite"
+                );
+            }
+            let mut matcher = ip_matcher(models_dir, true)?;
+            let mut enrolled = Vec::new();
+            for p in &images {
+                let img = image::ImageReader::open(p)
+                    .and_then(|r| r.with_guessed_format())
+                    .with_context(|| format!("{}: cannot read", p.display()))?
+                    .decode()
+                    .with_context(|| format!("{}: not a readable image", p.display()))?;
+                let r = matcher
+                    .enroll(&name, &img)
+                    .with_context(|| format!("{}: cannot enroll", p.display()))?;
+                enrolled.push(RefEnrollment {
+                    format: clearshot::ipmatch::REF_FORMAT,
+                    data: r.to_bytes(),
+                    image_name: p
+                        .file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                    image_sha256: models::sha256_file(p)
+                        .with_context(|| format!("{}: cannot read", p.display()))?,
+                    thumbnail_jpeg: reference_thumbnail(&img),
+                });
+            }
+            let mut g = Gallery::open_or_create(path)?;
+            g.add_reference(&name, &record, &enrolled, update)?;
+            println!(
+                "enrolled {name} ({} image{}, {} {}, owner {}) in {}",
+                enrolled.len(),
+                if enrolled.len() == 1 { "" } else { "s" },
+                record.status,
+                record.kind,
+                record.owner,
+                path.display()
+            );
+        }
+        RefsCmd::List { json } => {
+            let g = Gallery::open(path)?;
+            let list = g.references(None)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!(
+                    "{:<24} {:<10} {:<12} {:<20} {:<6} LICENCE",
+                    "NAME", "KIND", "STATUS", "OWNER", "IMAGES"
+                );
+                for r in &list {
+                    println!(
+                        "{:<24} {:<10} {:<12} {:<20} {:<6} {}",
+                        r.name,
+                        r.record.kind,
+                        r.record.status,
+                        r.record.owner,
+                        r.images,
+                        r.record.licence_ref.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+        }
+        RefsCmd::Remove { name } => {
+            let mut g = Gallery::open(path)?;
+            g.remove_reference(&name)?;
+            println!("removed reference {name} from {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn eval_refs(
+    labels: &Path,
+    no_tiles: bool,
+    details: bool,
+    (min_recall, max_fa): (Option<f64>, Option<usize>),
+    models_dir: &Path,
+) -> Result<ExitCode> {
+    let mut matcher = ip_matcher(models_dir, !no_tiles)?;
+    let mut summary = clearshot::ipmatch::eval::run(labels, &mut matcher, 0)?;
+    if !details {
+        summary.missed_details.clear();
+    }
+    print!("{}", summary.to_text());
+    let inset = summary.by_scene_kind.get("inset");
+    let recall = inset.map_or(0.0, |t| t.found as f64 / t.truth.max(1) as f64);
+    let mut ok = true;
+    if let Some(want) = min_recall {
+        if recall < want {
+            println!("FAIL: inset recall {recall:.3} is below {want}");
+            ok = false;
+        }
+    }
+    if let Some(max) = max_fa {
+        if summary.false_alarms > max {
+            println!(
+                "FAIL: {} false alarms, at most {max} allowed",
+                summary.false_alarms
+            );
+            ok = false;
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

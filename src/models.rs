@@ -65,6 +65,9 @@ pub struct Active {
     pub detector_short: Option<String>,
     /// Face embedder.
     pub embedder: String,
+    /// Image embedder of the reference (IP) matcher's learned stage; optional.
+    #[serde(default)]
+    pub ip_embedder: Option<String>,
 }
 
 /// Where a model's original weights came from.
@@ -257,6 +260,8 @@ pub struct ModelSet {
     pub detector_short: Option<ModelRef>,
     /// Embedder.
     pub embedder: ModelRef,
+    /// Image embedder of the reference matcher, when the manifest names one.
+    pub ip_embedder: Option<ModelRef>,
 }
 
 impl ModelSet {
@@ -318,11 +323,16 @@ impl ModelSet {
             None => None,
         };
         let embedder = pick(&manifest.active.embedder, "embedder")?;
+        let ip_embedder = match &manifest.active.ip_embedder {
+            Some(n) => Some(pick(n, "ip_embedder")?),
+            None => None,
+        };
         Ok(Self {
             dir: dir.to_path_buf(),
             detector_full,
             detector_short,
             embedder,
+            ip_embedder,
         })
     }
 
@@ -376,6 +386,11 @@ fn validate_entry(name: &str, e: &ModelEntry) -> Result<(), String> {
             }
             if e.output("embedding").is_none() {
                 return Err(format!("embedder '{name}': outputs lack 'embedding'"));
+            }
+        }
+        "ip_embedder" => {
+            if e.output("embedding").is_none() {
+                return Err(format!("ip_embedder '{name}': outputs lack 'embedding'"));
             }
         }
         other => return Err(format!("model '{name}': unknown role '{other}'")),

@@ -5,12 +5,17 @@
 
 use crate::detect::{DetectOptions, FaceDetector};
 use crate::embed::Embedder;
-use crate::gallery::Talent;
+use crate::gallery::{Reference, Talent};
+use crate::ipmatch::embed::IpEmbedder;
+use crate::ipmatch::{IpError, IpMatch, IpMatcher, MatchConfig, RefImage};
 use crate::matching::Matcher;
 use crate::media::{self, FrameSink, MediaError, SampledFrame, SamplingOptions};
 use crate::models::ModelSet;
 use crate::policy::{self, Severity};
-use crate::report::{Appearance, FaceDetail, FileReport, Finding, FrameDetail, ShotReport};
+use crate::report::{
+    Appearance, FaceDetail, FileReport, Finding, FrameDetail, RefDetail, RefFrameDetail,
+    SameRegion, ShotReport,
+};
 use crate::runtime::RuntimeError;
 use crate::timecode::FrameIndex;
 use crate::track::{self, Observation};
@@ -31,8 +36,68 @@ pub enum ScanError {
         /// File being scanned.
         path: PathBuf,
         /// Cause.
-        source: RuntimeError,
+        source: WorkerError,
     },
+}
+
+/// Why a worker could not load its models or analyse a frame.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// ONNX Runtime (face models).
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The reference matcher or its embedder.
+    #[error(transparent)]
+    Ip(#[from] IpError),
+}
+
+/// The registered references a scan matches against: every enrolled image, and the
+/// reference each belongs to.
+#[derive(Debug, Clone, Default)]
+pub struct RefSet {
+    /// References with their rights records.
+    pub refs: Vec<Reference>,
+    /// Every usable enrolled image.
+    pub images: Vec<RefImage>,
+    /// For each of `images`, its index in `refs`.
+    pub owner: Vec<usize>,
+}
+
+impl RefSet {
+    /// Decodes the enrollment data of each reference (read from the gallery in
+    /// [`crate::ipmatch::REF_FORMAT`]); references without usable data are named in the error
+    /// list so the caller can warn (they were enrolled by an older build).
+    pub fn new(refs: Vec<Reference>) -> (Self, Vec<String>) {
+        let mut images = Vec::new();
+        let mut owner = Vec::new();
+        let mut unusable = Vec::new();
+        for (i, r) in refs.iter().enumerate() {
+            let mut ok = 0;
+            for bytes in &r.data {
+                if let Ok(img) = RefImage::from_bytes(bytes) {
+                    images.push(img);
+                    owner.push(i);
+                    ok += 1;
+                }
+            }
+            if ok == 0 {
+                unusable.push(r.name.clone());
+            }
+        }
+        (
+            Self {
+                refs,
+                images,
+                owner,
+            },
+            unusable,
+        )
+    }
+
+    /// True when there is nothing to match.
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty()
+    }
 }
 
 /// Settings for a scan, validated once before any work.
@@ -50,6 +115,10 @@ pub struct ScanOptions {
     pub today: Date,
     /// Keep every gallery distance of every face (spot-check mode).
     pub keep_all_scores: bool,
+    /// Match registered references (logos, artwork, ...) on the sampled frames.
+    pub references: bool,
+    /// Reference matcher settings.
+    pub ip: MatchConfig,
 }
 
 impl ScanOptions {
@@ -63,6 +132,8 @@ impl ScanOptions {
             threshold: None,
             today,
             keep_all_scores: false,
+            references: true,
+            ip: MatchConfig::default(),
         }
     }
 
@@ -86,11 +157,36 @@ impl ScanOptions {
 pub struct Worker {
     detector: FaceDetector,
     embedder: Embedder,
+    ip: Option<IpMatcher>,
+}
+
+/// A reference verified on one frame, with evidence when asked for.
+#[derive(Debug, Clone)]
+pub struct RefHit {
+    /// Index into [`RefSet::refs`].
+    pub reference: usize,
+    /// The best verified match among the reference's images.
+    pub found: IpMatch,
+    /// Frame with the box drawn, the region, for reports.
+    pub evidence: Option<Box<crate::evidence::Evidence>>,
 }
 
 impl Worker {
-    /// Loads the active models.
-    pub fn load(models: &ModelSet, opts: &DetectOptions) -> Result<Self, RuntimeError> {
+    /// Loads the active models; the reference matcher (with the manifest's image embedder,
+    /// if any) only when `ip` is given.
+    pub fn load(
+        models: &ModelSet,
+        opts: &DetectOptions,
+        ip: Option<&MatchConfig>,
+    ) -> Result<Self, WorkerError> {
+        let ip = match ip {
+            None => None,
+            Some(c) if models.ip_embedder.is_some() => Some(IpMatcher::with_embedder(
+                c.clone(),
+                IpEmbedder::load(&models.dir, 1)?,
+            )),
+            Some(c) => Some(IpMatcher::new(c.clone())),
+        };
         Ok(Self {
             detector: FaceDetector::load(
                 &models.detector_full,
@@ -99,7 +195,55 @@ impl Worker {
                 1,
             )?,
             embedder: Embedder::load(&models.embedder, 1)?,
+            ip,
         })
+    }
+
+    /// The reference matcher, when loaded.
+    pub fn ip_matcher(&mut self) -> Option<&mut IpMatcher> {
+        self.ip.as_mut()
+    }
+
+    /// References verified in one picture, at most one hit per reference (its image with
+    /// the most inliers), with evidence images when `evidence`.
+    pub fn match_refs(
+        &mut self,
+        img: &image::RgbImage,
+        refs: &RefSet,
+        evidence: bool,
+    ) -> Result<Vec<RefHit>, IpError> {
+        let Some(m) = self.ip.as_mut() else {
+            return Ok(Vec::new());
+        };
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut best: Vec<Option<IpMatch>> = vec![None; refs.refs.len()];
+        for found in m.match_frame(img, &refs.images)? {
+            let r = refs.owner[found.reference];
+            if best[r].as_ref().is_none_or(|b| found.inliers > b.inliers) {
+                best[r] = Some(found);
+            }
+        }
+        Ok(best
+            .into_iter()
+            .enumerate()
+            .filter_map(|(reference, f)| f.map(|f| (reference, f)))
+            .map(|(reference, found)| {
+                let b = found.bbox;
+                let evidence = evidence.then(|| {
+                    Box::new(crate::evidence::capture(
+                        img,
+                        [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+                    ))
+                });
+                RefHit {
+                    reference,
+                    found,
+                    evidence,
+                }
+            })
+            .collect())
     }
 
     /// Faces in one picture, each with its embedding and gallery ranking; evidence images
@@ -160,6 +304,8 @@ pub struct Scanner {
     pub opts: ScanOptions,
     /// Registered people (consent records and embeddings).
     pub talent: Vec<Talent>,
+    /// Registered references (rights records and enrollment data).
+    pub refs: RefSet,
     matcher: Matcher,
     workers: Vec<Worker>,
 }
@@ -183,25 +329,46 @@ impl FrameSink for Sink<'_> {
 }
 
 impl Scanner {
-    /// Loads the models once per worker and prepares the matcher.
+    /// Loads the models once per worker and prepares the matchers. The reference matcher
+    /// is loaded when `opts.references` is set and there are references (or `always_ip`,
+    /// for enrolling them).
     pub fn new(
         models: ModelSet,
         opts: ScanOptions,
         talent: Vec<Talent>,
-    ) -> Result<Self, RuntimeError> {
+        refs: RefSet,
+    ) -> Result<Self, WorkerError> {
+        Self::with_ip(models, opts, talent, refs, false)
+    }
+
+    /// As [`Scanner::new`]; `always_ip` loads the reference matcher even with no references.
+    pub fn with_ip(
+        models: ModelSet,
+        opts: ScanOptions,
+        talent: Vec<Talent>,
+        refs: RefSet,
+        always_ip: bool,
+    ) -> Result<Self, WorkerError> {
         let spec = models.embedder_spec().clone();
         let threshold = opts.threshold.unwrap_or(spec.match_threshold);
         let matcher = Matcher::new(&talent, spec.metric, threshold);
+        let ip = (always_ip || (opts.references && !refs.is_empty())).then_some(&opts.ip);
         let workers = (0..opts.workers)
-            .map(|_| Worker::load(&models, &opts.detect))
+            .map(|_| Worker::load(&models, &opts.detect, ip))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             models,
             opts,
             talent,
+            refs,
             matcher,
             workers,
         })
+    }
+
+    /// True when this scan matches references.
+    pub fn matches_references(&self) -> bool {
+        self.workers.first().is_some_and(|w| w.ip.is_some()) && !self.refs.is_empty()
     }
 
     /// The matcher (names and threshold).
@@ -234,9 +401,10 @@ impl Scanner {
         progress: &mut dyn FnMut(u64),
     ) -> Result<FileReport, ScanError> {
         let matcher = &self.matcher;
+        let refs = &self.refs;
         let sampling = &self.opts.sampling;
         let (frame_tx, frame_rx) = bounded::<SampledFrame>(self.workers.len() * 2);
-        let (obs_tx, obs_rx) = unbounded::<Result<FrameResult, RuntimeError>>();
+        let (obs_tx, obs_rx) = unbounded::<Result<FrameResult, WorkerError>>();
         let (summary, collected, sha256) = std::thread::scope(|s| {
             for w in self.workers.iter_mut() {
                 let rx = frame_rx.clone();
@@ -245,7 +413,16 @@ impl Scanner {
                     for f in rx {
                         let r = w
                             .analyse(f.index, &f.image, matcher, true, false)
-                            .map(|o| (f.index, f.shot, o));
+                            .map_err(WorkerError::from)
+                            .and_then(|faces| {
+                                let hits = w.match_refs(&f.image, refs, true)?;
+                                Ok(FrameResult {
+                                    index: f.index,
+                                    shot: f.shot,
+                                    faces,
+                                    refs: hits,
+                                })
+                            });
                         let failed = r.is_err();
                         if tx.send(r).is_err() || failed {
                             break;
@@ -268,10 +445,10 @@ impl Scanner {
             let summary = media::stream(path, sampling, &mut sink);
             sink.tx = None; // close the channel so workers finish
             let collected = collector.join().unwrap_or_else(|_| {
-                Err(RuntimeError::Run {
+                Err(WorkerError::Runtime(RuntimeError::Run {
                     model: "collector".into(),
                     cause: "a worker thread panicked".into(),
-                })
+                }))
             });
             let sha256 = hasher.join().ok().flatten();
             (summary, collected, sha256)
@@ -281,7 +458,7 @@ impl Scanner {
             source,
         })?;
         let summary = summary?;
-        per_frame.sort_by_key(|(i, _, _)| *i);
+        per_frame.sort_by_key(|f| f.index);
         let mut report = self.build_report(path, summary, per_frame, evidence);
         report.sha256 = sha256;
         Ok(report)
@@ -301,11 +478,9 @@ impl Scanner {
         let mut shots = Vec::new();
         let mut findings = Vec::new();
         for shot in &summary.shots {
-            let frames: Vec<_> = per_frame
-                .iter()
-                .filter(|(_, s, _)| *s == shot.index)
-                .collect();
-            let obs: Vec<Observation> = frames.iter().flat_map(|(_, _, o)| o.clone()).collect();
+            let frames: Vec<_> = per_frame.iter().filter(|f| f.shot == shot.index).collect();
+            findings.extend(self.reference_findings(info, shot.index, &frames, &mut evidence));
+            let obs: Vec<Observation> = frames.iter().flat_map(|f| f.faces.clone()).collect();
             let faces_seen = obs.len();
             let tracks = track::link(obs, metric, link);
             let mut unknown = 0;
@@ -354,6 +529,7 @@ impl Scanner {
                 };
                 let best = &bt.obs[bid.best];
                 let evidence = evidence
+                    .faces
                     .remove(&(shot.index, person))
                     .filter(|(_, frame, _)| *frame == best.frame)
                     .map(|(_, _, mut e)| {
@@ -364,7 +540,8 @@ impl Scanner {
                     kind: "talent".into(),
                     shot: shot.index,
                     name: name.to_string(),
-                    consent: talent.consent.clone(),
+                    consent: Some(talent.consent.clone()),
+                    reference: None,
                     severity,
                     reason,
                     first_frame: first,
@@ -384,15 +561,7 @@ impl Scanner {
                     evidence,
                     approval: None,
                     appearances: if self.opts.keep_all_scores {
-                        runs(&frames_seen)
-                            .into_iter()
-                            .map(|(a, b)| Appearance {
-                                first_frame: a,
-                                last_frame: b,
-                                tc_in: tc(a),
-                                tc_out: tc(b),
-                            })
-                            .collect()
+                        appearances(&frames_seen, &tc)
                     } else {
                         Vec::new()
                     },
@@ -424,11 +593,22 @@ impl Scanner {
         let frames = self.opts.keep_all_scores.then(|| {
             per_frame
                 .iter()
-                .map(|(index, shot, obs)| FrameDetail {
-                    frame: *index,
-                    tc: tc(*index),
-                    shot: *shot,
-                    faces: obs
+                .map(|f| FrameDetail {
+                    frame: f.index,
+                    tc: tc(f.index),
+                    shot: f.shot,
+                    references: f
+                        .refs
+                        .iter()
+                        .map(|h| RefFrameDetail {
+                            name: self.refs.refs[h.reference].name.clone(),
+                            bbox: xywh(h.found.bbox),
+                            inliers: h.found.inliers,
+                            cosine: h.found.cosine,
+                        })
+                        .collect(),
+                    faces: f
+                        .faces
                         .iter()
                         .map(|o| FaceDetail {
                             bbox: [o.face.x, o.face.y, o.face.w, o.face.h].map(|v| v.round()),
@@ -458,6 +638,163 @@ impl Scanner {
     }
 }
 
+impl Scanner {
+    /// One finding per reference verified in a shot: first/last sampled frame, the frame with
+    /// the most inliers as evidence, screen time, share of the frame, and the other
+    /// references verified on the same region (owned vs third-party conflicts).
+    fn reference_findings(
+        &self,
+        info: &media::MediaInfo,
+        shot: usize,
+        frames: &[&FrameResult],
+        evidence: &mut EvidenceMap,
+    ) -> Vec<Finding> {
+        let tc = |f: FrameIndex| info.start_timecode.add_frames(f).to_string();
+        let fps = if info.frame_rate.den == 0 {
+            0.0
+        } else {
+            f64::from(info.frame_rate.num) / f64::from(info.frame_rate.den)
+        };
+        let mut by_ref: std::collections::BTreeMap<usize, Vec<(FrameIndex, &RefHit)>> =
+            Default::default();
+        let mut same: std::collections::BTreeSet<(usize, usize)> = Default::default();
+        for f in frames {
+            for h in &f.refs {
+                by_ref.entry(h.reference).or_default().push((f.index, h));
+            }
+            for a in &f.refs {
+                for b in &f.refs {
+                    if a.reference != b.reference
+                        && crate::ipmatch::eval::iou(a.found.bbox, b.found.bbox) >= 0.5
+                    {
+                        same.insert((a.reference, b.reference));
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (r, hits) in by_ref {
+            let reference = &self.refs.refs[r];
+            let Some(&(best_frame, best)) = hits.iter().max_by(|a, b| {
+                a.1.found
+                    .inliers
+                    .cmp(&b.1.found.inliers)
+                    .then(a.1.found.frame_share.total_cmp(&b.1.found.frame_share))
+            }) else {
+                continue;
+            };
+            let first = hits.iter().map(|h| h.0).min().unwrap_or(best_frame);
+            let last = hits.iter().map(|h| h.0).max().unwrap_or(best_frame);
+            let max_share = hits
+                .iter()
+                .map(|h| h.1.found.frame_share)
+                .fold(0.0f32, f32::max);
+            let largest = hits
+                .iter()
+                .map(|h| {
+                    let b = h.1.found.bbox;
+                    (b[2] - b[0]).max(b[3] - b[1])
+                })
+                .fold(0.0f32, f32::max);
+            let same_region: Vec<SameRegion> = same
+                .iter()
+                .filter(|(a, _)| *a == r)
+                .map(|&(_, b)| SameRegion {
+                    name: self.refs.refs[b].name.clone(),
+                    status: self.refs.refs[b].record.status,
+                })
+                .collect();
+            let pairs: Vec<(String, crate::gallery::RefStatus)> = same_region
+                .iter()
+                .map(|s| (s.name.clone(), s.status))
+                .collect();
+            let (severity, reason) = policy::reference(&reference.record, &pairs);
+            let m = &best.found;
+            let b = m.bbox;
+            let centre = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+            let (w, h) = (info.width as f32, info.height as f32);
+            let central =
+                (centre.0 - w / 2.0).abs() < w / 6.0 && (centre.1 - h / 2.0).abs() < h / 6.0;
+            let prominence = if max_share >= 0.10 || (central && max_share >= 0.03) {
+                "focal"
+            } else {
+                "background"
+            };
+            let evidence = evidence
+                .refs
+                .remove(&(shot, r))
+                .filter(|(_, frame, _)| *frame == best_frame)
+                .map(|(_, _, mut e)| {
+                    e.reference_jpeg = reference.thumbnail_jpeg.clone();
+                    e
+                });
+            let seen: std::collections::BTreeSet<FrameIndex> = hits.iter().map(|h| h.0).collect();
+            out.push(Finding {
+                kind: "reference".into(),
+                shot,
+                name: reference.name.clone(),
+                consent: None,
+                reference: Some(RefDetail {
+                    record: reference.record.clone(),
+                    inliers: m.inliers,
+                    cosine: m.cosine,
+                    stage: m.stage,
+                    corners: m.corners,
+                    frame_share: m.frame_share,
+                    max_frame_share: max_share,
+                    screen_time_s: if fps > 0.0 {
+                        (last - first + 1) as f64 / fps
+                    } else {
+                        0.0
+                    },
+                    prominence: prominence.into(),
+                    same_region,
+                }),
+                severity,
+                reason,
+                first_frame: first,
+                last_frame: last,
+                tc_in: tc(first),
+                tc_out: tc(last),
+                frames_seen: seen.len(),
+                frames_matched: seen.len(),
+                largest_face_px: largest.round() as u32,
+                distance: 1.0 - m.score,
+                threshold: 0.5,
+                score: m.score,
+                best_frame,
+                best_tc: tc(best_frame),
+                best_box: xywh(b),
+                approval: None,
+                evidence,
+                appearances: if self.opts.keep_all_scores {
+                    appearances(&seen, &tc)
+                } else {
+                    Vec::new()
+                },
+                all_scores: None,
+            });
+        }
+        out
+    }
+}
+
+/// Each continuous run of `frames` with its timecodes (spot-check mode).
+fn appearances(
+    frames: &std::collections::BTreeSet<FrameIndex>,
+    tc: &dyn Fn(FrameIndex) -> String,
+) -> Vec<Appearance> {
+    runs(frames)
+        .into_iter()
+        .map(|(a, b)| Appearance {
+            first_frame: a,
+            last_frame: b,
+            tc_in: tc(a),
+            tc_out: tc(b),
+        })
+        .collect()
+}
+
 /// Continuous runs in a sorted set of frames; a gap of one missed frame (a blink, a
 /// detector miss) does not split a run.
 fn runs(frames: &std::collections::BTreeSet<FrameIndex>) -> Vec<(FrameIndex, FrameIndex)> {
@@ -471,31 +808,55 @@ fn runs(frames: &std::collections::BTreeSet<FrameIndex>) -> Vec<(FrameIndex, Fra
     out
 }
 
-/// Best evidence per (shot, person): distance, frame, images.
-type EvidenceMap =
-    std::collections::HashMap<(usize, usize), (f32, FrameIndex, crate::evidence::Evidence)>;
+/// Best evidence per (shot, person) and per (shot, reference), each with the frame it is
+/// from: faces keep the smallest distance, references the most inliers.
+#[derive(Default)]
+struct EvidenceMap {
+    faces: std::collections::HashMap<(usize, usize), (f32, FrameIndex, crate::evidence::Evidence)>,
+    refs: std::collections::HashMap<(usize, usize), (u32, FrameIndex, crate::evidence::Evidence)>,
+}
 
-type FrameResult = (u64, usize, Vec<Observation>);
+/// What the models saw on one sampled frame.
+struct FrameResult {
+    index: FrameIndex,
+    shot: usize,
+    faces: Vec<Observation>,
+    refs: Vec<RefHit>,
+}
 
 fn collect(
-    rx: crossbeam_channel::Receiver<Result<FrameResult, RuntimeError>>,
-) -> Result<(Vec<FrameResult>, EvidenceMap), RuntimeError> {
+    rx: crossbeam_channel::Receiver<Result<FrameResult, WorkerError>>,
+) -> Result<(Vec<FrameResult>, EvidenceMap), WorkerError> {
     let mut frames = Vec::new();
-    let mut best: EvidenceMap = Default::default();
+    let mut best = EvidenceMap::default();
     for r in rx {
-        let (index, shot, mut obs) = r?;
-        for o in &mut obs {
+        let mut f = r?;
+        for o in &mut f.faces {
             let (Some(e), Some(top)) = (o.evidence.take(), o.ranking.first()) else {
                 continue;
             };
-            let key = (shot, top.person);
-            if best.get(&key).is_none_or(|b| top.distance < b.0) {
-                best.insert(key, (top.distance, index, *e));
+            let key = (f.shot, top.person);
+            if best.faces.get(&key).is_none_or(|b| top.distance < b.0) {
+                best.faces.insert(key, (top.distance, f.index, *e));
             }
         }
-        frames.push((index, shot, obs));
+        for h in &mut f.refs {
+            let Some(e) = h.evidence.take() else {
+                continue;
+            };
+            let key = (f.shot, h.reference);
+            if best.refs.get(&key).is_none_or(|b| h.found.inliers > b.0) {
+                best.refs.insert(key, (h.found.inliers, f.index, *e));
+            }
+        }
+        frames.push(f);
     }
     Ok((frames, best))
+}
+
+/// (x0, y0, x1, y1) to (x, y, width, height), rounded.
+fn xywh(b: [f32; 4]) -> [f32; 4] {
+    [b[0], b[1], b[2] - b[0], b[3] - b[1]].map(|v| v.round())
 }
 
 /// The highest severity among the findings of a batch.

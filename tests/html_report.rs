@@ -180,6 +180,59 @@ fn html_report_of_the_demo_scan_renders_in_chromium() {
     assert_eq!((img.width(), img.height()), (1280, 2000));
 }
 
+#[test]
+fn reference_findings_render_with_rights_region_and_gallery_image() {
+    let _ = chromium();
+    let ip = ip_fixtures();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let g = dir.path().join("g.sqlite");
+    for (name, kind, status, file) in [
+        (
+            "Matplotlib logo",
+            "logo",
+            "third-party",
+            "matplotlib_logo.png",
+        ),
+        ("Chelsea poster", "artwork", "owned", "chelsea.png"),
+    ] {
+        let (o, so, se) = run(clearshot(&g)
+            .args(["refs", "add", "--name", name, "--kind", kind])
+            .args(["--owner", "Rights Holder", "--status", status])
+            .arg(ip.join("refs").join(file)));
+        assert!(o.status.success(), "{so}{se}");
+    }
+    let html_dir = dir.path().join("html");
+    let (o, so, se) = run(clearshot(&g)
+        .arg("scan")
+        .arg(ip.join("ip_clip.mp4"))
+        .arg("--html")
+        .arg(&html_dir));
+    assert_eq!(o.status.code(), Some(1), "{so}{se}");
+    let profile = tempfile::tempdir().expect("profile dir");
+    let dom = run_chromium(
+        &html_dir.join("index.html"),
+        &["--dump-dom"],
+        profile.path(),
+    );
+    let logo = card(&dom, "Matplotlib logo");
+    assert!(logo.contains("class=\"badge escalate\""), "{logo:.800}");
+    assert!(
+        logo.contains("third-party") && logo.contains("Rights Holder"),
+        "{logo:.800}"
+    );
+    assert!(
+        logo.contains("inliers") && logo.contains("Region crop"),
+        "{logo:.800}"
+    );
+    assert_eq!(
+        logo.matches("<img").count(),
+        3,
+        "frame, region, gallery reference"
+    );
+    let poster = card(&dom, "Chelsea poster");
+    assert!(poster.contains("class=\"badge info\"") && poster.contains("owned"));
+}
+
 /// A small report built in memory, with hostile text where the user types it.
 fn hostile_report() -> ScanReport {
     let evil = "<script>alert('x')</script> & \"co\"";

@@ -485,23 +485,7 @@ fn card(out: &mut String, file: &FileReport, x: &Finding) {
         x.distance,
         x.threshold
     );
-    let c = &x.consent;
-    let consent = match c.consent {
-        Consent::Granted => "granted",
-        Consent::Denied => "denied",
-        Consent::Unknown => "unknown",
-    };
-    w!(
-        out,
-        "<dl class=\"consent\">\n<dt>Consent</dt><dd><span class=\"state {consent}\">{consent}</span></dd>\n\
-         <dt>Scope</dt><dd>{}</dd>\n<dt>Expires</dt><dd>{}</dd>\n<dt>Approval</dt><dd>",
-        c.scope
-            .as_deref()
-            .map_or_else(|| "<span class=\"muted\">not stated</span>".into(), escape),
-        c.expires
-            .as_deref()
-            .map_or_else(|| "<span class=\"muted\">no expiry set</span>".into(), escape),
-    );
+    rights(out, x);
     match &x.approval {
         Some(a) => {
             w!(
@@ -531,6 +515,71 @@ fn card(out: &mut String, file: &FileReport, x: &Finding) {
     out.push_str("</dd>\n</dl>\n</div>\n");
     evidence(out, x, talent);
     out.push_str("</article>\n");
+}
+
+/// The consent block of a talent finding, or the rights block of a reference finding,
+/// up to the open Approval cell.
+fn rights(out: &mut String, x: &Finding) {
+    let na = || "<span class=\"muted\">not stated</span>".to_string();
+    if let Some(r) = &x.reference {
+        let status = r.record.status.to_string();
+        w!(
+            out,
+            "<dl class=\"consent\">\n<dt>Rights</dt><dd><span class=\"state {}\">{}</span></dd>\n\
+             <dt>Owner</dt><dd>{}</dd>\n<dt>Kind</dt><dd>{}</dd>\n<dt>Licence</dt><dd>{}</dd>\n\
+             <dt>Verified</dt><dd>{} inliers{} <span class=\"muted\">({})</span></dd>\n\
+             <dt>On screen</dt><dd>{:.1} s, {} <span class=\"muted\">(up to {:.1}% of the frame)</span></dd>\n",
+            if status == "third-party" { "denied" } else { "granted" },
+            Esc(&status),
+            Esc(&r.record.owner),
+            Esc(&r.record.kind),
+            r.record.licence_ref.as_deref().map_or_else(na, escape),
+            r.inliers,
+            r.cosine.map_or_else(String::new, |c| format!(", cosine {c:.2}")),
+            match r.stage {
+                crate::ipmatch::Stage::Keypoints => "keypoints on the whole frame",
+                crate::ipmatch::Stage::Tile => "learned tile proposal, keypoints inside it",
+            },
+            r.screen_time_s,
+            Esc(&r.prominence),
+            100.0 * r.max_frame_share
+        );
+        if !r.same_region.is_empty() {
+            out.push_str("<dt>Same region</dt><dd>");
+            for (i, o) in r.same_region.iter().enumerate() {
+                w!(
+                    out,
+                    "{}{} <span class=\"muted\">({})</span>",
+                    if i > 0 { ", " } else { "" },
+                    Esc(&o.name),
+                    Esc(&o.status.to_string())
+                );
+            }
+            out.push_str("</dd>\n");
+        }
+        out.push_str("<dt>Approval</dt><dd>");
+        return;
+    }
+    let (consent, scope, expires) = match &x.consent {
+        Some(c) => (
+            match c.consent {
+                Consent::Granted => "granted",
+                Consent::Denied => "denied",
+                Consent::Unknown => "unknown",
+            },
+            c.scope.as_deref().map_or_else(na, escape),
+            c.expires.as_deref().map_or_else(
+                || "<span class=\"muted\">no expiry set</span>".into(),
+                escape,
+            ),
+        ),
+        None => ("unknown", na(), na()),
+    };
+    w!(
+        out,
+        "<dl class=\"consent\">\n<dt>Consent</dt><dd><span class=\"state {consent}\">{consent}</span></dd>\n\
+         <dt>Scope</dt><dd>{scope}</dd>\n<dt>Expires</dt><dd>{expires}</dd>\n<dt>Approval</dt><dd>"
+    );
 }
 
 /// A `data:` URI for base64 JPEG text, when it decodes to a JPEG.
@@ -729,8 +778,11 @@ main{max-width:none;padding:0}
 .card,.top,tr,figure,.signoff{break-inside:avoid;page-break-inside:avoid}
 h2,h3{break-after:avoid;page-break-after:avoid}
 .badge,.count,.verdict,.finding,.reason,figure img{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+.facts{grid-template-columns:3fr 2fr}
+.evidence{grid-template-columns:2fr 1fr 1fr}
+.card{padding:12px 16px}
 }
-@media (max-width:760px){.facts,.evidence{grid-template-columns:1fr}.consent{border:0;padding:0}
+@media screen and (max-width:760px){.facts,.evidence{grid-template-columns:1fr}.consent{border:0;padding:0}
 .card-head .where{margin-left:0}}
 "#;
 

@@ -6,24 +6,28 @@ pub mod html;
 pub mod otio;
 pub mod table;
 
-use crate::gallery::ConsentRecord;
+use crate::gallery::{ConsentRecord, RefRecord, RefStatus};
 use crate::media::MediaInfo;
 use crate::policy::Severity;
 use crate::timecode::FrameIndex;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// One registered person in one shot.
+/// One registered person, or one registered reference (logo, artwork, ...), in one shot.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
-    /// What was matched: `talent`.
+    /// What was matched: `talent` or `reference`.
     pub kind: String,
     /// Shot index within the file.
     pub shot: usize,
-    /// Who.
+    /// Who, or which reference.
     pub name: String,
-    /// Their consent record at scan time.
-    pub consent: ConsentRecord,
+    /// Talent: their consent record at scan time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentRecord>,
+    /// References: the rights record and the geometric evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<RefDetail>,
     /// How serious.
     pub severity: Severity,
     /// Why, in words.
@@ -40,11 +44,12 @@ pub struct Finding {
     pub frames_seen: usize,
     /// Of those, frames whose face matched them under the threshold.
     pub frames_matched: usize,
-    /// Largest face (longer box side) in pixels.
+    /// Largest face (or matched region), longer box side, in pixels.
     pub largest_face_px: u32,
-    /// Smallest embedding distance to the person's gallery photos.
+    /// Talent: smallest embedding distance to the person's gallery photos. References:
+    /// `1 - score`, so lower is closer for both kinds.
     pub distance: f32,
-    /// The threshold in force.
+    /// The threshold in force (references: 0.5, the accept bar of the verified inliers).
     pub threshold: f32,
     /// 0..1 score: 1 identical, 0.5 at the threshold.
     pub score: f32,
@@ -52,7 +57,7 @@ pub struct Finding {
     pub best_frame: FrameIndex,
     /// Its timecode.
     pub best_tc: String,
-    /// Face box on that frame: x, y, width, height in pixels.
+    /// Face (or region) box on that frame: x, y, width, height in pixels.
     pub best_box: [f32; 4],
     /// The written approval that covers this finding, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,6 +71,43 @@ pub struct Finding {
     /// Every gallery distance on the best frame (spot-check mode only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub all_scores: Option<Vec<(String, f32)>>,
+}
+
+/// What a reference finding rests on, beyond the fields shared with talent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefDetail {
+    /// Rights record at scan time (kind, owner, status, licence).
+    pub record: RefRecord,
+    /// Unique RANSAC inliers of the best frame's verified homography.
+    pub inliers: u32,
+    /// Best tile cosine of the learned stage, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cosine: Option<f32>,
+    /// Which stage accepted the best frame (keypoints on the whole frame, or a tile).
+    pub stage: crate::ipmatch::Stage,
+    /// The reference's corners projected into the best frame (TL, TR, BR, BL), in pixels.
+    pub corners: [[f32; 2]; 4],
+    /// Share of the frame the region covers on the best frame.
+    pub frame_share: f32,
+    /// Largest share over the shot.
+    pub max_frame_share: f32,
+    /// Seconds between the first and last sampled frame it is seen on (inclusive).
+    pub screen_time_s: f64,
+    /// `focal` (at least 10% of the frame, or central and at least 3%) or `background`.
+    pub prominence: String,
+    /// Other references matched on the same region of the same frames (owned vs third-party
+    /// conflicts are named in the reason too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub same_region: Vec<SameRegion>,
+}
+
+/// Another reference that matched the same region.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SameRegion {
+    /// Its name.
+    pub name: String,
+    /// Its rights status.
+    pub status: RefStatus,
 }
 
 /// A continuous run of frames (spot-check mode), frame-accurate.
@@ -104,6 +146,24 @@ pub struct FrameDetail {
     pub shot: usize,
     /// Faces.
     pub faces: Vec<FaceDetail>,
+    /// References verified on this frame.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<RefFrameDetail>,
+}
+
+/// One reference verified on one frame (spot-check mode).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefFrameDetail {
+    /// Reference name.
+    pub name: String,
+    /// x, y, width, height in pixels.
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+    /// Unique verified inliers.
+    pub inliers: u32,
+    /// Best tile cosine, when the learned stage ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cosine: Option<f32>,
 }
 
 /// One shot of a file.
@@ -189,6 +249,9 @@ pub struct GalleryRecord {
     pub talent: usize,
     /// People usable with the active embedder.
     pub matchable: usize,
+    /// References (logos, artwork, ...) registered.
+    #[serde(default)]
+    pub references: usize,
 }
 
 /// A whole scan.

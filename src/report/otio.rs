@@ -129,12 +129,32 @@ fn track(file: &FileReport) -> Result<Value, OtioError> {
     }))
 }
 
+/// Rewrites every float as its shortest single-precision decimal (the report's numbers are
+/// f32): widened to f64 they print with 17 digits, which OpenTimelineIO does not write back
+/// digit for digit, so a read/write round trip would no longer be equivalent.
+fn short_floats(v: &mut Value) {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.is_finite()) {
+                let short: f64 = format!("{}", f as f32).parse().unwrap_or(f);
+                if let Some(m) = serde_json::Number::from_f64(short) {
+                    *n = m;
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(short_floats),
+        Value::Object(o) => o.values_mut().for_each(short_floats),
+        _ => {}
+    }
+}
+
 /// One finding as a marker in the clip's media time.
 fn marker(x: &Finding, start: u64, fps: f64) -> Result<Value, OtioError> {
     let mut finding = serde_json::to_value(x)?;
     if let Some(map) = finding.as_object_mut() {
         map.remove("evidence");
     }
+    short_floats(&mut finding);
     let frames = x.last_frame.saturating_sub(x.first_frame).saturating_add(1);
     Ok(json!({
         "OTIO_SCHEMA": "Marker.2",

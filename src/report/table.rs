@@ -17,7 +17,7 @@ pub fn render(files: &[FileReport], failures: &[FileFailure]) -> String {
                 name.clone(),
                 "-".into(),
                 format!("{} shots", f.shots.len()),
-                "no registered talent".into(),
+                "nothing registered found".into(),
                 "-".into(),
                 "-".into(),
             ]);
@@ -28,7 +28,10 @@ pub fn render(files: &[FileReport], failures: &[FileFailure]) -> String {
                 (x.shot + 1).to_string(),
                 format!("{}-{}", x.tc_in, x.tc_out),
                 x.name.clone(),
-                format!("{:.2} (d={:.3})", x.score, x.distance),
+                match &x.reference {
+                    Some(r) => format!("{:.2} ({} inliers)", x.score, r.inliers),
+                    None => format!("{:.2} (d={:.3})", x.score, x.distance),
+                },
                 x.severity.to_string().to_uppercase(),
             ]);
         }

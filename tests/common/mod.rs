@@ -83,3 +83,24 @@ pub fn json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("valid JSON")
 }
+
+/// The reference-matching fixture folder (`ip_clip.mp4`, `ip_clip.json`, `refs/`), built by
+/// `scripts/make_ip_clip.py` in the venv of `scripts/requirements-ip.txt` (scripts/test.sh
+/// makes both before the Rust tests).
+pub fn ip_fixtures() -> PathBuf {
+    let dir = root().join("fixtures/generated/ip");
+    if !dir.join("ip_clip.mp4").exists() {
+        let py = root().join("third_party/venv-ip/bin/python");
+        let st = Command::new(&py)
+            .arg(root().join("scripts/make_ip_clip.py"))
+            .status()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e}; run scripts/test.sh (it makes the venv and the IP fixtures)",
+                    py.display()
+                )
+            });
+        assert!(st.success(), "make_ip_clip.py failed");
+    }
+    dir
+}

@@ -1,0 +1,360 @@
+//! The learned global embedding (EfficientNet-Lite0, GeM pooled, unit length) of whole
+//! images and of frame regions, through the manifest's `ip_embedder` entry.
+//!
+//! Regions come from one run over the whole (downscaled) frame: the model is loaded with the
+//! feature map its global pooling reads exposed as a second output ([`super::onnx_patch`]),
+//! and any window of that map is pooled the same way (GeM: mean of x^p, then the p-th root,
+//! then unit length). That costs one network pass per frame instead of one per tile. Models
+//! without a global pooling node still work: then [`IpEmbedder::feature_map`] gives `None`
+//! and the caller embeds tile crops.
+
+use super::IpError;
+use crate::models::ModelEntry;
+use crate::runtime::Model;
+use image::RgbImage;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// A unit-length image embedding.
+pub type Embedding = Vec<f32>;
+
+/// Cosine similarity of two unit-length embeddings.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The IP embedder a worker owns (ONNX sessions need `&mut` to run).
+pub struct IpEmbedder {
+    model: Model,
+    input: String,
+    output: String,
+    scale: f32,
+    offset: f32,
+    /// Name of the exposed pre-pooling map, when the model has one.
+    map_output: Option<String>,
+    /// GeM exponent of the pooling (1 = plain average).
+    gem_p: f32,
+}
+
+/// The pre-pooling feature map of one image: `channels` x `h` x `w` values x^p (what the
+/// global pooling averages), with a summed-area table for window pooling.
+pub struct FeatureMap {
+    /// Channels.
+    pub channels: usize,
+    /// Rows.
+    pub h: usize,
+    /// Columns.
+    pub w: usize,
+    /// Summed-area table, `channels` x (h + 1) x (w + 1).
+    sat: Vec<f32>,
+    gem_p: f32,
+}
+
+impl FeatureMap {
+    fn new(channels: usize, h: usize, w: usize, data: &[f32], gem_p: f32) -> Self {
+        let (sh, sw) = (h + 1, w + 1);
+        let mut sat = vec![0f32; channels * sh * sw];
+        for c in 0..channels {
+            let src = &data[c * h * w..(c + 1) * h * w];
+            let dst = &mut sat[c * sh * sw..(c + 1) * sh * sw];
+            for y in 0..h {
+                let mut run = 0f32;
+                for x in 0..w {
+                    run += src[y * w + x];
+                    dst[(y + 1) * sw + x + 1] = dst[y * sw + x + 1] + run;
+                }
+            }
+        }
+        Self {
+            channels,
+            h,
+            w,
+            sat,
+            gem_p,
+        }
+    }
+
+    /// The unit-length embedding of cells `x0..x1` x `y0..y1` (pooled as the model pools).
+    pub fn window(&self, x0: usize, y0: usize, x1: usize, y1: usize) -> Embedding {
+        let (x1, y1) = (x1.min(self.w), y1.min(self.h));
+        let n = ((x1.saturating_sub(x0)) * (y1.saturating_sub(y0))).max(1) as f32;
+        let sw = self.w + 1;
+        let plane = (self.h + 1) * sw;
+        let inv_p = 1.0 / self.gem_p;
+        let mut e: Vec<f32> = (0..self.channels)
+            .map(|c| {
+                let s = &self.sat[c * plane..(c + 1) * plane];
+                let sum = s[y1 * sw + x1] - s[y0 * sw + x1] - s[y1 * sw + x0] + s[y0 * sw + x0];
+                let mean = (sum / n).max(1e-12);
+                if self.gem_p == 1.0 {
+                    mean
+                } else if self.gem_p == 3.0 {
+                    fast_cbrt(mean)
+                } else {
+                    mean.powf(inv_p)
+                }
+            })
+            .collect();
+        let norm = e.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        for v in &mut e {
+            *v /= norm;
+        }
+        e
+    }
+}
+
+impl IpEmbedder {
+    /// Loads the manifest's `active.ip_embedder` entry from `models_dir`, checking its sha256.
+    pub fn load(models_dir: &Path, threads: usize) -> Result<Self, IpError> {
+        let path = models_dir.join("manifest.json");
+        let bad = |message: String| IpError::Manifest {
+            path: path.clone(),
+            message,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let name = json["active"]["ip_embedder"]
+            .as_str()
+            .ok_or_else(|| bad("no active.ip_embedder entry".into()))?;
+        let entry: ModelEntry = serde_json::from_value(json["models"][name].clone())
+            .map_err(|e| bad(format!("model '{name}': {e}")))?;
+        if entry.role != "ip_embedder" {
+            return Err(bad(format!(
+                "model '{name}' has role '{}', expected 'ip_embedder'",
+                entry.role
+            )));
+        }
+        let output = entry
+            .output("embedding")
+            .ok_or_else(|| bad(format!("model '{name}': outputs lack 'embedding'")))?
+            .to_string();
+        let file = models_dir.join(&entry.file);
+        let bytes = std::fs::read(&file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
+        let actual: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if !actual.eq_ignore_ascii_case(&entry.sha256) {
+            return Err(bad(format!(
+                "{}: sha256 is {actual}, the manifest says {}",
+                file.display(),
+                entry.sha256
+            )));
+        }
+        let gem_p = json["models"][name]["ip_embedder"]["gem_p"]
+            .as_f64()
+            .filter(|p| *p >= 1.0)
+            .unwrap_or(1.0) as f32;
+        // Prefer the variant with the feature map exposed; any failure on that path falls
+        // back to the file as it is (tile crops then).
+        let (model, map_output) = match load_with_map(name, &bytes, threads) {
+            Some((m, map)) => (m, Some(map)),
+            None => (Model::load(name, &file, threads)?, None),
+        };
+        Ok(Self {
+            model,
+            input: entry.input.name.clone(),
+            output,
+            scale: entry.input.scale,
+            offset: entry.input.offset,
+            map_output,
+            gem_p,
+        })
+    }
+
+    /// True when [`IpEmbedder::feature_map`] gives maps.
+    pub fn has_feature_map(&self) -> bool {
+        self.map_output.is_some()
+    }
+
+    /// The pre-pooling feature map of one image (`None` when the model does not expose one).
+    pub fn feature_map(&mut self, image: &RgbImage) -> Result<Option<FeatureMap>, IpError> {
+        let Some(map) = self.map_output.clone() else {
+            return Ok(None);
+        };
+        let input = self.tensor(std::slice::from_ref(image))?;
+        let out = self.model.run(&self.input, input, &[&map])?;
+        let o = &out[0];
+        let [1, c, h, w] = o.shape[..] else {
+            return Err(IpError::Input(format!(
+                "feature map has shape {:?}, expected [1, C, H, W]",
+                o.shape
+            )));
+        };
+        if o.data.len() != c * h * w || h == 0 || w == 0 {
+            return Err(IpError::Input("feature map size mismatch".into()));
+        }
+        Ok(Some(FeatureMap::new(c, h, w, &o.data, self.gem_p)))
+    }
+
+    /// Embeds images that all have the same size, in one batch.
+    pub fn embed_batch(&mut self, images: &[RgbImage]) -> Result<Vec<Embedding>, IpError> {
+        if images.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = images.len();
+        let input = self.tensor(images)?;
+        let out = self.model.run(&self.input, input, &[&self.output])?;
+        let dim = out[0].data.len() / n.max(1);
+        if dim == 0 {
+            return Err(IpError::Input("the embedder returned nothing".into()));
+        }
+        Ok(out[0].data.chunks_exact(dim).map(|c| c.to_vec()).collect())
+    }
+
+    /// The NCHW input tensor of same-size images.
+    fn tensor(&self, images: &[RgbImage]) -> Result<ndarray::ArrayD<f32>, IpError> {
+        let Some(first) = images.first() else {
+            return Err(IpError::Input("no images".into()));
+        };
+        let (w, h) = (first.width() as usize, first.height() as usize);
+        if images
+            .iter()
+            .any(|i| i.width() as usize != w || i.height() as usize != h)
+        {
+            return Err(IpError::Input(
+                "embed_batch needs images of one size".into(),
+            ));
+        }
+        let n = images.len();
+        let mut data = vec![0f32; n * 3 * h * w];
+        for (b, img) in images.iter().enumerate() {
+            let base = b * 3 * h * w;
+            for (i, p) in img.as_raw().chunks_exact(3).enumerate() {
+                for c in 0..3 {
+                    data[base + c * h * w + i] = p[c] as f32 * self.scale + self.offset;
+                }
+            }
+        }
+        ndarray::ArrayD::from_shape_vec(vec![n, 3, h, w], data)
+            .map_err(|e| IpError::Input(e.to_string()))
+    }
+
+    /// Embeds one image of any size (at least 32 x 32).
+    pub fn embed(&mut self, image: &RgbImage) -> Result<Embedding, IpError> {
+        Ok(self.embed_batch(std::slice::from_ref(image))?.remove(0))
+    }
+}
+
+/// Cube root of a positive value to ~1e-7 relative (an exponent-halving first guess and
+/// three Newton steps; `cbrtf` is a slow libm call and this runs 10^6 times per frame).
+fn fast_cbrt(x: f32) -> f32 {
+    if x <= 0.0 || !x.is_finite() {
+        return x.cbrt();
+    }
+    let mut y = f32::from_bits(x.to_bits() / 3 + 709_921_077);
+    for _ in 0..3 {
+        y = (2.0 * y + x / (y * y)) / 3.0;
+    }
+    y
+}
+
+/// Loads the model with its pre-pooling map exposed, through a private temporary file (the
+/// runtime loads models from files), removed again once the session exists.
+fn load_with_map(name: &str, bytes: &[u8], threads: usize) -> Option<(Model, String)> {
+    use std::io::Write;
+    let (patched, map) = super::onnx_patch::expose_pooled_map(bytes)?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let path = std::env::temp_dir().join(format!(
+        "clearshot-ip-map-{}-{nanos}.onnx",
+        std::process::id()
+    ));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(&patched));
+    let model = written
+        .ok()
+        .and_then(|_| Model::load(name, &path, threads).ok());
+    let _ = std::fs::remove_file(&path);
+    Some((model?, map))
+}
+
+/// A square frame region the learned stage looks at, in frame pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tile {
+    /// Left.
+    pub x: u32,
+    /// Top.
+    pub y: u32,
+    /// Side length.
+    pub size: u32,
+}
+
+/// Square tiles of each `fractions` x frame height, overlapping by half, covering the frame.
+pub fn tiles(width: u32, height: u32, fractions: &[f32]) -> Vec<Tile> {
+    let mut out = Vec::new();
+    for &f in fractions {
+        let size = ((height.min(width) as f32) * f).round() as u32;
+        if size < 32 {
+            continue;
+        }
+        let stride = (size / 2).max(1);
+        let positions = |extent: u32| -> Vec<u32> {
+            let mut v: Vec<u32> = (0..)
+                .map(|i| i * stride)
+                .take_while(|&p| p + size <= extent)
+                .collect();
+            // Always reach the far edge.
+            if v.last().is_none_or(|&p| p + size < extent) && extent >= size {
+                v.push(extent - size);
+            }
+            v
+        };
+        for y in positions(height) {
+            for x in positions(width) {
+                out.push(Tile { x, y, size });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_cube_root_is_accurate() {
+        for &x in &[1e-12f32, 1e-6, 0.003, 0.5, 1.0, 7.9, 216.0, 1e6] {
+            let (a, b) = (fast_cbrt(x), x.cbrt());
+            assert!((a - b).abs() <= 1e-5 * b, "{x}: {a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn window_pooling_matches_direct_gem() {
+        // 2 channels, 2 x 3 map of x^3 values.
+        let data = [
+            1.0f32, 8.0, 27.0, 64.0, 125.0, 216.0, 8.0, 8.0, 8.0, 8.0, 8.0, 8.0,
+        ];
+        let m = FeatureMap::new(2, 2, 3, &data, 3.0);
+        let e = m.window(1, 0, 3, 2);
+        // channel 0: mean(8, 27, 125, 216) = 94, channel 1: 8.
+        let (a, b) = (94f32.cbrt(), 2.0f32);
+        let n = (a * a + b * b).sqrt();
+        assert!(
+            (e[0] - a / n).abs() < 1e-5 && (e[1] - b / n).abs() < 1e-5,
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn tiles_cover_the_frame_and_stay_inside() {
+        let t = tiles(1920, 1080, &[0.5, 0.3]);
+        assert!(t.len() > 20 && t.len() < 120, "{}", t.len());
+        for tile in &t {
+            assert!(tile.x + tile.size <= 1920 && tile.y + tile.size <= 1080);
+        }
+        // Every pixel of the frame lies in some tile of each scale.
+        for &(px, py) in &[(0, 0), (1919, 1079), (960, 540), (1919, 0)] {
+            assert!(t
+                .iter()
+                .any(|k| px >= k.x && px < k.x + k.size && py >= k.y && py < k.y + k.size));
+        }
+    }
+}

@@ -1,0 +1,848 @@
+//! Third-party IP matching: finds an enrolled reference image (logo, artwork, poster,
+//! product photo) inside a video frame and localises it.
+//!
+//! Keypoints find and verify; the learned embedding proposes where to look harder:
+//! 1. ORB-style features ([`orb`]: FAST corners on a pyramid, steered BRIEF) of the whole
+//!    frame are matched to each reference ([`correspond`]) and verified ([`verify`]) with a
+//!    RANSAC homography ([`homography`]), plausibility checks on the projected quad and a
+//!    minimum of unique inliers spread over the reference.
+//! 2. With the ONNX image embedder (EfficientNet-Lite0, GeM pooled, [`embed`]), regions whose
+//!    pooled feature-map cosine with a reference not yet found is high are re-examined with
+//!    keypoints at a higher resolution, so small insets get enough features. One model run on
+//!    the whole frame gives the map every window is pooled from ([`onnx_patch`] exposes the
+//!    map as a graph output when the model is loaded; the file on disk, and its sha256, are
+//!    unchanged).
+//!
+//! Measured with `clearshot eval-refs` on `scripts/make_ip_eval.py`'s set (seed 1: 10
+//! references, 60 insets at 10-40% of the width rotated up to 15 degrees with perspective and
+//! JPEG, 10 full-frame copies, 20 negatives, 20 distractors): insets 59/60 (logos 11/12),
+//! full-frame 10/10, 0 false alarms, ~320 ms per 1280x720 scene on one core (with another
+//! process loading the second). Every match carries the projected corners of the reference's
+//! opaque area, its bounding box, the verified inlier count and a score. Enrollment data
+//! ([`RefImage`]) is serialisable; a flat image (nothing but its outline) is refused.
+
+pub mod correspond;
+pub mod embed;
+pub mod eval;
+pub mod gray;
+pub mod homography;
+pub mod onnx_patch;
+pub mod orb;
+pub mod verify;
+
+use embed::{cosine, Embedding, IpEmbedder};
+use gray::Gray;
+use image::{DynamicImage, RgbImage, RgbaImage};
+use orb::{Features, OrbParams};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use verify::{bbox_of, verify, FrameSet, Verified};
+
+/// Errors of the IP matcher.
+#[derive(Debug, thiserror::Error)]
+pub enum IpError {
+    /// The reference image cannot be used.
+    #[error("reference '{name}': {message}")]
+    Reference {
+        /// Reference name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Bad input to a function (sizes, shapes).
+    #[error("invalid input: {0}")]
+    Input(String),
+    /// The model manifest or the embedder entry is unusable.
+    #[error("{path}: {message}")]
+    Manifest {
+        /// Manifest path.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// ONNX Runtime failed.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
+    /// Stored enrollment bytes could not be read.
+    #[error("stored reference data is unreadable: {0}")]
+    Decode(String),
+    /// An image or label file could not be read.
+    #[error("{path}: {message}")]
+    File {
+        /// File path.
+        path: PathBuf,
+        /// Cause.
+        message: String,
+    },
+}
+
+/// Matcher settings; the defaults are the ones measured on the evaluation set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MatchConfig {
+    /// The frame is downscaled so its long side is at most this for the keypoint stage.
+    pub frame_max_side: u32,
+    /// Features detected on the whole frame.
+    pub frame_features: usize,
+    /// References are scaled so their long side is this before detection.
+    pub ref_side: u32,
+    /// Features kept per reference.
+    pub ref_features: usize,
+    /// Lowe ratio for descriptor matches.
+    pub ratio: f32,
+    /// Largest Hamming distance of a descriptor match (of 256 bits).
+    pub max_distance: u32,
+    /// RANSAC inlier threshold, in working-frame pixels.
+    pub ransac_threshold: f64,
+    /// Unique inliers needed to accept a whole-frame keypoint match.
+    pub min_inliers: u32,
+    /// Run the whole-frame keypoint pass (off only to measure the tile stage on its own).
+    pub whole_frame: bool,
+    /// Run the learned tile proposals (needs an embedder).
+    pub tiles: bool,
+    /// The frame is scaled so its short side is this for the embedder's feature map.
+    pub tile_map_side: u32,
+    /// Window shapes (width, height in feature-map cells, 32 scaled pixels each) pooled from
+    /// the map at every position.
+    pub tile_windows: Vec<[u32; 2]>,
+    /// Tile sizes as fractions of the frame's short side (embedders without a feature map).
+    pub tile_fractions: Vec<f32>,
+    /// Input side of each tile for the embedder (embedders without a feature map).
+    pub tile_input: u32,
+    /// Cosine at or above which a tile is re-examined for a reference.
+    pub tile_propose_cosine: f32,
+    /// Tiles re-examined per reference.
+    pub tile_candidates: usize,
+    /// Unique inliers needed inside a proposed tile.
+    pub tile_min_inliers: u32,
+    /// Regions re-detected per frame at most (the tile stage's cost bound).
+    pub max_regions: usize,
+    /// A region is the proposal window grown by this fraction of its size on each side.
+    pub region_grow: f32,
+    /// Smallest region side, as a fraction of the frame's short side.
+    pub region_min_fraction: f32,
+    /// Long side a region is scaled to for detection.
+    pub region_side: u32,
+    /// Largest magnification of a region.
+    pub region_max_zoom: f32,
+    /// Features detected per region.
+    pub region_features: usize,
+    /// Largest difference (degrees) between a keypoint's orientation and the one the model
+    /// predicts for it, for it to count as an inlier.
+    pub orientation_tolerance: f32,
+    /// Largest factor between a keypoint's size and the one the model predicts.
+    pub scale_tolerance: f32,
+    /// Run the guided second pass (re-match near the model's projection, refit).
+    pub guided: bool,
+    /// Consistent inliers a first model needs before the guided pass runs.
+    pub guided_min_inliers: u32,
+    /// Largest Hamming distance of a guided match.
+    pub guided_max_distance: u32,
+}
+
+impl Default for MatchConfig {
+    fn default() -> Self {
+        Self {
+            frame_max_side: 1280,
+            frame_features: 3000,
+            ref_side: 480,
+            ref_features: 800,
+            ratio: 0.8,
+            max_distance: 72,
+            ransac_threshold: 5.0,
+            min_inliers: 8,
+            whole_frame: true,
+            tiles: true,
+            tile_map_side: 360,
+            tile_windows: vec![[2, 2], [3, 3], [4, 4], [5, 5], [6, 6]],
+            tile_fractions: vec![0.5, 0.3],
+            tile_input: 128,
+            tile_propose_cosine: 0.0,
+            tile_candidates: 2,
+            tile_min_inliers: 8,
+            max_regions: 6,
+            region_grow: 0.5,
+            region_min_fraction: 0.25,
+            region_side: 800,
+            region_max_zoom: 3.0,
+            region_features: 2000,
+            orientation_tolerance: 25.0,
+            scale_tolerance: 1.6,
+            guided: true,
+            guided_min_inliers: 4,
+            guided_max_distance: 72,
+        }
+    }
+}
+
+/// Format version of [`RefImage`] bytes; bump when features or the pattern change.
+pub const REF_FORMAT: u32 = 2;
+
+/// An enrolled reference: its local features and (optionally) its learned embedding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefImage {
+    /// Format version ([`REF_FORMAT`]).
+    pub format: u32,
+    /// Name given at enrollment.
+    pub name: String,
+    /// Original width in pixels.
+    pub width: u32,
+    /// Original height in pixels.
+    pub height: u32,
+    /// Bounding box (x0, y0, x1, y1) of the opaque pixels, in reference pixels: the part
+    /// whose corners are projected into the frame.
+    pub opaque_box: [f32; 4],
+    /// Features, keypoint coordinates in reference pixels.
+    pub features: Features,
+    /// Learned embedding of the opaque part, when an embedder was given.
+    pub embedding: Option<Embedding>,
+}
+
+impl RefImage {
+    /// Enrolls an image (RGBA: only pixels with alpha >= 128 count; RGB: all of it).
+    pub fn enroll(
+        name: &str,
+        image: &DynamicImage,
+        config: &MatchConfig,
+        embedder: Option<&mut IpEmbedder>,
+    ) -> Result<Self, IpError> {
+        let rgba = image.to_rgba8();
+        let bad = |message: &str| IpError::Reference {
+            name: name.to_string(),
+            message: message.to_string(),
+        };
+        let (w, h) = rgba.dimensions();
+        if w < 16 || h < 16 {
+            return Err(bad("image is smaller than 16 x 16"));
+        }
+        let ob = opaque_box(&rgba).ok_or_else(|| bad("image has no opaque pixels"))?;
+        if ob[2] - ob[0] < 16.0 || ob[3] - ob[1] < 16.0 {
+            return Err(bad("opaque part is smaller than 16 x 16"));
+        }
+        let flat = over_grey(&rgba);
+        // Scale so the long side is `ref_side`, pad with grey so features near the edges get
+        // full descriptors, detect only on opaque pixels.
+        let s = config.ref_side as f32 / w.max(h) as f32;
+        let (sw, sh) = (
+            ((w as f32 * s).round() as usize).max(1),
+            ((h as f32 * s).round() as usize).max(1),
+        );
+        const PAD: usize = 20;
+        let g = Gray::from_rgb(&flat).resize(sw, sh);
+        let m = alpha_gray(&rgba).resize(sw, sh);
+        // A flat image has no features of its own, only the false corners of its outline:
+        // refuse it rather than enroll something that matches any rectangle.
+        let (mut n, mut sum, mut sum2) = (0f64, 0f64, 0f64);
+        for (v, a) in g.px.iter().zip(&m.px) {
+            if *a >= 128 {
+                let v = f64::from(*v);
+                n += 1.0;
+                sum += v;
+                sum2 += v * v;
+            }
+        }
+        let spread = if n > 0.0 {
+            (sum2 / n - (sum / n).powi(2)).max(0.0).sqrt()
+        } else {
+            0.0
+        };
+        if spread < 4.0 {
+            return Err(bad("too few distinctive features (flat or tiny image)"));
+        }
+        let (pw, ph) = (sw + 2 * PAD, sh + 2 * PAD);
+        let mut gp = Gray::filled(pw, ph, 128);
+        let mut mp = Gray::filled(pw, ph, 0);
+        for y in 0..sh {
+            let (d, o) = ((y + PAD) * pw + PAD, y * sw);
+            gp.px[d..d + sw].copy_from_slice(&g.px[o..o + sw]);
+            mp.px[d..d + sw].copy_from_slice(&m.px[o..o + sw]);
+        }
+        let params = OrbParams {
+            max_features: config.ref_features,
+            ..OrbParams::default()
+        };
+        let mut features = orb::detect(&gp, Some(&mp), None, &params);
+        for k in &mut features.keypoints {
+            k.x = (k.x - PAD as f32) / s;
+            k.y = (k.y - PAD as f32) / s;
+            k.size /= s;
+        }
+        if features.len() < 4 {
+            return Err(bad("too few distinctive features (flat or tiny image)"));
+        }
+        let embedding = match embedder {
+            Some(e) => Some(e.embed(&embed_input(&flat, ob, 256))?),
+            None => None,
+        };
+        Ok(Self {
+            format: REF_FORMAT,
+            name: name.to_string(),
+            width: w,
+            height: h,
+            opaque_box: ob,
+            features,
+            embedding,
+        })
+    }
+
+    /// Compact binary form (for a SQLite blob).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // postcard cannot fail on this plain data into a Vec.
+        postcard::to_allocvec(self).expect("serialising a RefImage")
+    }
+
+    /// Reads [`RefImage::to_bytes`] output, refusing other format versions.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, IpError> {
+        let r: Self = postcard::from_bytes(bytes).map_err(|e| IpError::Decode(e.to_string()))?;
+        if r.format != REF_FORMAT {
+            return Err(IpError::Decode(format!(
+                "format {} (this build reads {REF_FORMAT}); enroll the reference again",
+                r.format
+            )));
+        }
+        Ok(r)
+    }
+}
+
+/// Which evidence accepted a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Keypoints on the whole frame.
+    Keypoints,
+    /// A learned tile proposal verified by keypoints inside the tile.
+    Tile,
+}
+
+/// A reference found in a frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IpMatch {
+    /// Index into the references given to [`IpMatcher::match_frame`].
+    pub reference: usize,
+    /// The reference's opaque box corners (top-left, top-right, bottom-right, bottom-left)
+    /// projected into the frame, in frame pixels.
+    pub corners: [[f32; 2]; 4],
+    /// Axis-aligned box (x0, y0, x1, y1) of `corners`, clipped to the frame.
+    pub bbox: [f32; 4],
+    /// Unique RANSAC inliers.
+    pub inliers: u32,
+    /// Confidence in [0, 1): inliers / (inliers + 8), so 0.5 at the default accept bar.
+    pub score: f32,
+    /// Box area / frame area.
+    pub frame_share: f32,
+    /// Which stage accepted it.
+    pub stage: Stage,
+    /// Best tile cosine for this reference, when the learned stage ran.
+    pub cosine: Option<f32>,
+}
+
+/// Finds references in frames. Owns the (optional) embedder, so one per worker thread.
+pub struct IpMatcher {
+    config: MatchConfig,
+    embedder: Option<IpEmbedder>,
+    attempts: Vec<Attempt>,
+}
+
+/// One verification attempt of the last [`IpMatcher::match_frame`] call, accepted or not
+/// (diagnostics: how close rejected candidates came to the accept bar).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attempt {
+    /// Index into the references.
+    pub reference: usize,
+    /// Which stage tried.
+    pub stage: Stage,
+    /// Unique consistent inliers of the best model (0 when none was found).
+    pub inliers: u32,
+    /// Whether it became a match.
+    pub accepted: bool,
+    /// Frame box of the model's projection, when it passed the plausibility checks.
+    pub bbox: Option<[f32; 4]>,
+    /// The proposing tile's cosine (tile stage).
+    pub cosine: Option<f32>,
+}
+
+impl IpMatcher {
+    /// A keypoint-only matcher.
+    pub fn new(config: MatchConfig) -> Self {
+        Self {
+            config,
+            embedder: None,
+            attempts: Vec::new(),
+        }
+    }
+
+    /// A matcher with the learned tile stage.
+    pub fn with_embedder(config: MatchConfig, embedder: IpEmbedder) -> Self {
+        Self {
+            config,
+            embedder: Some(embedder),
+            attempts: Vec::new(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &MatchConfig {
+        &self.config
+    }
+
+    /// Every verification attempt of the last [`IpMatcher::match_frame`] call.
+    pub fn last_attempts(&self) -> &[Attempt] {
+        &self.attempts
+    }
+
+    /// Enrolls a reference with this matcher's settings (and embedder, if any).
+    pub fn enroll(&mut self, name: &str, image: &DynamicImage) -> Result<RefImage, IpError> {
+        RefImage::enroll(name, image, &self.config, self.embedder.as_mut())
+    }
+
+    /// All references found in `frame`, at most one match per reference, best first.
+    pub fn match_frame(
+        &mut self,
+        frame: &RgbImage,
+        refs: &[RefImage],
+    ) -> Result<Vec<IpMatch>, IpError> {
+        let (fw, fh) = frame.dimensions();
+        if fw < 32 || fh < 32 {
+            return Err(IpError::Input(format!("frame {fw}x{fh} is too small")));
+        }
+        let cfg = self.config.clone();
+        let full = Gray::from_rgb(frame);
+        let s = (cfg.frame_max_side as f32 / fw.max(fh) as f32).min(1.0);
+        let work = full.resize(
+            ((fw as f32 * s).round() as usize).max(1),
+            ((fh as f32 * s).round() as usize).max(1),
+        );
+        let params = OrbParams {
+            max_features: cfg.frame_features,
+            ..OrbParams::default()
+        };
+        let set = FrameSet::new(
+            orb::detect(&work, None, None, &params),
+            s,
+            [0.0, 0.0],
+            cfg.ransac_threshold,
+        );
+        self.attempts.clear();
+        let mut found: Vec<Option<IpMatch>> = vec![None; refs.len()];
+        for (ri, r) in refs.iter().enumerate().filter(|_| cfg.whole_frame) {
+            let o = verify(r, &set, &cfg, cfg.min_inliers, (fw, fh));
+            self.attempts.push(Attempt {
+                reference: ri,
+                stage: Stage::Keypoints,
+                inliers: o.inliers,
+                accepted: o.verified.is_some(),
+                bbox: o.bbox,
+                cosine: None,
+            });
+            found[ri] = o
+                .verified
+                .map(|v| into_match(v, ri, Stage::Keypoints, None, fw, fh));
+        }
+        let missing = refs
+            .iter()
+            .zip(&found)
+            .any(|(r, f)| f.is_none() && r.embedding.is_some());
+        if cfg.tiles && self.embedder.is_some() && missing {
+            self.tile_stage(frame, &full, refs, &mut found)?;
+        }
+        let mut out: Vec<IpMatch> = found.into_iter().flatten().collect();
+        out.sort_by_key(|m| std::cmp::Reverse(m.inliers));
+        Ok(out)
+    }
+
+    fn tile_stage(
+        &mut self,
+        frame: &RgbImage,
+        full: &Gray,
+        refs: &[RefImage],
+        found: &mut [Option<IpMatch>],
+    ) -> Result<(), IpError> {
+        let cfg = self.config.clone();
+        let (fw, fh) = frame.dimensions();
+        let embedder = self.embedder.as_mut().expect("checked by the caller");
+        let windows = if embedder.has_feature_map() {
+            map_windows(embedder, frame, &cfg)?
+        } else {
+            crop_windows(embedder, frame, &cfg)?
+        };
+        // Per reference: windows by falling cosine, near-duplicates of a better one dropped.
+        let mut proposals: Vec<Vec<(f32, [f32; 4])>> = vec![Vec::new(); refs.len()];
+        for (ri, r) in refs.iter().enumerate() {
+            let Some(re) = &r.embedding else { continue };
+            let mut scored: Vec<(f32, usize)> = windows
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (cosine(re, &w.1), i))
+                .collect();
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let best_cos = scored.first().map(|c| c.0);
+            if let Some(m) = found[ri].as_mut() {
+                m.cosine = best_cos;
+                continue;
+            }
+            let mut kept: Vec<(f32, [f32; 4])> = Vec::new();
+            for &(cos, wi) in &scored {
+                if kept.len() >= cfg.tile_candidates || cos < cfg.tile_propose_cosine {
+                    break;
+                }
+                let rect = windows[wi].0;
+                if kept.iter().all(|k| eval::iou(k.1, rect) < 0.3) {
+                    kept.push((cos, rect));
+                }
+            }
+            proposals[ri] = kept;
+        }
+        // Verify round by round (every reference's best proposal first), re-detecting
+        // keypoints in at most `max_regions` regions per frame; a proposal inside a region
+        // already detected reuses it.
+        let mut regions: Vec<([f32; 4], FrameSet)> = Vec::new();
+        for round in 0..cfg.tile_candidates {
+            for (ri, r) in refs.iter().enumerate() {
+                if found[ri].is_some() {
+                    continue;
+                }
+                let Some(&(cos, rect)) = proposals[ri].get(round) else {
+                    continue;
+                };
+                let at = match regions.iter().position(|(g, _)| contains(g, &rect)) {
+                    Some(i) => i,
+                    None if regions.len() < cfg.max_regions => {
+                        let g = grow(rect, &cfg, fw, fh);
+                        regions.push((g, region_features(full, g, &cfg)));
+                        regions.len() - 1
+                    }
+                    None => continue,
+                };
+                let o = verify(r, &regions[at].1, &cfg, cfg.tile_min_inliers, (fw, fh));
+                self.attempts.push(Attempt {
+                    reference: ri,
+                    stage: Stage::Tile,
+                    inliers: o.inliers,
+                    accepted: o.verified.is_some(),
+                    bbox: o.bbox,
+                    cosine: Some(cos),
+                });
+                if let Some(v) = o.verified {
+                    let best = proposals[ri].first().map(|p| p.0);
+                    found[ri] = Some(into_match(v, ri, Stage::Tile, best, fw, fh));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A frame rectangle (x0, y0, x1, y1) and its learned embedding.
+type Window = ([f32; 4], Embedding);
+
+/// Windows pooled from one feature map of the whole frame (scaled so its short side is
+/// `tile_map_side`): every placement of every `tile_windows` shape, in map cells.
+fn map_windows(
+    embedder: &mut IpEmbedder,
+    frame: &RgbImage,
+    cfg: &MatchConfig,
+) -> Result<Vec<Window>, IpError> {
+    let (fw, fh) = frame.dimensions();
+    let s = (cfg.tile_map_side as f32 / fw.min(fh) as f32).min(1.0);
+    let (sw, sh) = (
+        ((fw as f32 * s).round() as u32).max(32),
+        ((fh as f32 * s).round() as u32).max(32),
+    );
+    let small = shrink_rgb(frame, sw, sh);
+    let Some(map) = embedder.feature_map(&small)? else {
+        return Ok(Vec::new());
+    };
+    let (cx, cy) = (fw as f32 / map.w as f32, fh as f32 / map.h as f32);
+    let mut out = Vec::new();
+    for &[kw, kh] in &cfg.tile_windows {
+        let (kw, kh) = (kw as usize, kh as usize);
+        if kw == 0 || kh == 0 || kw > map.w || kh > map.h {
+            continue;
+        }
+        for y in 0..=map.h - kh {
+            for x in 0..=map.w - kw {
+                let rect = [
+                    x as f32 * cx,
+                    y as f32 * cy,
+                    ((x + kw) as f32 * cx).min(fw as f32),
+                    ((y + kh) as f32 * cy).min(fh as f32),
+                ];
+                out.push((rect, map.window(x, y, x + kw, y + kh)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `frame` scaled to `w` x `h`: a 2 x 2 box average when that is exact (720p to the default
+/// map size), the `image` crate's triangle filter otherwise.
+fn shrink_rgb(frame: &RgbImage, w: u32, h: u32) -> RgbImage {
+    let (fw, fh) = frame.dimensions();
+    if fw != 2 * w || fh != 2 * h {
+        return image::imageops::resize(frame, w, h, image::imageops::FilterType::Triangle);
+    }
+    let src = frame.as_raw();
+    let stride = fw as usize * 3;
+    let mut out = vec![0u8; (w * h * 3) as usize];
+    for (y, row) in out.chunks_exact_mut(w as usize * 3).enumerate() {
+        let r0 = &src[2 * y * stride..(2 * y + 1) * stride];
+        let r1 = &src[(2 * y + 1) * stride..(2 * y + 2) * stride];
+        for (x, o) in row.chunks_exact_mut(3).enumerate() {
+            for (c, oc) in o.iter_mut().enumerate() {
+                let i = 6 * x + c;
+                let s = r0[i] as u32 + r0[i + 3] as u32 + r1[i] as u32 + r1[i + 3] as u32;
+                *oc = ((s + 2) / 4) as u8;
+            }
+        }
+    }
+    RgbImage::from_raw(w, h, out).unwrap_or_else(|| {
+        image::imageops::resize(frame, w, h, image::imageops::FilterType::Triangle)
+    })
+}
+
+/// Square tiles (`tile_fractions` of the short side) embedded one crop each: the fallback
+/// for models whose feature map cannot be exposed.
+fn crop_windows(
+    embedder: &mut IpEmbedder,
+    frame: &RgbImage,
+    cfg: &MatchConfig,
+) -> Result<Vec<Window>, IpError> {
+    let (fw, fh) = frame.dimensions();
+    let tiles = embed::tiles(fw, fh, &cfg.tile_fractions);
+    let side = cfg.tile_input.max(32);
+    let crops: Vec<RgbImage> = tiles
+        .iter()
+        .map(|t| {
+            let c = image::imageops::crop_imm(frame, t.x, t.y, t.size, t.size).to_image();
+            image::imageops::resize(&c, side, side, image::imageops::FilterType::Triangle)
+        })
+        .collect();
+    let mut embs = Vec::with_capacity(crops.len());
+    for chunk in crops.chunks(16) {
+        embs.extend(embedder.embed_batch(chunk)?);
+    }
+    Ok(tiles
+        .iter()
+        .zip(embs)
+        .map(|(t, e)| {
+            let r = [
+                t.x as f32,
+                t.y as f32,
+                (t.x + t.size) as f32,
+                (t.y + t.size) as f32,
+            ];
+            (r, e)
+        })
+        .collect())
+}
+
+/// True when `outer` contains `inner`.
+fn contains(outer: &[f32; 4], inner: &[f32; 4]) -> bool {
+    outer[0] <= inner[0] && outer[1] <= inner[1] && outer[2] >= inner[2] && outer[3] >= inner[3]
+}
+
+/// The region re-detected for a proposal: the window grown by `region_grow` of its size on
+/// each side (the reference may be larger than the window, or straddle it), at least
+/// `region_min_fraction` of the frame's short side, inside the frame.
+fn grow(r: [f32; 4], cfg: &MatchConfig, fw: u32, fh: u32) -> [f32; 4] {
+    let (w, h) = (r[2] - r[0], r[3] - r[1]);
+    let min = cfg.region_min_fraction * fw.min(fh) as f32;
+    let gw = (w * (1.0 + 2.0 * cfg.region_grow)).max(min).min(fw as f32);
+    let gh = (h * (1.0 + 2.0 * cfg.region_grow)).max(min).min(fh as f32);
+    let (cx, cy) = ((r[0] + r[2]) / 2.0, (r[1] + r[3]) / 2.0);
+    let x0 = (cx - gw / 2.0).clamp(0.0, fw as f32 - gw);
+    let y0 = (cy - gh / 2.0).clamp(0.0, fh as f32 - gh);
+    [x0, y0, x0 + gw, y0 + gh]
+}
+
+fn into_match(
+    v: Verified,
+    reference: usize,
+    stage: Stage,
+    cosine: Option<f32>,
+    fw: u32,
+    fh: u32,
+) -> IpMatch {
+    let bbox = bbox_of(&v.corners, (fw, fh));
+    let area = (bbox[2] - bbox[0]).max(0.0) * (bbox[3] - bbox[1]).max(0.0);
+    IpMatch {
+        reference,
+        corners: v.corners,
+        bbox,
+        inliers: v.inliers,
+        score: v.inliers as f32 / (v.inliers as f32 + 8.0),
+        frame_share: area / (fw as f32 * fh as f32),
+        stage,
+        cosine,
+    }
+}
+
+/// Frame features inside one proposal region, re-detected with the crop scaled so its long
+/// side is `region_side` (magnified at most `region_max_zoom` times): small insets get many
+/// more features there than in the whole-frame pass.
+fn region_features(full: &Gray, g: [f32; 4], cfg: &MatchConfig) -> FrameSet {
+    let x0 = (g[0].max(0.0) as usize).min(full.w.saturating_sub(1));
+    let y0 = (g[1].max(0.0) as usize).min(full.h.saturating_sub(1));
+    let x1 = (g[2].ceil().max(0.0) as usize).clamp(x0 + 1, full.w);
+    let y1 = (g[3].ceil().max(0.0) as usize).clamp(y0 + 1, full.h);
+    let (cw, ch) = (x1 - x0, y1 - y0);
+    let mut crop = Gray::filled(cw, ch, 0);
+    for y in 0..ch {
+        let src = &full.px[(y0 + y) * full.w + x0..(y0 + y) * full.w + x1];
+        crop.px[y * cw..(y + 1) * cw].copy_from_slice(src);
+    }
+    let scale = (cfg.region_side as f32 / cw.max(ch) as f32).min(cfg.region_max_zoom);
+    let work = crop.resize(
+        ((cw as f32 * scale).round() as usize).max(1),
+        ((ch as f32 * scale).round() as usize).max(1),
+    );
+    let params = OrbParams {
+        max_features: cfg.region_features,
+        ..OrbParams::default()
+    };
+    // The RANSAC threshold grows with the crop's magnification over the whole-frame pass
+    // (square root: localisation error does not grow as fast as the zoom).
+    let whole = (cfg.frame_max_side as f64 / full.w.max(full.h) as f64).min(1.0);
+    let threshold = cfg.ransac_threshold * (scale as f64 / whole).max(1.0).sqrt();
+    FrameSet::new(
+        orb::detect(&work, None, None, &params),
+        scale,
+        [x0 as f32, y0 as f32],
+        threshold,
+    )
+}
+
+/// Bounding box of pixels with alpha >= 128.
+fn opaque_box(img: &RgbaImage) -> Option<[f32; 4]> {
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y, p) in img.enumerate_pixels() {
+        if p[3] >= 128 {
+            x0 = x0.min(x);
+            y0 = y0.min(y);
+            x1 = x1.max(x + 1);
+            y1 = y1.max(y + 1);
+        }
+    }
+    (x0 < x1).then_some([x0 as f32, y0 as f32, x1 as f32, y1 as f32])
+}
+
+/// RGBA composited over mid grey (transparent parts carry no information).
+fn over_grey(img: &RgbaImage) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let mut out = RgbImage::new(w, h);
+    for (o, p) in out.pixels_mut().zip(img.pixels()) {
+        let a = p[3] as u32;
+        for c in 0..3 {
+            o[c] = ((p[c] as u32 * a + 128 * (255 - a) + 127) / 255) as u8;
+        }
+    }
+    out
+}
+
+/// The alpha channel as a grey image.
+fn alpha_gray(img: &RgbaImage) -> Gray {
+    let (w, h) = img.dimensions();
+    Gray {
+        w: w as usize,
+        h: h as usize,
+        px: img.pixels().map(|p| p[3]).collect(),
+    }
+}
+
+/// The opaque part of a reference, scaled so its long side is `side`, for the embedder.
+fn embed_input(flat: &RgbImage, ob: [f32; 4], side: u32) -> RgbImage {
+    let [x0, y0, x1, y1] = ob.map(|v| v as u32);
+    let c = image::imageops::crop_imm(flat, x0, y0, x1 - x0, y1 - y0).to_image();
+    let s = side as f32 / (x1 - x0).max(y1 - y0) as f32;
+    let (w, h) = (
+        (((x1 - x0) as f32 * s).round() as u32).max(32),
+        (((y1 - y0) as f32 * s).round() as u32).max(32),
+    );
+    image::imageops::resize(&c, w, h, image::imageops::FilterType::Triangle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A synthetic "logo" with an alpha channel: textured opaque disc, transparent corners.
+    fn logo() -> RgbaImage {
+        let mut rng = orb::SplitMix64(21);
+        let mut img = RgbaImage::new(160, 160);
+        for _ in 0..60 {
+            let (x0, y0) = (rng.below(140), rng.below(140));
+            let (w, h) = (6 + rng.below(24), 6 + rng.below(24));
+            let col = [
+                rng.below(256) as u8,
+                rng.below(256) as u8,
+                rng.below(256) as u8,
+            ];
+            for y in y0..(y0 + h).min(160) {
+                for x in x0..(x0 + w).min(160) {
+                    img.put_pixel(
+                        x as u32,
+                        y as u32,
+                        image::Rgba([col[0], col[1], col[2], 255]),
+                    );
+                }
+            }
+        }
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            let (dx, dy) = (x as f32 - 80.0, y as f32 - 80.0);
+            if dx * dx + dy * dy > 70.0 * 70.0 {
+                *p = image::Rgba([rng.below(256) as u8, 0, rng.below(256) as u8, 0]);
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn enrollment_uses_only_opaque_pixels_and_round_trips() {
+        let img = DynamicImage::ImageRgba8(logo());
+        let r = RefImage::enroll("logo", &img, &MatchConfig::default(), None).unwrap();
+        assert!(r.features.len() > 30, "{}", r.features.len());
+        for k in &r.features.keypoints {
+            let (dx, dy) = (k.x - 80.0, k.y - 80.0);
+            assert!(
+                dx * dx + dy * dy <= 72.0 * 72.0,
+                "keypoint at {},{} is transparent",
+                k.x,
+                k.y
+            );
+        }
+        let back = RefImage::from_bytes(&r.to_bytes()).unwrap();
+        assert_eq!(back, r);
+        let mut bytes = r.to_bytes();
+        bytes[0] = 99; // format version
+        assert!(RefImage::from_bytes(&bytes).is_err());
+    }
+
+    #[test]
+    fn finds_a_synthetic_logo_pasted_into_a_frame_and_nothing_in_an_empty_one() {
+        let logo = logo();
+        let r = RefImage::enroll(
+            "logo",
+            &DynamicImage::ImageRgba8(logo.clone()),
+            &MatchConfig::default(),
+            None,
+        )
+        .unwrap();
+        let mut frame = RgbImage::from_pixel(640, 360, image::Rgb([40, 60, 50]));
+        let big = image::imageops::resize(&logo, 200, 200, image::imageops::FilterType::Triangle);
+        for (x, y, p) in big.enumerate_pixels() {
+            if p[3] >= 128 {
+                frame.put_pixel(300 + x, 100 + y, image::Rgb([p[0], p[1], p[2]]));
+            }
+        }
+        let mut m = IpMatcher::new(MatchConfig::default());
+        let found = m.match_frame(&frame, std::slice::from_ref(&r)).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        let b = found[0].bbox;
+        // Opaque box of the logo is the disc's box (10..150 of 160) scaled by 200/160.
+        let truth = [300.0 + 12.5, 100.0 + 12.5, 300.0 + 187.5, 100.0 + 187.5];
+        for (a, t) in b.iter().zip(truth) {
+            assert!((a - t).abs() < 8.0, "{b:?} vs {truth:?}");
+        }
+        let empty = RgbImage::from_pixel(640, 360, image::Rgb([40, 60, 50]));
+        assert!(m.match_frame(&empty, &[r]).unwrap().is_empty());
+    }
+}
