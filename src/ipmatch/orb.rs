@@ -119,8 +119,7 @@ pub fn detect(img: &Gray, mask: Option<&Gray>, keep: Option<[f32; 4]>, p: &OrbPa
     let total: f32 = areas.iter().sum::<f32>().max(1.0);
     let mut out = Features::default();
     for (li, (g, s)) in levels.iter().enumerate() {
-        let flat: f32 = std::env::var("FLAT").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0);
-        let share = if p.max_features < 1000 { (1.0 - flat) * areas[li] / total + flat / levels.len() as f32 } else { areas[li] / total };
+        let share = areas[li] / total;
         let budget = ((p.max_features as f32 * share).ceil() as usize).max(8);
         let allowed = |x: usize, y: usize| {
             let (bx, by) = (x as f32 * s, y as f32 * s);

@@ -268,13 +268,7 @@ fn guided(
             // model lands near some feature, but rarely near one that close in descriptor.
             if i1 != usize::MAX
                 && d1 <= cfg.guided_max_distance
-                && d1
-                    <= nearest[ri].d2.saturating_add(
-                        std::env::var("GSLACK")
-                            .ok()
-                            .and_then(|v| v.parse().ok())
-                            .unwrap_or(0),
-                    )
+                && d1 <= nearest[ri].d2
                 && d1 < best_for_frame[i1].0
             {
                 best_for_frame[i1] = (d1, ri);
