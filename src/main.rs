@@ -198,6 +198,9 @@ struct TuneArgs {
     /// Do not match registered references (talent only).
     #[arg(long)]
     no_refs: bool,
+    /// Frames per second references are matched on, at most, plus the first and last sample of each shot (`inspect` matches every frame).
+    #[arg(long, default_value_t = 1.0)]
+    ref_rate: f64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -320,6 +323,7 @@ fn scan_options(t: &TuneArgs) -> Result<ScanOptions> {
     }
     o.threshold = t.threshold;
     o.references = !t.no_refs;
+    o.ref_per_second = t.ref_rate;
     o.validate().map_err(anyhow::Error::msg)?;
     Ok(o)
 }
@@ -477,6 +481,7 @@ fn scan(
         "range": opts.sampling.range,
         "approvals": out.approvals,
         "references": opts.references && !refs.is_empty(),
+        "ref_rate": opts.ref_per_second,
         "reference_matcher": opts.ip,
     });
     let with_refs = opts.references && !refs.is_empty();

@@ -117,6 +117,9 @@ pub struct ScanOptions {
     pub keep_all_scores: bool,
     /// Match registered references (logos, artwork, ...) on the sampled frames.
     pub references: bool,
+    /// Sampled frames per second references are matched on, at most (plus each shot's
+    /// first and last sample; every sample in every-frame mode).
+    pub ref_per_second: f64,
     /// Reference matcher settings.
     pub ip: MatchConfig,
 }
@@ -133,6 +136,7 @@ impl ScanOptions {
             today,
             keep_all_scores: false,
             references: true,
+            ref_per_second: 1.0,
             ip: MatchConfig::default(),
         }
     }
@@ -141,6 +145,12 @@ impl ScanOptions {
     pub fn validate(&self) -> Result<(), String> {
         self.sampling.validate().map_err(|e| e.to_string())?;
         self.detect.validate()?;
+        if !(self.ref_per_second > 0.0 && self.ref_per_second.is_finite()) {
+            return Err(format!(
+                "reference rate must be a positive number of frames per second, got {}",
+                self.ref_per_second
+            ));
+        }
         if self.workers == 0 || self.workers > 256 {
             return Err(format!("workers must be 1..=256, got {}", self.workers));
         }
@@ -310,17 +320,110 @@ pub struct Scanner {
     workers: Vec<Worker>,
 }
 
+/// A sampled frame on its way to a worker, and whether references are matched on it.
+struct Job {
+    frame: SampledFrame,
+    refs: bool,
+}
+
+/// Decides which sampled frames reference matching runs on: each shot's first and last
+/// sample, and in between samples at least `1 / per_second` seconds after the previous one
+/// matched (every sample when that is denser than the sampling, or in every-frame mode).
+/// Faces are still looked for on every sample; this bounds what reference matching, the
+/// costlier stage, adds to a scan. Holds one frame back, to know whether it ends its shot.
+struct RefPacer {
+    per_second: f64,
+    every: bool,
+    /// Frames between matched samples (from the file's frame rate; 0 = every sample).
+    gap: f64,
+    /// Shot and index of the last sample matched.
+    last: Option<(usize, FrameIndex)>,
+    pending: Option<SampledFrame>,
+}
+
+impl RefPacer {
+    fn new(per_second: f64, every: bool) -> Self {
+        Self {
+            per_second,
+            every,
+            gap: 0.0,
+            last: None,
+            pending: None,
+        }
+    }
+
+    /// The file's frame rate is known.
+    fn start(&mut self, fps: f64) {
+        self.gap = if self.every || !(fps > 0.0 && fps.is_finite()) {
+            0.0
+        } else {
+            fps / self.per_second
+        };
+        self.last = None;
+        self.pending = None;
+    }
+
+    /// Takes the next sample; gives back the previous one with its decision.
+    fn push(&mut self, frame: SampledFrame) -> Option<Job> {
+        let next_shot = frame.shot;
+        let prev = self.pending.replace(frame)?;
+        Some(self.decide(prev, Some(next_shot)))
+    }
+
+    /// End of the file: the sample held back (the last of its shot).
+    fn finish(&mut self) -> Option<Job> {
+        let prev = self.pending.take()?;
+        Some(self.decide(prev, None))
+    }
+
+    fn decide(&mut self, frame: SampledFrame, next_shot: Option<usize>) -> Job {
+        let first_of_shot = self.last.is_none_or(|(shot, _)| shot != frame.shot);
+        let last_of_shot = next_shot != Some(frame.shot);
+        // Half a frame of slack: grid samples land on whole frames.
+        let due = self
+            .last
+            .is_none_or(|(_, at)| (frame.index - at) as f64 + 0.5 >= self.gap);
+        let refs = first_of_shot || last_of_shot || due;
+        if refs {
+            self.last = Some((frame.shot, frame.index));
+        }
+        Job { frame, refs }
+    }
+}
+
 struct Sink<'a> {
-    tx: Option<crossbeam_channel::Sender<SampledFrame>>,
+    tx: Option<crossbeam_channel::Sender<Job>>,
+    pacer: RefPacer,
     progress: &'a mut dyn FnMut(u64),
 }
 
-impl FrameSink for Sink<'_> {
-    fn sample(&mut self, frame: SampledFrame) -> ControlFlow<()> {
-        match self.tx.as_ref().map(|tx| tx.send(frame)) {
+impl Sink<'_> {
+    fn send(&mut self, job: Option<Job>) -> ControlFlow<()> {
+        let Some(job) = job else {
+            return ControlFlow::Continue(());
+        };
+        match self.tx.as_ref().map(|tx| tx.send(job)) {
             Some(Ok(())) => ControlFlow::Continue(()),
             _ => ControlFlow::Break(()),
         }
+    }
+
+    /// Sends the frame held back and closes the channel, so workers finish.
+    fn finish(&mut self) {
+        let last = self.pacer.finish();
+        let _ = self.send(last);
+        self.tx = None;
+    }
+}
+
+impl FrameSink for Sink<'_> {
+    fn start(&mut self, info: &media::MediaInfo) {
+        self.pacer.start(info.frame_rate.fps());
+    }
+
+    fn sample(&mut self, frame: SampledFrame) -> ControlFlow<()> {
+        let job = self.pacer.push(frame);
+        self.send(job)
     }
 
     fn progress(&mut self, decoded: u64) {
@@ -403,24 +506,34 @@ impl Scanner {
         let matcher = &self.matcher;
         let refs = &self.refs;
         let sampling = &self.opts.sampling;
-        let (frame_tx, frame_rx) = bounded::<SampledFrame>(self.workers.len() * 2);
+        let ref_rate = self.opts.ref_per_second;
+        let (frame_tx, frame_rx) = bounded::<Job>(self.workers.len() * 2);
         let (obs_tx, obs_rx) = unbounded::<Result<FrameResult, WorkerError>>();
         let (summary, collected, sha256) = std::thread::scope(|s| {
             for w in self.workers.iter_mut() {
                 let rx = frame_rx.clone();
                 let tx = obs_tx.clone();
                 s.spawn(move || {
-                    for f in rx {
+                    for Job {
+                        frame: f,
+                        refs: match_refs,
+                    } in rx
+                    {
                         let r = w
                             .analyse(f.index, &f.image, matcher, true, false)
                             .map_err(WorkerError::from)
                             .and_then(|faces| {
-                                let hits = w.match_refs(&f.image, refs, true)?;
+                                let hits = if match_refs {
+                                    w.match_refs(&f.image, refs, true)?
+                                } else {
+                                    Vec::new()
+                                };
                                 Ok(FrameResult {
                                     index: f.index,
                                     shot: f.shot,
                                     faces,
                                     refs: hits,
+                                    refs_checked: match_refs && w.ip.is_some() && !refs.is_empty(),
                                 })
                             });
                         let failed = r.is_err();
@@ -440,10 +553,11 @@ impl Scanner {
             let hasher = s.spawn(|| crate::models::sha256_file(path).ok());
             let mut sink = Sink {
                 tx: Some(frame_tx),
+                pacer: RefPacer::new(ref_rate, sampling.every_frame),
                 progress,
             };
             let summary = media::stream(path, sampling, &mut sink);
-            sink.tx = None; // close the channel so workers finish
+            sink.finish();
             let collected = collector.join().unwrap_or_else(|_| {
                 Err(WorkerError::Runtime(RuntimeError::Run {
                     model: "collector".into(),
@@ -580,6 +694,7 @@ impl Scanner {
                 tc_in: tc(shot.first),
                 tc_out: tc(shot.last),
                 frames_sampled: frames.len(),
+                frames_ref_checked: frames.iter().filter(|f| f.refs_checked).count(),
                 faces_seen,
                 unidentified_faces: unknown,
             });
@@ -822,6 +937,8 @@ struct FrameResult {
     shot: usize,
     faces: Vec<Observation>,
     refs: Vec<RefHit>,
+    /// Whether references were matched on this frame.
+    refs_checked: bool,
 }
 
 fn collect(
@@ -876,5 +993,60 @@ mod tests {
         let set: std::collections::BTreeSet<u64> = [3, 4, 5, 7, 8, 20, 21].into_iter().collect();
         assert_eq!(runs(&set), vec![(3, 8), (20, 21)]);
         assert!(runs(&Default::default()).is_empty());
+    }
+
+    /// The frames (index) the pacer matches references on, for samples (index, shot).
+    fn paced(samples: &[(u64, usize)], fps: f64, per_second: f64, every: bool) -> Vec<u64> {
+        let mut p = RefPacer::new(per_second, every);
+        p.start(fps);
+        let mut jobs = Vec::new();
+        for &(index, shot) in samples {
+            jobs.extend(p.push(SampledFrame {
+                index,
+                shot,
+                image: image::RgbImage::new(1, 1),
+            }));
+        }
+        jobs.extend(p.finish());
+        assert_eq!(jobs.len(), samples.len(), "every sample reaches a worker");
+        jobs.iter()
+            .filter(|j| j.refs)
+            .map(|j| j.frame.index)
+            .collect()
+    }
+
+    #[test]
+    fn references_are_matched_once_a_second_and_on_each_shots_first_and_last_sample() {
+        // 25 fps sampled at 2/s: a 4 s shot (0..=99), then a 0.4 s shot (100..=109).
+        let samples = [
+            (0, 0),
+            (13, 0),
+            (25, 0),
+            (38, 0),
+            (50, 0),
+            (63, 0),
+            (75, 0),
+            (88, 0),
+            (99, 0),
+            (100, 1),
+            (105, 1),
+            (109, 1),
+        ];
+        assert_eq!(
+            paced(&samples, 25.0, 1.0, false),
+            vec![0, 25, 50, 75, 99, 100, 109]
+        );
+        // Denser than the sampling: every sample.
+        assert_eq!(paced(&samples, 25.0, 10.0, false).len(), samples.len());
+        // Every-frame mode (inspect), whatever the rate.
+        assert_eq!(paced(&samples, 25.0, 0.1, true).len(), samples.len());
+        // NTSC: grid samples on whole frames still count as a second apart.
+        let ntsc = [(0, 0), (15, 0), (30, 0), (45, 0), (60, 0), (75, 0)];
+        assert_eq!(
+            paced(&ntsc, 30000.0 / 1001.0, 1.0, false),
+            vec![0, 30, 60, 75]
+        );
+        // A still: its one frame.
+        assert_eq!(paced(&[(0, 0)], 0.0, 1.0, false), vec![0]);
     }
 }

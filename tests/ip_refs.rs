@@ -87,6 +87,15 @@ fn references_are_found_in_their_shots_with_box_timecode_and_rights() {
     );
     assert_eq!(r["gallery"]["references"], 3);
     let file = &r["files"][0];
+    // References are matched on about one sample a second plus each shot's first and last
+    // (1.6 s shots sampled at 2/s: 5 samples, 3 matched), faces on every sample.
+    for s in file["shots"].as_array().unwrap() {
+        let (sampled, checked) = (
+            s["frames_sampled"].as_u64().unwrap(),
+            s["frames_ref_checked"].as_u64().unwrap(),
+        );
+        assert!(checked >= 2 && checked < sampled, "{s}");
+    }
     let findings = file["findings"].as_array().unwrap();
     let names = [
         ("matplotlib_logo", "Matplotlib logo", "escalate"),
@@ -123,7 +132,7 @@ fn references_are_found_in_their_shots_with_box_timecode_and_rights() {
         );
         assert!(
             f["frames_seen"].as_u64().unwrap() >= 3,
-            "seen on every sampled frame: {f}"
+            "seen on every frame references were matched on: {f}"
         );
         assert!(f["tc_in"].as_str().unwrap().starts_with("01:00:"));
         // The box is where the reference was composited (it drifts one pixel a frame).
@@ -308,4 +317,35 @@ fn bad_reference_images_fail_with_one_line_naming_the_file_and_change_nothing() 
     let (o, _, se) = run(clearshot(&none).args(["refs", "list"]));
     assert_eq!(o.status.code(), Some(3), "{se}");
     assert!(!none.exists());
+}
+
+#[test]
+fn inspect_matches_references_on_every_frame_of_the_range() {
+    let ip = ip_fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    let g = dir.path().join("g.sqlite");
+    add(
+        &g,
+        "Matplotlib logo",
+        "logo",
+        "third-party",
+        &ip.join("refs").join("matplotlib_logo.png"),
+        &[],
+    );
+    let report = dir.path().join("r.json");
+    // Frames 5..=12 of the logo shot (25 fps, start 01:00:00:00).
+    let (o, so, se) = run(clearshot(&g)
+        .arg("inspect")
+        .arg(ip.join("ip_clip.mp4"))
+        .args(["--from", "01:00:00:05", "--to", "01:00:00:12", "--json"])
+        .arg(&report));
+    assert_eq!(o.status.code(), Some(1), "{so}{se}");
+    let r = json(&report);
+    let file = &r["files"][0];
+    let shot = &file["shots"][0];
+    assert_eq!(shot["frames_sampled"], 8, "{shot}");
+    assert_eq!(shot["frames_ref_checked"], 8, "{shot}");
+    let f = &file["findings"][0];
+    assert_eq!(f["name"], "Matplotlib logo");
+    assert_eq!(f["frames_seen"], 8, "every frame of the range: {f}");
 }

@@ -165,6 +165,8 @@ pub struct StreamSummary {
 pub trait FrameSink {
     /// Called for each sampled frame in increasing index order; Break stops decoding (-> MediaError::Cancelled).
     fn sample(&mut self, frame: SampledFrame) -> std::ops::ControlFlow<()>;
+    /// Called once, before the first frame, with the file's description.
+    fn start(&mut self, _info: &MediaInfo) {}
     /// Called now and then with the number of frames decoded so far (for progress bars).
     fn progress(&mut self, _decoded: u64) {}
 }

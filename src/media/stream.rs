@@ -53,6 +53,7 @@ fn stream_still(
     let info = super::probe(path)?;
     let image = super::load_still(path)?;
     let in_range = opts.range.is_none_or(|(first, _)| first == 0);
+    sink.start(&info);
     sink.progress(1);
     let mut sampled = 0;
     if in_range {
@@ -94,6 +95,7 @@ fn stream_video(
     let geometry = opened.geometry;
     let mut warnings = opened.warnings.clone();
     let mut decoder = VideoDecoder::new(opened, opts.decoder_threads)?;
+    sink.start(&info);
     let range = opts.range.unwrap_or((0, u64::MAX));
     let mut out = Output {
         sink,

@@ -181,6 +181,9 @@ pub struct ShotReport {
     pub tc_out: String,
     /// Frames the models saw.
     pub frames_sampled: usize,
+    /// Of those, frames references were matched on (0 when no reference was matched).
+    #[serde(default)]
+    pub frames_ref_checked: usize,
     /// Faces detected over those frames.
     pub faces_seen: usize,
     /// Face tracks that matched nobody in the gallery.
