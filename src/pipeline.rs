@@ -635,10 +635,11 @@ impl Scanner {
                     .iter()
                     .flat_map(|(t, _)| t.obs.iter().map(|o| o.face.size()))
                     .fold(0.0f32, f32::max);
-                let Some((bt, bid)) = group
-                    .iter()
-                    .min_by(|a, b| a.1.distance.total_cmp(&b.1.distance))
-                else {
+                let Some((bt, bid)) = group.iter().min_by(|a, b| {
+                    a.1.distance
+                        .total_cmp(&b.1.distance)
+                        .then(a.0.obs[a.1.best].frame.cmp(&b.0.obs[b.1.best].frame))
+                }) else {
                     continue;
                 };
                 let best = &bt.obs[bid.best];
@@ -791,10 +792,10 @@ impl Scanner {
         for (r, hits) in by_ref {
             let reference = &self.refs.refs[r];
             let Some(&(best_frame, best)) = hits.iter().max_by(|a, b| {
-                a.1.found
-                    .inliers
-                    .cmp(&b.1.found.inliers)
-                    .then(a.1.found.frame_share.total_cmp(&b.1.found.frame_share))
+                ref_order(
+                    (a.1.found.inliers, a.1.found.frame_share, a.0),
+                    (b.1.found.inliers, b.1.found.frame_share, b.0),
+                )
             }) else {
                 continue;
             };
@@ -928,7 +929,12 @@ fn runs(frames: &std::collections::BTreeSet<FrameIndex>) -> Vec<(FrameIndex, Fra
 #[derive(Default)]
 struct EvidenceMap {
     faces: std::collections::HashMap<(usize, usize), (f32, FrameIndex, crate::evidence::Evidence)>,
-    refs: std::collections::HashMap<(usize, usize), (u32, FrameIndex, crate::evidence::Evidence)>,
+    /// (inliers, frame share), frame, evidence.
+    #[allow(clippy::type_complexity)]
+    refs: std::collections::HashMap<
+        (usize, usize),
+        ((u32, f32), FrameIndex, crate::evidence::Evidence),
+    >,
 }
 
 /// What the models saw on one sampled frame.
@@ -953,7 +959,13 @@ fn collect(
                 continue;
             };
             let key = (f.shot, top.person);
-            if best.faces.get(&key).is_none_or(|b| top.distance < b.0) {
+            // Ties go to the earlier frame, as in the finding's choice of its best frame, so
+            // the evidence kept is the best frame's whatever order the workers finish in.
+            if best
+                .faces
+                .get(&key)
+                .is_none_or(|b| (top.distance, f.index) < (b.0, b.1))
+            {
                 best.faces.insert(key, (top.distance, f.index, *e));
             }
         }
@@ -962,13 +974,25 @@ fn collect(
                 continue;
             };
             let key = (f.shot, h.reference);
-            if best.refs.get(&key).is_none_or(|b| h.found.inliers > b.0) {
-                best.refs.insert(key, (h.found.inliers, f.index, *e));
+            let rank = (h.found.inliers, h.found.frame_share, f.index);
+            if best
+                .refs
+                .get(&key)
+                .is_none_or(|b| ref_order(rank, (b.0 .0, b.0 .1, b.1)).is_gt())
+            {
+                best.refs
+                    .insert(key, ((h.found.inliers, h.found.frame_share), f.index, *e));
             }
         }
         frames.push(f);
     }
     Ok((frames, best))
+}
+
+/// Which of two reference hits (inliers, frame share, frame) is the better evidence
+/// (`Greater`: `a`): more inliers, then a larger share of the frame, then the earlier frame.
+fn ref_order(a: (u32, f32, FrameIndex), b: (u32, f32, FrameIndex)) -> std::cmp::Ordering {
+    a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(b.2.cmp(&a.2))
 }
 
 /// (x0, y0, x1, y1) to (x, y, width, height), rounded.
@@ -993,6 +1017,15 @@ mod tests {
         let set: std::collections::BTreeSet<u64> = [3, 4, 5, 7, 8, 20, 21].into_iter().collect();
         assert_eq!(runs(&set), vec![(3, 8), (20, 21)]);
         assert!(runs(&Default::default()).is_empty());
+    }
+
+    #[test]
+    fn reference_evidence_ties_go_to_the_earlier_frame() {
+        use std::cmp::Ordering::*;
+        assert_eq!(ref_order((12, 0.1, 50), (11, 0.9, 10)), Greater);
+        assert_eq!(ref_order((12, 0.2, 50), (12, 0.1, 10)), Greater);
+        assert_eq!(ref_order((12, 0.1, 10), (12, 0.1, 50)), Greater);
+        assert_eq!(ref_order((12, 0.1, 10), (12, 0.1, 10)), Equal);
     }
 
     /// The frames (index) the pacer matches references on, for samples (index, shot).
