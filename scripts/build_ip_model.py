@@ -17,7 +17,9 @@ The network: TF EfficientNet-Lite0 (no squeeze-excite, ReLU6, fixed stem/head), 
 (eps 1e-3) folded into the convolutions, TF "SAME" padding as auto_pad SAME_UPPER (extra pixel
 at the end, as TF), the classifier replaced by GeM pooling (p = 3) over the 1280-channel head and
 L2 normalisation. Input: NCHW float RGB, value = (pixel - 127) / 128 (manifest scale/offset), any
-batch size and any spatial size >= 32. Output "embedding" [N, 1280], unit length.
+batch size and any spatial size >= 32. Output "embedding" [N, 1280], unit length, and "gem_map"
+[N, 1280, H/32, W/32], the map GeM averages (max(x, eps)^p), so windows of one run over a frame
+pool to region embeddings.
 
 The output is deterministic: running the script twice gives the same bytes.
 """
@@ -293,6 +295,9 @@ def build_onnx(sd) -> onnx.ModelProto:
     # GeM: (mean(max(x, eps)^p))^(1/p), then unit length.
     x = g.op("Max", [x, g.const("gem_eps", np.array(GEM_EPS, np.float32))])
     x = g.op("Pow", [x, g.const("gem_p", np.array(GEM_P, np.float32))])
+    # The map GeM averages, as a second output: any window of it pools to that window's
+    # embedding, so one run over a whole frame serves every tile (clearshot's tile stage).
+    g.nodes.append(helper.make_node("Identity", [x], ["gem_map"], name="gem_map"))
     x = g.op("GlobalAveragePool", [x])
     x = g.op("Pow", [x, g.const("gem_inv_p", np.array(1.0 / GEM_P, np.float32))])
     x = g.op("Flatten", [x], axis=1)
@@ -301,7 +306,10 @@ def build_onnx(sd) -> onnx.ModelProto:
     graph = helper.make_graph(
         g.nodes, "efficientnet_lite0_gem",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, "H", "W"])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 1280])],
+        [
+            helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 1280]),
+            helper.make_tensor_value_info("gem_map", TensorProto.FLOAT, ["N", 1280, "h", "w"]),
+        ],
         g.inits,
     )
     model = helper.make_model(
@@ -346,8 +354,8 @@ def update_manifest(onnx_sha: str) -> None:
             "offset": INPUT_OFFSET,
             "resize": "any",
         },
-        "outputs": {"embedding": "embedding"},
-        "output_meaning": "embedding [N,1280]: GeM (p=3) pooled head features, L2-normalised; compare with cosine similarity. Spatial size is dynamic (any H, W >= 32); 224 is the training size.",
+        "outputs": {"embedding": "embedding", "gem_map": "gem_map"},
+        "output_meaning": "embedding [N,1280]: GeM (p=3) pooled head features, L2-normalised; compare with cosine similarity. gem_map [N,1280,H/32,W/32]: max(head, 1e-6)^3, the map GeM averages (pool any window: mean, cube root, unit length). Spatial size is dynamic (any H, W >= 32); 224 is the training size.",
         "ip_embedder": {"dim": 1280, "metric": "cosine", "gem_p": GEM_P},
     }
     path.write_text(json.dumps(manifest, indent=2) + "\n")

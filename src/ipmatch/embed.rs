@@ -1,12 +1,12 @@
 //! The learned global embedding (EfficientNet-Lite0, GeM pooled, unit length) of whole
 //! images and of frame regions, through the manifest's `ip_embedder` entry.
 //!
-//! Regions come from one run over the whole (downscaled) frame: the model is loaded with the
-//! feature map its global pooling reads exposed as a second output ([`super::onnx_patch`]),
-//! and any window of that map is pooled the same way (GeM: mean of x^p, then the p-th root,
-//! then unit length). That costs one network pass per frame instead of one per tile. Models
-//! without a global pooling node still work: then [`IpEmbedder::feature_map`] gives `None`
-//! and the caller embeds tile crops.
+//! Regions come from one run over the whole (downscaled) frame: the model's second output,
+//! `gem_map` in the manifest's `outputs`, is the map its global pooling averages (x^p), and
+//! any window of it is pooled the same way (GeM: mean, then the p-th root, then unit
+//! length). That costs one network pass per frame instead of one per tile. A model without
+//! that output still works: then [`IpEmbedder::feature_map`] gives `None` and the caller
+//! embeds tile crops.
 
 use super::IpError;
 use crate::models::ModelEntry;
@@ -30,7 +30,7 @@ pub struct IpEmbedder {
     output: String,
     scale: f32,
     offset: f32,
-    /// Name of the exposed pre-pooling map, when the model has one.
+    /// Name of the pre-pooling map output (`gem_map`), when the model has one.
     map_output: Option<String>,
     /// GeM exponent of the pooling (1 = plain average).
     gem_p: f32,
@@ -146,12 +146,8 @@ impl IpEmbedder {
             .as_f64()
             .filter(|p| *p >= 1.0)
             .unwrap_or(1.0) as f32;
-        // Prefer the variant with the feature map exposed; any failure on that path falls
-        // back to the file as it is (tile crops then).
-        let (model, map_output) = match load_with_map(name, &bytes, threads) {
-            Some((m, map)) => (m, Some(map)),
-            None => (Model::load(name, &file, threads)?, None),
-        };
+        let map_output = entry.output("gem_map").map(str::to_string);
+        let model = Model::load(name, &file, threads)?;
         Ok(Self {
             model,
             input: entry.input.name.clone(),
@@ -248,30 +244,6 @@ fn fast_cbrt(x: f32) -> f32 {
         y = (2.0 * y + x / (y * y)) / 3.0;
     }
     y
-}
-
-/// Loads the model with its pre-pooling map exposed, through a private temporary file (the
-/// runtime loads models from files), removed again once the session exists.
-fn load_with_map(name: &str, bytes: &[u8], threads: usize) -> Option<(Model, String)> {
-    use std::io::Write;
-    let (patched, map) = super::onnx_patch::expose_pooled_map(bytes)?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let path = std::env::temp_dir().join(format!(
-        "clearshot-ip-map-{}-{nanos}.onnx",
-        std::process::id()
-    ));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(&patched));
-    let model = written
-        .ok()
-        .and_then(|_| Model::load(name, &path, threads).ok());
-    let _ = std::fs::remove_file(&path);
-    Some((model?, map))
 }
 
 /// A square frame region the learned stage looks at, in frame pixels.

@@ -9,9 +9,8 @@
 //! 2. With the ONNX image embedder (EfficientNet-Lite0, GeM pooled, [`embed`]), regions whose
 //!    pooled feature-map cosine with a reference not yet found is high are re-examined with
 //!    keypoints at a higher resolution, so small insets get enough features. One model run on
-//!    the whole frame gives the map every window is pooled from ([`onnx_patch`] exposes the
-//!    map as a graph output when the model is loaded; the file on disk, and its sha256, are
-//!    unchanged).
+//!    the whole frame gives the map every window is pooled from (the model's `gem_map`
+//!    output, built in by `scripts/build_ip_model.py` and checked by its parity test).
 //!
 //! Measured with `clearshot eval-refs` on `scripts/make_ip_eval.py`'s set (seed 1: 10
 //! references, 60 insets at 10-40% of the width rotated up to 15 degrees with perspective and
@@ -28,7 +27,6 @@ pub mod embed;
 pub mod eval;
 pub mod gray;
 pub mod homography;
-pub mod onnx_patch;
 pub mod orb;
 pub mod verify;
 
@@ -602,7 +600,7 @@ fn shrink_rgb(frame: &RgbImage, w: u32, h: u32) -> RgbImage {
 }
 
 /// Square tiles (`tile_fractions` of the short side) embedded one crop each: the fallback
-/// for models whose feature map cannot be exposed.
+/// for models without a `gem_map` output.
 fn crop_windows(
     embedder: &mut IpEmbedder,
     frame: &RgbImage,

@@ -180,6 +180,17 @@ def main() -> int:
             diff = float(np.abs(got - ref).max())
             check(f"{name} {w}x{h}: onnx == numpy reference", diff < 2e-5, f"max|d|={diff:.2e}")
             check(f"{name} {w}x{h}: unit length", abs(float(np.linalg.norm(got)) - 1.0) < 1e-5)
+            # The second output is the map GeM averages; a window of it pools to the
+            # window's embedding (what the tile stage relies on).
+            gmap = sess.run(["gem_map"], {"input": x})[0]
+            want = np.maximum(feat, 1e-6) ** 3
+            rel = float(np.abs(gmap - want).max() / max(float(np.abs(want).max()), 1e-12))
+            check(f"{name} {w}x{h}: gem_map == numpy max(x,eps)^3", gmap.shape == want.shape and rel < 1e-4,
+                  f"shape {gmap.shape} rel|d|={rel:.2e}")
+            pooled = gmap.mean(axis=(2, 3)) ** (1.0 / 3.0)
+            pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+            d = float(np.abs(pooled - got).max())
+            check(f"{name} {w}x{h}: pooled gem_map == embedding", d < 2e-5, f"max|d|={d:.2e}")
             if (w, h) == (224, 224):
                 embs[name] = got[0]
                 if name in EXPECT:
