@@ -164,11 +164,11 @@ def colour_shift(rng, img: Image.Image) -> Image.Image:
     return out
 
 
-def composite(rng, scene: Image.Image, ref: Image.Image):
+def composite(rng, scene: Image.Image, ref: Image.Image, width=(0.10, 0.40)):
     """Pastes `ref` (RGBA) into `scene`; returns the projected opaque-box corners."""
     ref = colour_shift(rng, ref)
     rw, rh = ref.size
-    frac = rng.uniform(0.10, 0.40)
+    frac = rng.uniform(*width)
     tw = frac * W
     s = tw / rw
     if rh * s > 0.85 * H:  # tall references: keep them inside the frame
@@ -214,6 +214,8 @@ def main() -> None:
     ap.add_argument("--insets-per-ref", type=int, default=6)
     ap.add_argument("--negatives", type=int, default=20)
     ap.add_argument("--distractors", type=int, default=20)
+    ap.add_argument("--inset-width", type=float, nargs=2, default=(0.10, 0.40), metavar=("MIN", "MAX"),
+                    help="inset width as a fraction of the scene width (default 0.10 0.40)")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     out = Path(args.out)
@@ -251,7 +253,7 @@ def main() -> None:
         for _ in range(args.insets_per_ref):
             bname, bimg, _ = bgs[int(rng.integers(len(bgs)))]
             scene = background(rng, bimg).convert("RGBA")
-            corners, bbox, frac, rot = composite(rng, scene, ref_imgs[rid])
+            corners, bbox, frac, rot = composite(rng, scene, ref_imgs[rid], args.inset_width)
             new_scene("inset", bname, [{"ref": rid, "bbox": bbox, "corners": corners,
                                         "width_fraction": round(frac, 3), "rotation_deg": round(rot, 2)}], scene)
     for rid, img in ref_imgs.items():
@@ -278,7 +280,7 @@ def main() -> None:
     for i in range(args.distractors):
         bname, bimg, _ = bgs[int(rng.integers(len(bgs)))]
         scene = background(rng, bimg).convert("RGBA")
-        composite(rng, scene, dis_imgs[dis_ids[i % len(dis_ids)]])
+        composite(rng, scene, dis_imgs[dis_ids[i % len(dis_ids)]], args.inset_width)
         new_scene("distractor", bname, [], scene)
 
     labels = {
