@@ -139,3 +139,24 @@ fn missing_models_and_runtime_are_one_clear_error() {
         "{se}"
     );
 }
+
+#[test]
+fn a_reference_rate_that_cannot_work_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = demo_gallery(dir.path());
+    for rate in ["0", "-1", "NaN"] {
+        let (o, so, se) = run(clearshot(&g)
+            .arg("scan")
+            .arg(demo().join("demo.mp4"))
+            .arg(format!("--ref-rate={rate}")));
+        assert_eq!(o.status.code(), Some(3), "--ref-rate {rate}: {so}{se}");
+        assert!(
+            se.lines().any(|l| l.contains("reference rate")),
+            "--ref-rate {rate}: {se}"
+        );
+        assert!(so.is_empty(), "nothing scanned: {so}");
+    }
+    // A flag clap itself refuses is a usage error too (3), not "inputs failed" (2).
+    let (o, _, se) = run(clearshot(&g).args(["scan", "--no-such-flag"]));
+    assert_eq!(o.status.code(), Some(3), "{se}");
+}
