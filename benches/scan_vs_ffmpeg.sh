@@ -2,7 +2,8 @@
 # Speed baseline: scan a generated 60 s 1080p H.264 clip and report the scan time as a ratio
 # to FFmpeg's own decode of the same file (`ffmpeg -i CLIP -f null -`), both timed in this run
 # on this machine; then the same scan with three references (logo, poster, artwork) enrolled,
-# as a ratio to the face-only scan (reference matching must not double it).
+# as a ratio to the face-only scan (reference matching must not double it), and with
+# --fine-refs (the thorough matcher for small references) as a ratio to the face-only scan.
 # Usage: benches/scan_vs_ffmpeg.sh [SECONDS=60] [extra scan flags...]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,7 +37,9 @@ ff=$(t ffmpeg -v error -i "$CLIP" -f null -)
 scan=$(t "$BIN" --gallery "$G" scan "$CLIP" "$@")
 ff2=$(t ffmpeg -v error -i "$CLIP" -f null -)
 scan_refs=$(t "$BIN" --gallery "$GR" scan "$CLIP" "$@")
+scan_fine=$(t "$BIN" --gallery "$GR" scan "$CLIP" --fine-refs "$@")
 base=$(awk -v a="$ff" -v b="$ff2" 'BEGIN{print (a+b)/2}')
 printf 'clip: %s (%ss 1080p H.264), cores: %s\n' "$(basename "$CLIP")" "$SECS" "$(nproc)"
 printf 'ffmpeg decode (mean of 2): %.2f s\nclearshot scan:            %.2f s\nratio scan/ffmpeg:         %.2f\n' "$base" "$scan" "$(awk -v a="$scan" -v b="$base" 'BEGIN{print a/b}')"
 printf 'clearshot scan + 3 refs:   %.2f s\nratio refs/face-only:      %.2f\n' "$scan_refs" "$(awk -v a="$scan_refs" -v b="$scan" 'BEGIN{print a/b}')"
+printf 'scan + 3 refs, --fine-refs: %.2f s\nratio fine/face-only:      %.2f\n' "$scan_fine" "$(awk -v a="$scan_fine" -v b="$scan" 'BEGIN{print a/b}')"

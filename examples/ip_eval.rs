@@ -1,5 +1,6 @@
-//! Runs the IP-matching evaluation until `clearshot eval-refs` exists:
-//! `cargo run --release --example ip_eval -- fixtures/generated/ip_eval/labels.json [--no-tiles] [--limit N]`
+//! Tuning harness for the reference matcher: `clearshot eval-refs` with any `MatchConfig` field
+//! overridden, plus timing: `cargo run --release --example ip_eval -- LABELS [--no-tiles]
+//! [--limit N] [--timing NREFS] [--set field=json]...`
 
 use clearshot::ipmatch::{embed::IpEmbedder, eval, IpMatcher, MatchConfig};
 use std::path::{Path, PathBuf};

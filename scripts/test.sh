@@ -56,3 +56,7 @@ PY_MODELS=$(venv venv-models scripts/requirements-models.txt)
 "$BIN" eval-refs fixtures/generated/ip_eval/labels.json --min-inset-recall 0.9 --max-false-alarms 0
 "$PY_IP" scripts/make_ip_eval.py --seed 2 --out fixtures/generated/ip_eval_seed2 >/dev/null
 "$BIN" eval-refs fixtures/generated/ip_eval_seed2/labels.json --min-inset-recall 0.9 --max-false-alarms 0
+# Small insets (5-10% of the width) with the thorough matcher (scan --fine-refs, inspect):
+# measured 45/60 and one loose box (a true match whose box misses the truth) at the bottom edge.
+"$PY_IP" scripts/make_ip_eval.py --seed 3 --inset-width 0.05 0.10 --out fixtures/generated/ip_eval_small >/dev/null
+"$BIN" eval-refs fixtures/generated/ip_eval_small/labels.json --fine --min-inset-recall 0.6 --max-false-alarms 1

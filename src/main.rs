@@ -65,6 +65,9 @@ enum Cmd {
         /// Keypoints only: skip the learned tile proposals.
         #[arg(long)]
         no_tiles: bool,
+        /// The thorough matcher of `scan --fine-refs` and `inspect`.
+        #[arg(long)]
+        fine: bool,
         /// Print every miss too (false alarms are always printed).
         #[arg(long)]
         details: bool,
@@ -201,6 +204,9 @@ struct TuneArgs {
     /// Frames per second references are matched on, at most, plus the first and last sample of each shot (`inspect` matches every frame).
     #[arg(long, default_value_t = 1.0)]
     ref_rate: f64,
+    /// Look harder for small references (background signage down to ~5% of the frame width), at about twice the reference-matching cost (`inspect` always does).
+    #[arg(long)]
+    fine_refs: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -305,12 +311,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::EvalRefs {
             labels,
             no_tiles,
+            fine,
             details,
             min_inset_recall,
             max_false_alarms,
         } => {
             let gate = (min_inset_recall, max_false_alarms);
-            eval_refs(&labels, no_tiles, details, gate, &models_dir)
+            let config = MatchConfig {
+                tiles: !no_tiles,
+                ..if fine {
+                    MatchConfig::fine()
+                } else {
+                    MatchConfig::default()
+                }
+            };
+            eval_refs(&labels, config, details, gate, &models_dir)
         }
     }
 }
@@ -336,6 +351,9 @@ fn scan_options(t: &TuneArgs) -> Result<ScanOptions> {
     o.threshold = t.threshold;
     o.references = !t.no_refs;
     o.ref_per_second = t.ref_rate;
+    if t.fine_refs {
+        o.ip = MatchConfig::fine();
+    }
     o.validate().map_err(anyhow::Error::msg)?;
     Ok(o)
 }
@@ -612,6 +630,7 @@ fn inspect(args: InspectArgs, gallery_path: &Path, models_dir: &Path) -> Result<
     let mut opts = ScanOptions::new(today(args.date.as_deref())?);
     opts.sampling.every_frame = true;
     opts.sampling.range = Some((a, b));
+    opts.ip = MatchConfig::fine();
     opts.keep_all_scores = true;
     opts.threshold = args.threshold;
     opts.validate().map_err(anyhow::Error::msg)?;
@@ -800,14 +819,12 @@ fn clearshot_eval(args: EvalArgs, models_dir: &Path) -> Result<ExitCode> {
 }
 
 /// The reference matcher with the manifest's image embedder (when it names one).
-fn ip_matcher(models_dir: &Path, tiles: bool) -> Result<IpMatcher> {
+fn ip_matcher(models_dir: &Path, config: MatchConfig) -> Result<IpMatcher> {
     let models = load_models(models_dir)?;
-    let config = MatchConfig {
-        tiles,
-        ..MatchConfig::default()
-    };
     Ok(match &models.ip_embedder {
-        Some(_) if tiles => IpMatcher::with_embedder(config, IpEmbedder::load(&models.dir, 1)?),
+        Some(_) if config.tiles => {
+            IpMatcher::with_embedder(config, IpEmbedder::load(&models.dir, 1)?)
+        }
         _ => IpMatcher::new(config),
     })
 }
@@ -856,7 +873,7 @@ fn refs(cmd: RefsCmd, path: &Path, models_dir: &Path) -> Result<ExitCode> {
                     "clearshot: warning: licensed reference '{name}' has no --licence-ref to cite"
                 );
             }
-            let mut matcher = ip_matcher(models_dir, true)?;
+            let mut matcher = ip_matcher(models_dir, MatchConfig::default())?;
             let mut enrolled = Vec::new();
             for p in &images {
                 let img = image::ImageReader::open(p)
@@ -924,12 +941,12 @@ fn refs(cmd: RefsCmd, path: &Path, models_dir: &Path) -> Result<ExitCode> {
 
 fn eval_refs(
     labels: &Path,
-    no_tiles: bool,
+    config: MatchConfig,
     details: bool,
     (min_recall, max_fa): (Option<f64>, Option<usize>),
     models_dir: &Path,
 ) -> Result<ExitCode> {
-    let mut matcher = ip_matcher(models_dir, !no_tiles)?;
+    let mut matcher = ip_matcher(models_dir, config)?;
     let mut summary = clearshot::ipmatch::eval::run(labels, &mut matcher, 0)?;
     if !details {
         summary.missed_details.clear();

@@ -341,6 +341,8 @@ fn inspect_matches_references_on_every_frame_of_the_range() {
         .arg(&report));
     assert_eq!(o.status.code(), Some(1), "{so}{se}");
     let r = json(&report);
+    // The thorough matcher (finer learned proposals), recorded with the settings.
+    assert_eq!(r["settings"]["reference_matcher"]["tile_map_side"], 720);
     let file = &r["files"][0];
     let shot = &file["shots"][0];
     assert_eq!(shot["frames_sampled"], 8, "{shot}");
