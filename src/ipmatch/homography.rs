@@ -234,7 +234,7 @@ pub struct Consensus {
 /// Robust homography from correspondences `src[i] -> dst[i]`. `None` with fewer than 4 or
 /// when no sample gives a model with at least 4 inliers.
 pub fn ransac(src: &[[f64; 2]], dst: &[[f64; 2]], p: &RansacParams) -> Option<Consensus> {
-    ransac_core(src, dst, None, p)
+    ransac_core(src, dst, None, p, false)
 }
 
 /// What a correspondence of two oriented, scaled keypoints says about the local map: the
@@ -325,7 +325,23 @@ pub fn ransac_consistent(
     if frames.len() != src.len() {
         return None;
     }
-    ransac_core(src, dst, Some((frames, tol)), p)
+    ransac_core(src, dst, Some((frames, tol)), p, false)
+}
+
+/// As [`ransac_consistent`] with an affine model (3-point samples, no perspective): for
+/// references whose matches lie near a line (word marks), where a homography's perspective
+/// is left free and the fit flies off.
+pub fn ransac_affine_consistent(
+    src: &[[f64; 2]],
+    dst: &[[f64; 2]],
+    frames: &[LocalFrame],
+    tol: &Consistency,
+    p: &RansacParams,
+) -> Option<Consensus> {
+    if frames.len() != src.len() {
+        return None;
+    }
+    ransac_core(src, dst, Some((frames, tol)), p, true)
 }
 
 fn ransac_core(
@@ -333,8 +349,17 @@ fn ransac_core(
     dst: &[[f64; 2]],
     oriented: Option<(&[LocalFrame], &Consistency)>,
     p: &RansacParams,
+    affine: bool,
 ) -> Option<Consensus> {
     let n = src.len();
+    let size = if affine { 3 } else { 4 };
+    let model = |s: &[[f64; 2]], d: &[[f64; 2]]| {
+        if affine {
+            fit_affine(s, d)
+        } else {
+            fit(s, d)
+        }
+    };
     if n < 4 || n != dst.len() {
         return None;
     }
@@ -372,7 +397,7 @@ fn ransac_core(
         let m = if oriented.is_some() {
             pool.clear();
             pool.extend((0..n).filter(|&c| c != idx[0] && agree(idx[0], c)));
-            if pool.len() < 3 {
+            if pool.len() < size - 1 {
                 continue;
             }
             pool.len()
@@ -380,7 +405,7 @@ fn ransac_core(
             n
         };
         let mut k = 1;
-        while k < 4 {
+        while k < size {
             let r = rng.below(m);
             let c = if oriented.is_some() { pool[r] } else { r };
             if !idx[..k].contains(&c) {
@@ -390,24 +415,34 @@ fn ransac_core(
         }
         let s = idx.map(|j| src[j]);
         let d = idx.map(|j| dst[j]);
-        if degenerate(&s) || degenerate(&d) {
-            continue;
+        let (s, d) = (&s[..size], &d[..size]);
+        if affine {
+            // Three points: not collinear on either side, same orientation (no mirror).
+            let (a, b) = (cross(s[0], s[1], s[2]), cross(d[0], d[1], d[2]));
+            if a.abs() < 4.0 || b.abs() < 4.0 || a.signum() != b.signum() {
+                continue;
+            }
+        } else {
+            let (s4, d4) = ([s[0], s[1], s[2], s[3]], [d[0], d[1], d[2], d[3]]);
+            if degenerate(&s4) || degenerate(&d4) {
+                continue;
+            }
+            // A homography preserves the orientation of every triangle (or flips all of them).
+            let flips = (0..4).filter(|&a| {
+                let (b, c) = ((a + 1) % 4, (a + 2) % 4);
+                cross(s[a], s[b], s[c]).signum() != cross(d[a], d[b], d[c]).signum()
+            });
+            let nf = flips.count();
+            if nf != 0 && nf != 4 {
+                continue;
+            }
         }
-        // A homography preserves the orientation of every triangle (or flips all of them).
-        let flips = (0..4).filter(|&a| {
-            let (b, c) = ((a + 1) % 4, (a + 2) % 4);
-            cross(s[a], s[b], s[c]).signum() != cross(d[a], d[b], d[c]).signum()
-        });
-        let nf = flips.count();
-        if nf != 0 && nf != 4 {
-            continue;
-        }
-        let Some(h) = fit(&s, &d) else { continue };
+        let Some(h) = model(s, d) else { continue };
         let inl = count(&h);
         if inl.len() > best.len() {
             best = inl;
             let w = best.len() as f64 / n as f64;
-            let denom = (1.0 - w.powi(4)).max(1e-12).ln();
+            let denom = (1.0 - w.powi(size as i32)).max(1e-12).ln();
             if denom < 0.0 {
                 let need = ((1.0 - p.confidence).ln() / denom).ceil();
                 iters = iters.min(need.max(1.0) as usize).max(i);
@@ -423,7 +458,7 @@ fn ransac_core(
     for _ in 0..2 {
         let s: Vec<_> = inliers.iter().map(|&k| src[k]).collect();
         let d: Vec<_> = inliers.iter().map(|&k| dst[k]).collect();
-        let Some(hh) = fit(&s, &d) else { break };
+        let Some(hh) = model(&s, &d) else { break };
         let again = count(&hh);
         if again.len() < inliers.len() {
             h = h.or(Some(hh));
@@ -549,6 +584,72 @@ mod tests {
         for &p in &src[..good] {
             let (a, b) = (c.h.apply(p).unwrap(), h.apply(p).unwrap());
             assert!((a[0] - b[0]).hypot(a[1] - b[1]) < 1.0);
+        }
+    }
+
+    #[test]
+    fn affine_ransac_recovers_a_word_mark_along_a_line() {
+        // A word mark: matches in a thin band (500 x 12 px), scaled 1.5x and rotated 5 deg,
+        // with noise and 40% outliers. Consistent orientations and sizes for the true ones.
+        let mut rng = SplitMix64(11);
+        let (c, s) = (5f64.to_radians().cos(), 5f64.to_radians().sin());
+        let a = Homography([
+            1.5 * c,
+            -1.5 * s,
+            40.0,
+            1.5 * s,
+            1.5 * c,
+            300.0,
+            0.0,
+            0.0,
+            1.0,
+        ]);
+        let (mut src, mut dst, mut frames) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..60 {
+            let p = [rng.uniform() as f64 * 500.0, rng.uniform() as f64 * 12.0];
+            let q = a.apply(p).unwrap();
+            src.push(p);
+            dst.push([
+                q[0] + rng.uniform() as f64 - 0.5,
+                q[1] + rng.uniform() as f64 - 0.5,
+            ]);
+            let angle = rng.uniform() as f64 * 6.0;
+            frames.push(LocalFrame {
+                ref_angle: angle,
+                frame_angle: angle + 5f64.to_radians(),
+                log_scale: 1.5f64.ln(),
+            });
+        }
+        let good = src.len();
+        for _ in 0..40 {
+            src.push([rng.uniform() as f64 * 500.0, rng.uniform() as f64 * 12.0]);
+            dst.push([rng.uniform() as f64 * 900.0, rng.uniform() as f64 * 600.0]);
+            frames.push(LocalFrame {
+                ref_angle: rng.uniform() as f64 * 6.0,
+                frame_angle: rng.uniform() as f64 * 6.0,
+                log_scale: 0.0,
+            });
+        }
+        let tol = Consistency {
+            angle: 25f64.to_radians(),
+            log_scale: 1.6f64.ln(),
+        };
+        let p = RansacParams::default();
+        let got = ransac_affine_consistent(&src, &dst, &frames, &tol, &p).unwrap();
+        let wrong = got.inliers.iter().filter(|&&i| i >= good).count();
+        assert!(
+            got.inliers.len() >= good - 3,
+            "{} of {good}",
+            got.inliers.len()
+        );
+        assert!(wrong <= 2, "{wrong} outliers accepted");
+        // Off the band too (where a free perspective would fly off), the model is the truth.
+        for p in [[0.0, 0.0], [500.0, 0.0], [500.0, 120.0], [0.0, 120.0]] {
+            let (x, y) = (got.h.apply(p).unwrap(), a.apply(p).unwrap());
+            assert!(
+                (x[0] - y[0]).hypot(x[1] - y[1]) < 6.0,
+                "{p:?}: {x:?} vs {y:?}"
+            );
         }
     }
 

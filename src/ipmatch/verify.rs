@@ -5,8 +5,8 @@
 
 use super::correspond::{nearest_two, ratio_filter, Nearest};
 use super::homography::{
-    fit, fit_affine, implausible, ransac_consistent, wrap_angle, Consistency, Homography,
-    LocalFrame, RansacParams,
+    fit, fit_affine, implausible, ransac_affine_consistent, ransac_consistent, wrap_angle,
+    Consistency, Homography, LocalFrame, RansacParams,
 };
 use super::orb::{hamming, Features};
 use super::{MatchConfig, RefImage};
@@ -165,6 +165,7 @@ pub fn verify(
         return Outcome::none(0);
     };
     let first = unique_inliers(&cons.inliers, &src, &dst);
+    let ratio_pairs = pairs.clone();
     let (mut h, mut pairs, mut inl) = (cons.h, pairs, cons.inliers);
     let mut count = first;
     if cfg.guided && first >= cfg.guided_min_inliers {
@@ -176,8 +177,23 @@ pub fn verify(
     }
     let (src, dst, _) = geometry(r, feats, &pairs);
     let mut out = Outcome::none(count);
-    let Some(corners) = plausible_projection(r, &h, &inl, &src, &dst, set, frame_size) else {
-        return out;
+    let corners = match plausible_projection(r, &h, &inl, &src, &dst, set, frame_size) {
+        Some(c) => c,
+        None => {
+            // Matches near a line (word marks) leave a homography's perspective free, and
+            // its fit can fly off while the view is plain: look again with an affine model.
+            let (src, dst, frames) = geometry(r, feats, &ratio_pairs);
+            let Some(a) = ransac_affine_consistent(&src, &dst, &frames, &tol, &rp) else {
+                return out;
+            };
+            let Some(c) = plausible_projection(r, &a.h, &a.inliers, &src, &dst, set, frame_size)
+            else {
+                return out;
+            };
+            count = unique_inliers(&a.inliers, &src, &dst);
+            out = Outcome::none(count);
+            c
+        }
     };
     out.bbox = Some(bbox_of(&corners, frame_size));
     if count >= min_inliers {
