@@ -209,6 +209,10 @@ pub struct RansacParams {
     pub confidence: f64,
     /// Seed (runs are deterministic).
     pub seed: u64,
+    /// Fit an affine model (3-point samples, no perspective) instead of a homography: for
+    /// references whose matches lie near a line (word marks), where a homography's
+    /// perspective is left free and the fit flies off.
+    pub affine: bool,
 }
 
 impl Default for RansacParams {
@@ -218,6 +222,7 @@ impl Default for RansacParams {
             max_iters: 2000,
             confidence: 0.999,
             seed: 0x5eed,
+            affine: false,
         }
     }
 }
@@ -234,7 +239,7 @@ pub struct Consensus {
 /// Robust homography from correspondences `src[i] -> dst[i]`. `None` with fewer than 4 or
 /// when no sample gives a model with at least 4 inliers.
 pub fn ransac(src: &[[f64; 2]], dst: &[[f64; 2]], p: &RansacParams) -> Option<Consensus> {
-    ransac_core(src, dst, None, p, false)
+    ransac_core(src, dst, None, p)
 }
 
 /// What a correspondence of two oriented, scaled keypoints says about the local map: the
@@ -325,23 +330,7 @@ pub fn ransac_consistent(
     if frames.len() != src.len() {
         return None;
     }
-    ransac_core(src, dst, Some((frames, tol)), p, false)
-}
-
-/// As [`ransac_consistent`] with an affine model (3-point samples, no perspective): for
-/// references whose matches lie near a line (word marks), where a homography's perspective
-/// is left free and the fit flies off.
-pub fn ransac_affine_consistent(
-    src: &[[f64; 2]],
-    dst: &[[f64; 2]],
-    frames: &[LocalFrame],
-    tol: &Consistency,
-    p: &RansacParams,
-) -> Option<Consensus> {
-    if frames.len() != src.len() {
-        return None;
-    }
-    ransac_core(src, dst, Some((frames, tol)), p, true)
+    ransac_core(src, dst, Some((frames, tol)), p)
 }
 
 fn ransac_core(
@@ -349,8 +338,8 @@ fn ransac_core(
     dst: &[[f64; 2]],
     oriented: Option<(&[LocalFrame], &Consistency)>,
     p: &RansacParams,
-    affine: bool,
 ) -> Option<Consensus> {
+    let affine = p.affine;
     let n = src.len();
     let size = if affine { 3 } else { 4 };
     let model = |s: &[[f64; 2]], d: &[[f64; 2]]| {
@@ -634,8 +623,11 @@ mod tests {
             angle: 25f64.to_radians(),
             log_scale: 1.6f64.ln(),
         };
-        let p = RansacParams::default();
-        let got = ransac_affine_consistent(&src, &dst, &frames, &tol, &p).unwrap();
+        let p = RansacParams {
+            affine: true,
+            ..RansacParams::default()
+        };
+        let got = ransac_consistent(&src, &dst, &frames, &tol, &p).unwrap();
         let wrong = got.inliers.iter().filter(|&&i| i >= good).count();
         assert!(
             got.inliers.len() >= good - 3,

@@ -5,8 +5,8 @@
 
 use super::correspond::{nearest_two, ratio_filter, Nearest};
 use super::homography::{
-    fit, fit_affine, implausible, ransac_affine_consistent, ransac_consistent, wrap_angle,
-    Consistency, Homography, LocalFrame, RansacParams,
+    fit, fit_affine, implausible, ransac_consistent, wrap_angle, Consistency, Homography,
+    LocalFrame, RansacParams,
 };
 use super::orb::{hamming, Features};
 use super::{MatchConfig, RefImage};
@@ -183,7 +183,8 @@ pub fn verify(
             // Matches near a line (word marks) leave a homography's perspective free, and
             // its fit can fly off while the view is plain: look again with an affine model.
             let (src, dst, frames) = geometry(r, feats, &ratio_pairs);
-            let Some(a) = ransac_affine_consistent(&src, &dst, &frames, &tol, &rp) else {
+            let ap = RansacParams { affine: true, ..rp };
+            let Some(a) = ransac_consistent(&src, &dst, &frames, &tol, &ap) else {
                 return out;
             };
             let Some(c) = plausible_projection(r, &a.h, &a.inliers, &src, &dst, set, frame_size)
