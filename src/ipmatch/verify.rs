@@ -165,45 +165,41 @@ pub fn verify(
         return Outcome::none(0);
     };
     let first = unique_inliers(&cons.inliers, &src, &dst);
-    let ratio_pairs = pairs.clone();
-    let (mut h, mut pairs, mut inl) = (cons.h, pairs, cons.inliers);
-    let mut count = first;
-    if cfg.guided && first >= cfg.guided_min_inliers {
-        if let Some((gh, gpairs, ginl, gcount)) = guided(r, set, &nearest, &h, &tol, cfg) {
-            if gcount >= count {
-                (h, pairs, inl, count) = (gh, gpairs, ginl, gcount);
-            }
+    // The guided pass replaces the model when it explains at least as many matches.
+    let refined = (cfg.guided && first >= cfg.guided_min_inliers)
+        .then(|| guided(r, set, &nearest, &cons.h, &tol, cfg))
+        .flatten()
+        .filter(|g| g.3 >= first);
+    let (count, projected) = match &refined {
+        Some((gh, gpairs, ginl, gcount)) => {
+            let (gsrc, gdst, _) = geometry(r, feats, gpairs);
+            let c = plausible_projection(r, gh, ginl, &gsrc, &gdst, set, frame_size);
+            (*gcount, c.map(|c| (c, *gcount)))
         }
-    }
-    let (src, dst, _) = geometry(r, feats, &pairs);
-    let mut out = Outcome::none(count);
-    let corners = match plausible_projection(r, &h, &inl, &src, &dst, set, frame_size) {
-        Some(c) => c,
         None => {
-            // Matches near a line (word marks) leave a homography's perspective free, and
-            // its fit can fly off while the view is plain: look again with an affine model.
-            let (src, dst, frames) = geometry(r, feats, &ratio_pairs);
-            let ap = RansacParams { affine: true, ..rp };
-            let Some(a) = ransac_consistent(&src, &dst, &frames, &tol, &ap) else {
-                return out;
-            };
-            let Some(c) = plausible_projection(r, &a.h, &a.inliers, &src, &dst, set, frame_size)
-            else {
-                return out;
-            };
-            count = unique_inliers(&a.inliers, &src, &dst);
-            out = Outcome::none(count);
-            c
+            let c = plausible_projection(r, &cons.h, &cons.inliers, &src, &dst, set, frame_size);
+            (first, c.map(|c| (c, first)))
         }
     };
-    out.bbox = Some(bbox_of(&corners, frame_size));
-    if count >= min_inliers {
-        out.verified = Some(Verified {
+    // Matches near a line (word marks) leave a homography's perspective free, and its fit
+    // can fly off while the view is plain: look again with an affine model.
+    let affine = || {
+        let ap = RansacParams { affine: true, ..rp };
+        let a = ransac_consistent(&src, &dst, &frames, &tol, &ap)?;
+        let c = plausible_projection(r, &a.h, &a.inliers, &src, &dst, set, frame_size)?;
+        Some((c, unique_inliers(&a.inliers, &src, &dst)))
+    };
+    let Some((corners, count)) = projected.or_else(affine) else {
+        return Outcome::none(count);
+    };
+    Outcome {
+        verified: (count >= min_inliers).then_some(Verified {
             corners,
             inliers: count,
-        });
+        }),
+        inliers: count,
+        bbox: Some(bbox_of(&corners, frame_size)),
     }
-    out
 }
 
 /// Positions and local frames of correspondences (reference index, frame index).
