@@ -781,7 +781,7 @@ impl Scanner {
             for a in &f.refs {
                 for b in &f.refs {
                     if a.reference != b.reference
-                        && crate::ipmatch::eval::iou(a.found.bbox, b.found.bbox) >= 0.5
+                        && crate::detect::blazeface::iou(a.found.bbox, b.found.bbox) >= 0.5
                     {
                         same.insert((a.reference, b.reference));
                     }

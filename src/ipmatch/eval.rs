@@ -3,6 +3,7 @@
 //! all of them, and each reported match is scored against the scene's truth.
 
 use super::{IpError, IpMatcher, RefImage};
+use crate::detect::blazeface::iou;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -139,20 +140,6 @@ impl Summary {
             s += &format!("  missed {d}\n");
         }
         s
-    }
-}
-
-/// Intersection over union of two boxes.
-pub fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
-    let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = iw * ih;
-    let area = |r: [f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
-    let u = area(a) + area(b) - inter;
-    if u <= 0.0 {
-        0.0
-    } else {
-        inter / u
     }
 }
 

@@ -500,7 +500,10 @@ impl IpMatcher {
                     break;
                 }
                 let rect = windows[wi].0;
-                if kept.iter().all(|k| eval::iou(k.1, rect) < 0.3) {
+                if kept
+                    .iter()
+                    .all(|k| crate::detect::blazeface::iou(k.1, rect) < 0.3)
+                {
                     kept.push((cos, rect));
                 }
             }
