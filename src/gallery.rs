@@ -307,6 +307,20 @@ pub struct Reference {
     pub thumbnail_jpeg: Option<String>,
 }
 
+/// The id of the row called `name` of `table`, if there is one.
+fn id_by_name(
+    tx: &rusqlite::Transaction<'_>,
+    table: &'static str,
+    name: &str,
+) -> rusqlite::Result<Option<i64>> {
+    tx.query_row(
+        &format!("SELECT id FROM {table} WHERE name = ?1"),
+        [name],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
 fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -443,12 +457,7 @@ impl Gallery {
             source,
         };
         let tx = self.conn.transaction().map_err(&db)?;
-        let existing: Option<i64> = tx
-            .query_row("SELECT id FROM talent WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(&db)?;
+        let existing = id_by_name(&tx, "talent", name).map_err(&db)?;
         let now = now_rfc3339();
         let id = match existing {
             Some(_) if !update => return Err(GalleryError::Exists(name.to_string())),
@@ -493,9 +502,14 @@ impl Gallery {
 
     /// Removes a person and their embeddings.
     pub fn remove(&mut self, name: &str) -> Result<(), GalleryError> {
+        self.remove_named("talent", name)
+    }
+
+    /// Deletes the row called `name` of `table` (its images and embeddings go with it).
+    fn remove_named(&mut self, table: &'static str, name: &str) -> Result<(), GalleryError> {
         let n = self
             .conn
-            .execute("DELETE FROM talent WHERE name = ?1", [name])
+            .execute(&format!("DELETE FROM {table} WHERE name = ?1"), [name])
             .map_err(self.db())?;
         if n == 0 {
             return Err(GalleryError::UnknownName(name.to_string()));
@@ -530,12 +544,7 @@ impl Gallery {
             source,
         };
         let tx = self.conn.transaction().map_err(&db)?;
-        let existing: Option<i64> = tx
-            .query_row("SELECT id FROM reference WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(&db)?;
+        let existing = id_by_name(&tx, "reference", name).map_err(&db)?;
         let now = now_rfc3339();
         let id = match existing {
             Some(_) if !update => return Err(GalleryError::Exists(name.to_string())),
@@ -570,14 +579,7 @@ impl Gallery {
 
     /// Removes a reference and its images.
     pub fn remove_reference(&mut self, name: &str) -> Result<(), GalleryError> {
-        let n = self
-            .conn
-            .execute("DELETE FROM reference WHERE name = ?1", [name])
-            .map_err(self.db())?;
-        if n == 0 {
-            return Err(GalleryError::UnknownName(name.to_string()));
-        }
-        Ok(())
+        self.remove_named("reference", name)
     }
 
     /// Every reference by name, with the enrollment data of format `format` (None: no data).
