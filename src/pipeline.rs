@@ -839,8 +839,8 @@ impl Scanner {
             let evidence = evidence
                 .refs
                 .remove(&(shot, r))
-                .filter(|(_, frame, _)| *frame == best_frame)
-                .map(|(_, _, mut e)| {
+                .filter(|(rank, _)| rank.2 == best_frame)
+                .map(|(_, mut e)| {
                     e.reference_jpeg = reference.thumbnail_jpeg.clone();
                     e
                 });
@@ -929,12 +929,8 @@ fn runs(frames: &std::collections::BTreeSet<FrameIndex>) -> Vec<(FrameIndex, Fra
 #[derive(Default)]
 struct EvidenceMap {
     faces: std::collections::HashMap<(usize, usize), (f32, FrameIndex, crate::evidence::Evidence)>,
-    /// (inliers, frame share), frame, evidence.
-    #[allow(clippy::type_complexity)]
-    refs: std::collections::HashMap<
-        (usize, usize),
-        ((u32, f32), FrameIndex, crate::evidence::Evidence),
-    >,
+    /// The best hit's (inliers, frame share, frame), see [`ref_order`], and its evidence.
+    refs: std::collections::HashMap<(usize, usize), (RefRank, crate::evidence::Evidence)>,
 }
 
 /// What the models saw on one sampled frame.
@@ -978,10 +974,9 @@ fn collect(
             if best
                 .refs
                 .get(&key)
-                .is_none_or(|b| ref_order(rank, (b.0 .0, b.0 .1, b.1)).is_gt())
+                .is_none_or(|b| ref_order(rank, b.0).is_gt())
             {
-                best.refs
-                    .insert(key, ((h.found.inliers, h.found.frame_share), f.index, *e));
+                best.refs.insert(key, (rank, *e));
             }
         }
         frames.push(f);
@@ -989,9 +984,12 @@ fn collect(
     Ok((frames, best))
 }
 
-/// Which of two reference hits (inliers, frame share, frame) is the better evidence
-/// (`Greater`: `a`): more inliers, then a larger share of the frame, then the earlier frame.
-fn ref_order(a: (u32, f32, FrameIndex), b: (u32, f32, FrameIndex)) -> std::cmp::Ordering {
+/// A reference hit's (inliers, frame share, frame), as [`ref_order`] compares them.
+type RefRank = (u32, f32, FrameIndex);
+
+/// Which of two reference hits is the better evidence (`Greater`: `a`): more inliers, then
+/// a larger share of the frame, then the earlier frame.
+fn ref_order(a: RefRank, b: RefRank) -> std::cmp::Ordering {
     a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(b.2.cmp(&a.2))
 }
 
