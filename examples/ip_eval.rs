@@ -43,8 +43,7 @@ fn main() -> anyhow::Result<()> {
     }
     config.tiles = tiles;
     let mut matcher = if tiles {
-        let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
-        IpMatcher::with_embedder(config, IpEmbedder::load(&models, 1)?)
+        IpMatcher::with_embedder(config, ip_embedder()?)
     } else {
         IpMatcher::new(config)
     };
@@ -64,6 +63,17 @@ fn main() -> anyhow::Result<()> {
 
 /// Milliseconds per 1280x720 negative scene with `n` references enrolled (references first,
 /// then distractor images, so n may exceed the reference count).
+/// The repository's image embedder.
+fn ip_embedder() -> anyhow::Result<IpEmbedder> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+    let models = clearshot::models::ModelSet::load(&dir)?;
+    let m = models
+        .ip_embedder
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("{}: no ip_embedder", dir.display()))?;
+    Ok(IpEmbedder::load(m, 1)?)
+}
+
 fn time_refs(labels: &Path, matcher: &mut IpMatcher, n: usize) -> anyhow::Result<()> {
     let dir = labels.parent().unwrap_or(Path::new("."));
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(labels)?)?;
@@ -117,8 +127,7 @@ fn diag_tiles(labels: &Path, matcher: &mut IpMatcher, limit: usize) -> anyhow::R
     for r in &l.references {
         refs.push(matcher.enroll(&r.id, &image::open(dir.join(&r.file))?)?);
     }
-    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
-    let mut emb = IpEmbedder::load(&models, 1)?;
+    let mut emb = ip_embedder()?;
     let fr: Vec<f32> = std::env::var("FRACS")
         .unwrap_or("0.5,0.3".into())
         .split(',')

@@ -822,9 +822,7 @@ fn clearshot_eval(args: EvalArgs, models_dir: &Path) -> Result<ExitCode> {
 fn ip_matcher(models_dir: &Path, config: MatchConfig) -> Result<IpMatcher> {
     let models = load_models(models_dir)?;
     Ok(match &models.ip_embedder {
-        Some(_) if config.tiles => {
-            IpMatcher::with_embedder(config, IpEmbedder::load(&models.dir, 1)?)
-        }
+        Some(m) if config.tiles => IpMatcher::with_embedder(config, IpEmbedder::load(m, 1)?),
         _ => IpMatcher::new(config),
     })
 }

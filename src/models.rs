@@ -213,6 +213,22 @@ pub struct ModelEntry {
     /// Embedder facts, for embedders.
     #[serde(default)]
     pub embedder: Option<EmbedderSpec>,
+    /// Image-embedder facts, for the reference matcher's embedder.
+    #[serde(default)]
+    pub ip_embedder: Option<IpEmbedderSpec>,
+}
+
+/// How the reference matcher's image embedder pools (`ip_embedder` in an entry).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IpEmbedderSpec {
+    /// GeM pooling exponent (1 = plain average), so windows of the `gem_map` output pool
+    /// the way the model does.
+    #[serde(default = "one")]
+    pub gem_p: f32,
+}
+
+fn one() -> f32 {
+    1.0
 }
 
 impl ModelEntry {

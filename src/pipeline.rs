@@ -189,13 +189,12 @@ impl Worker {
         opts: &DetectOptions,
         ip: Option<&MatchConfig>,
     ) -> Result<Self, WorkerError> {
-        let ip = match ip {
-            None => None,
-            Some(c) if models.ip_embedder.is_some() => Some(IpMatcher::with_embedder(
-                c.clone(),
-                IpEmbedder::load(&models.dir, 1)?,
-            )),
-            Some(c) => Some(IpMatcher::new(c.clone())),
+        let ip = match (ip, &models.ip_embedder) {
+            (None, _) => None,
+            (Some(c), Some(m)) => {
+                Some(IpMatcher::with_embedder(c.clone(), IpEmbedder::load(m, 1)?))
+            }
+            (Some(c), None) => Some(IpMatcher::new(c.clone())),
         };
         Ok(Self {
             detector: FaceDetector::load(

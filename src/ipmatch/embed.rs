@@ -9,11 +9,9 @@
 //! embeds tile crops.
 
 use super::IpError;
-use crate::models::ModelEntry;
+use crate::models::ModelRef;
 use crate::runtime::Model;
 use image::RgbImage;
-use sha2::{Digest, Sha256};
-use std::path::Path;
 
 /// A unit-length image embedding.
 pub type Embedding = Vec<f32>;
@@ -104,57 +102,20 @@ impl FeatureMap {
 }
 
 impl IpEmbedder {
-    /// Loads the manifest's `active.ip_embedder` entry from `models_dir`, checking its sha256.
-    pub fn load(models_dir: &Path, threads: usize) -> Result<Self, IpError> {
-        let path = models_dir.join("manifest.json");
-        let bad = |message: String| IpError::Manifest {
-            path: path.clone(),
-            message,
-        };
-        let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
-        let json: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        let name = json["active"]["ip_embedder"]
-            .as_str()
-            .ok_or_else(|| bad("no active.ip_embedder entry".into()))?;
-        let entry: ModelEntry = serde_json::from_value(json["models"][name].clone())
-            .map_err(|e| bad(format!("model '{name}': {e}")))?;
-        if entry.role != "ip_embedder" {
-            return Err(bad(format!(
-                "model '{name}' has role '{}', expected 'ip_embedder'",
-                entry.role
-            )));
-        }
-        let output = entry
-            .output("embedding")
-            .ok_or_else(|| bad(format!("model '{name}': outputs lack 'embedding'")))?
-            .to_string();
-        let file = models_dir.join(&entry.file);
-        let bytes = std::fs::read(&file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
-        let actual: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        if !actual.eq_ignore_ascii_case(&entry.sha256) {
-            return Err(bad(format!(
-                "{}: sha256 is {actual}, the manifest says {}",
-                file.display(),
-                entry.sha256
-            )));
-        }
-        let gem_p = json["models"][name]["ip_embedder"]["gem_p"]
-            .as_f64()
-            .filter(|p| *p >= 1.0)
-            .unwrap_or(1.0) as f32;
-        let map_output = entry.output("gem_map").map(str::to_string);
-        let model = Model::load(name, &file, threads)?;
+    /// Loads the manifest's image embedder (`ModelSet::load` has validated the entry and
+    /// checked the file's sha256).
+    pub fn load(m: &ModelRef, threads: usize) -> Result<Self, IpError> {
+        let entry = &m.entry;
+        // ModelSet::load refuses an ip_embedder entry without an 'embedding' output.
+        let output = entry.output("embedding").unwrap_or("embedding").to_string();
+        let gem_p = entry.ip_embedder.as_ref().map_or(1.0, |s| s.gem_p).max(1.0);
         Ok(Self {
-            model,
+            model: Model::load(&m.name, &m.path, threads)?,
             input: entry.input.name.clone(),
             output,
             scale: entry.input.scale,
             offset: entry.input.offset,
-            map_output,
+            map_output: entry.output("gem_map").map(str::to_string),
             gem_p,
         })
     }

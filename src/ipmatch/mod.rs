@@ -53,14 +53,6 @@ pub enum IpError {
     /// Bad input to a function (sizes, shapes).
     #[error("invalid input: {0}")]
     Input(String),
-    /// The model manifest or the embedder entry is unusable.
-    #[error("{path}: {message}")]
-    Manifest {
-        /// Manifest path.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
     /// ONNX Runtime failed.
     #[error(transparent)]
     Runtime(#[from] crate::runtime::RuntimeError),
