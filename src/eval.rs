@@ -5,7 +5,7 @@
 use crate::gallery::{Consent, ConsentRecord, Talent};
 use crate::matching::Matcher;
 use crate::media;
-use crate::pipeline::Scanner;
+use crate::scan::Scanner;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

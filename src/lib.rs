@@ -2,7 +2,7 @@
 //!
 //! Data flows one way: `media` (decode, shots, sampling) -> `detect` (faces) -> `align` ->
 //! `embed` -> `matching` (against the `gallery`) -> `track` (per shot) -> `policy` ->
-//! `report`. `pipeline` wires the stages together with bounded channels; `main.rs` is a thin
+//! `report`. `scan` wires the stages together with bounded channels; `main.rs` is a thin
 //! CLI over this library.
 
 pub mod align;
@@ -17,10 +17,10 @@ pub mod matching;
 pub mod media;
 pub mod models;
 pub mod paths;
-pub mod pipeline;
 pub mod policy;
 pub mod report;
 pub mod runtime;
+pub mod scan;
 pub mod shots;
 pub mod timecode;
 pub mod track;

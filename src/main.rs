@@ -7,9 +7,9 @@ use clearshot::gallery::{ConsentRecord, Enrollment, Gallery, RefEnrollment, RefR
 use clearshot::ipmatch::{embed::IpEmbedder, IpMatcher, MatchConfig};
 use clearshot::media::{self, SamplingOptions};
 use clearshot::models::{self, ModelSet};
-use clearshot::pipeline::{RefSet, ScanOptions, Scanner};
 use clearshot::policy::Severity;
 use clearshot::report::{self, FileFailure, GalleryRecord, ModelRecord, ScanReport};
+use clearshot::scan::{RefSet, ScanOptions, Scanner};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -572,7 +572,7 @@ fn scan(
     overall.finish_and_clear();
 
     print!("{}", report::table::render(&reports, &failures));
-    let worst = clearshot::pipeline::worst(&reports);
+    let worst = clearshot::scan::worst(&reports);
     let full = ScanReport {
         tool: "clearshot".into(),
         version: env!("CARGO_PKG_VERSION").into(),

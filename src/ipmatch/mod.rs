@@ -19,7 +19,7 @@
 //! full-frame 10/10, 0 false alarms, ~320-440 ms per 1280x720 scene on one core. On the
 //! held-out seed-2 set, never tuned on: insets 58/60, full-frame 10/10, 0 false alarms. In a
 //! scan, matching runs on at most `ScanOptions::ref_per_second` samples a second plus each
-//! shot's first and last (the pipeline's `RefPacer`). Every match carries the projected corners of the reference's
+//! shot's first and last (`scan::pacer`'s `RefPacer`). Every match carries the projected corners of the reference's
 //! opaque area, its bounding box, the verified inlier count and a score. Enrollment data
 //! ([`RefImage`]) is serialisable; a flat image (nothing but its outline) is refused.
 

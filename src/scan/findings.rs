@@ -1,0 +1,455 @@
+//! From what the workers saw on each sampled frame to shots, tracks and findings, with the
+//! best evidence per finding.
+
+use super::{RefHit, Scanner, WorkerError};
+use crate::media;
+use crate::policy;
+use crate::report::{
+    Appearance, FaceDetail, FileReport, Finding, FrameDetail, RefDetail, RefFrameDetail,
+    SameRegion, ShotReport,
+};
+use crate::timecode::FrameIndex;
+use crate::track::{self, Observation};
+use std::path::Path;
+
+impl Scanner {
+    pub(super) fn build_report(
+        &self,
+        path: &Path,
+        summary: media::StreamSummary,
+        per_frame: Vec<FrameResult>,
+        mut evidence: EvidenceMap,
+    ) -> FileReport {
+        let info = &summary.info;
+        let tc = |f: FrameIndex| info.start_timecode.add_frames(f).to_string();
+        let metric = self.models.embedder_spec().metric;
+        let link = self.matcher.threshold() * 1.2;
+        let mut shots = Vec::new();
+        let mut findings = Vec::new();
+        for shot in &summary.shots {
+            let frames: Vec<_> = per_frame.iter().filter(|f| f.shot == shot.index).collect();
+            findings.extend(self.reference_findings(info, shot.index, &frames, &mut evidence));
+            let obs: Vec<Observation> = frames.iter().flat_map(|f| f.faces.clone()).collect();
+            let faces_seen = obs.len();
+            let tracks = track::link(obs, metric, link);
+            let mut unknown = 0;
+            let mut by_person: Vec<(usize, Vec<(&track::Track, track::Identity)>)> = Vec::new();
+            for t in &tracks {
+                match track::identify(t, &self.matcher) {
+                    Some(id) => match by_person.iter_mut().find(|(p, _)| *p == id.person) {
+                        Some((_, v)) => v.push((t, id)),
+                        None => by_person.push((id.person, vec![(t, id)])),
+                    },
+                    None => unknown += 1,
+                }
+            }
+            for (person, group) in by_person {
+                let name = self.matcher.name(person);
+                let Some(talent) = self.talent.iter().find(|t| t.name == name) else {
+                    continue;
+                };
+                let (severity, reason) = policy::talent(&talent.consent, self.opts.today);
+                let first = group
+                    .iter()
+                    .flat_map(|(t, _)| t.obs.first())
+                    .map(|o| o.frame)
+                    .min();
+                let last = group
+                    .iter()
+                    .flat_map(|(t, _)| t.obs.last())
+                    .map(|o| o.frame)
+                    .max();
+                let (Some(first), Some(last)) = (first, last) else {
+                    continue;
+                };
+                let frames_seen: std::collections::BTreeSet<u64> = group
+                    .iter()
+                    .flat_map(|(t, _)| t.obs.iter().map(|o| o.frame))
+                    .collect();
+                let largest = group
+                    .iter()
+                    .flat_map(|(t, _)| t.obs.iter().map(|o| o.face.size()))
+                    .fold(0.0f32, f32::max);
+                let Some((bt, bid)) = group.iter().min_by(|a, b| {
+                    a.1.distance
+                        .total_cmp(&b.1.distance)
+                        .then(a.0.obs[a.1.best].frame.cmp(&b.0.obs[b.1.best].frame))
+                }) else {
+                    continue;
+                };
+                let best = &bt.obs[bid.best];
+                let evidence = evidence
+                    .faces
+                    .remove(&(shot.index, person))
+                    .filter(|(_, frame, _)| *frame == best.frame)
+                    .map(|(_, _, mut e)| {
+                        e.reference_jpeg = talent.reference_jpeg.clone();
+                        e
+                    });
+                findings.push(Finding {
+                    kind: "talent".into(),
+                    shot: shot.index,
+                    name: name.to_string(),
+                    consent: Some(talent.consent.clone()),
+                    reference: None,
+                    severity,
+                    reason,
+                    first_frame: first,
+                    last_frame: last,
+                    tc_in: tc(first),
+                    tc_out: tc(last),
+                    frames_seen: frames_seen.len(),
+                    frames_matched: group.iter().map(|(_, id)| id.votes).sum(),
+                    largest_face_px: largest.round() as u32,
+                    distance: bid.distance,
+                    threshold: self.matcher.threshold(),
+                    score: self.matcher.score(bid.distance),
+                    best_frame: best.frame,
+                    best_tc: tc(best.frame),
+                    best_box: [best.face.x, best.face.y, best.face.w, best.face.h]
+                        .map(|v| v.round()),
+                    evidence,
+                    approval: None,
+                    appearances: if self.opts.keep_all_scores {
+                        appearances(&frames_seen, &tc)
+                    } else {
+                        Vec::new()
+                    },
+                    all_scores: self.opts.keep_all_scores.then(|| {
+                        best.ranking
+                            .iter()
+                            .map(|c| (self.matcher.name(c.person).to_string(), c.distance))
+                            .collect()
+                    }),
+                });
+            }
+            shots.push(ShotReport {
+                index: shot.index,
+                first_frame: shot.first,
+                last_frame: shot.last,
+                tc_in: tc(shot.first),
+                tc_out: tc(shot.last),
+                frames_sampled: frames.len(),
+                frames_ref_checked: frames.iter().filter(|f| f.refs_checked).count(),
+                faces_seen,
+                unidentified_faces: unknown,
+            });
+        }
+        findings.sort_by(|a, b| {
+            a.shot
+                .cmp(&b.shot)
+                .then(b.severity.cmp(&a.severity))
+                .then(a.name.cmp(&b.name))
+        });
+        let frames = self.opts.keep_all_scores.then(|| {
+            per_frame
+                .iter()
+                .map(|f| FrameDetail {
+                    frame: f.index,
+                    tc: tc(f.index),
+                    shot: f.shot,
+                    references: f
+                        .refs
+                        .iter()
+                        .map(|h| RefFrameDetail {
+                            name: self.refs.refs[h.reference].name.clone(),
+                            bbox: xywh(h.found.bbox),
+                            inliers: h.found.inliers,
+                            cosine: h.found.cosine,
+                        })
+                        .collect(),
+                    faces: f
+                        .faces
+                        .iter()
+                        .map(|o| FaceDetail {
+                            bbox: [o.face.x, o.face.y, o.face.w, o.face.h].map(|v| v.round()),
+                            detection_score: o.face.score,
+                            distances: o
+                                .ranking
+                                .iter()
+                                .map(|c| (self.matcher.name(c.person).to_string(), c.distance))
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect()
+        });
+        FileReport {
+            path: path.to_path_buf(),
+            sha256: None,
+            frames,
+            media: summary.info.clone(),
+            start_timecode: summary.info.start_timecode.to_string(),
+            frames_decoded: summary.frames_decoded,
+            frames_sampled: summary.frames_sampled,
+            shots,
+            findings,
+            warnings: summary.warnings,
+        }
+    }
+}
+
+impl Scanner {
+    /// One finding per reference verified in a shot: first/last sampled frame, the frame with
+    /// the most inliers as evidence, screen time, share of the frame, and the other
+    /// references verified on the same region (owned vs third-party conflicts).
+    fn reference_findings(
+        &self,
+        info: &media::MediaInfo,
+        shot: usize,
+        frames: &[&FrameResult],
+        evidence: &mut EvidenceMap,
+    ) -> Vec<Finding> {
+        let tc = |f: FrameIndex| info.start_timecode.add_frames(f).to_string();
+        let fps = if info.frame_rate.den == 0 {
+            0.0
+        } else {
+            f64::from(info.frame_rate.num) / f64::from(info.frame_rate.den)
+        };
+        let mut by_ref: std::collections::BTreeMap<usize, Vec<(FrameIndex, &RefHit)>> =
+            Default::default();
+        let mut same: std::collections::BTreeSet<(usize, usize)> = Default::default();
+        for f in frames {
+            for h in &f.refs {
+                by_ref.entry(h.reference).or_default().push((f.index, h));
+            }
+            for a in &f.refs {
+                for b in &f.refs {
+                    if a.reference != b.reference
+                        && crate::detect::blazeface::iou(a.found.bbox, b.found.bbox) >= 0.5
+                    {
+                        same.insert((a.reference, b.reference));
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (r, hits) in by_ref {
+            let reference = &self.refs.refs[r];
+            let Some(&(best_frame, best)) = hits.iter().max_by(|a, b| {
+                ref_order(
+                    (a.1.found.inliers, a.1.found.frame_share, a.0),
+                    (b.1.found.inliers, b.1.found.frame_share, b.0),
+                )
+            }) else {
+                continue;
+            };
+            let first = hits.iter().map(|h| h.0).min().unwrap_or(best_frame);
+            let last = hits.iter().map(|h| h.0).max().unwrap_or(best_frame);
+            let max_share = hits
+                .iter()
+                .map(|h| h.1.found.frame_share)
+                .fold(0.0f32, f32::max);
+            let largest = hits
+                .iter()
+                .map(|h| {
+                    let b = h.1.found.bbox;
+                    (b[2] - b[0]).max(b[3] - b[1])
+                })
+                .fold(0.0f32, f32::max);
+            let same_region: Vec<SameRegion> = same
+                .iter()
+                .filter(|(a, _)| *a == r)
+                .map(|&(_, b)| SameRegion {
+                    name: self.refs.refs[b].name.clone(),
+                    status: self.refs.refs[b].record.status,
+                })
+                .collect();
+            let pairs: Vec<(String, crate::gallery::RefStatus)> = same_region
+                .iter()
+                .map(|s| (s.name.clone(), s.status))
+                .collect();
+            let (severity, reason) = policy::reference(&reference.record, &pairs);
+            let m = &best.found;
+            let b = m.bbox;
+            let centre = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+            let (w, h) = (info.width as f32, info.height as f32);
+            let central =
+                (centre.0 - w / 2.0).abs() < w / 6.0 && (centre.1 - h / 2.0).abs() < h / 6.0;
+            let prominence = if max_share >= 0.10 || (central && max_share >= 0.03) {
+                "focal"
+            } else {
+                "background"
+            };
+            let evidence = evidence
+                .refs
+                .remove(&(shot, r))
+                .filter(|(rank, _)| rank.2 == best_frame)
+                .map(|(_, mut e)| {
+                    e.reference_jpeg = reference.thumbnail_jpeg.clone();
+                    e
+                });
+            let seen: std::collections::BTreeSet<FrameIndex> = hits.iter().map(|h| h.0).collect();
+            out.push(Finding {
+                kind: "reference".into(),
+                shot,
+                name: reference.name.clone(),
+                consent: None,
+                reference: Some(RefDetail {
+                    record: reference.record.clone(),
+                    inliers: m.inliers,
+                    cosine: m.cosine,
+                    stage: m.stage,
+                    corners: m.corners,
+                    frame_share: m.frame_share,
+                    max_frame_share: max_share,
+                    screen_time_s: if fps > 0.0 {
+                        (last - first + 1) as f64 / fps
+                    } else {
+                        0.0
+                    },
+                    prominence: prominence.into(),
+                    same_region,
+                }),
+                severity,
+                reason,
+                first_frame: first,
+                last_frame: last,
+                tc_in: tc(first),
+                tc_out: tc(last),
+                frames_seen: seen.len(),
+                frames_matched: seen.len(),
+                largest_face_px: largest.round() as u32,
+                distance: 1.0 - m.score,
+                threshold: 0.5,
+                score: m.score,
+                best_frame,
+                best_tc: tc(best_frame),
+                best_box: xywh(b),
+                approval: None,
+                evidence,
+                appearances: if self.opts.keep_all_scores {
+                    appearances(&seen, &tc)
+                } else {
+                    Vec::new()
+                },
+                all_scores: None,
+            });
+        }
+        out
+    }
+}
+
+/// Each continuous run of `frames` with its timecodes (spot-check mode).
+fn appearances(
+    frames: &std::collections::BTreeSet<FrameIndex>,
+    tc: &dyn Fn(FrameIndex) -> String,
+) -> Vec<Appearance> {
+    runs(frames)
+        .into_iter()
+        .map(|(a, b)| Appearance {
+            first_frame: a,
+            last_frame: b,
+            tc_in: tc(a),
+            tc_out: tc(b),
+        })
+        .collect()
+}
+
+/// Continuous runs in a sorted set of frames; a gap of one missed frame (a blink, a
+/// detector miss) does not split a run.
+fn runs(frames: &std::collections::BTreeSet<FrameIndex>) -> Vec<(FrameIndex, FrameIndex)> {
+    let mut out: Vec<(FrameIndex, FrameIndex)> = Vec::new();
+    for &f in frames {
+        match out.last_mut() {
+            Some((_, last)) if f <= *last + 2 => *last = f,
+            _ => out.push((f, f)),
+        }
+    }
+    out
+}
+
+/// Best evidence per (shot, person) and per (shot, reference), each with the frame it is
+/// from: faces keep the smallest distance, references the most inliers.
+#[derive(Default)]
+pub(super) struct EvidenceMap {
+    faces: std::collections::HashMap<(usize, usize), (f32, FrameIndex, crate::evidence::Evidence)>,
+    /// The best hit's (inliers, frame share, frame), see [`ref_order`], and its evidence.
+    refs: std::collections::HashMap<(usize, usize), (RefRank, crate::evidence::Evidence)>,
+}
+
+/// What the models saw on one sampled frame.
+pub(super) struct FrameResult {
+    pub(super) index: FrameIndex,
+    pub(super) shot: usize,
+    pub(super) faces: Vec<Observation>,
+    pub(super) refs: Vec<RefHit>,
+    /// Whether references were matched on this frame.
+    pub(super) refs_checked: bool,
+}
+
+pub(super) fn collect(
+    rx: crossbeam_channel::Receiver<Result<FrameResult, WorkerError>>,
+) -> Result<(Vec<FrameResult>, EvidenceMap), WorkerError> {
+    let mut frames = Vec::new();
+    let mut best = EvidenceMap::default();
+    for r in rx {
+        let mut f = r?;
+        for o in &mut f.faces {
+            let (Some(e), Some(top)) = (o.evidence.take(), o.ranking.first()) else {
+                continue;
+            };
+            let key = (f.shot, top.person);
+            // Ties go to the earlier frame, as in the finding's choice of its best frame, so
+            // the evidence kept is the best frame's whatever order the workers finish in.
+            if best
+                .faces
+                .get(&key)
+                .is_none_or(|b| (top.distance, f.index) < (b.0, b.1))
+            {
+                best.faces.insert(key, (top.distance, f.index, *e));
+            }
+        }
+        for h in &mut f.refs {
+            let Some(e) = h.evidence.take() else {
+                continue;
+            };
+            let key = (f.shot, h.reference);
+            let rank = (h.found.inliers, h.found.frame_share, f.index);
+            if best
+                .refs
+                .get(&key)
+                .is_none_or(|b| ref_order(rank, b.0).is_gt())
+            {
+                best.refs.insert(key, (rank, *e));
+            }
+        }
+        frames.push(f);
+    }
+    Ok((frames, best))
+}
+
+/// A reference hit's (inliers, frame share, frame), as [`ref_order`] compares them.
+type RefRank = (u32, f32, FrameIndex);
+
+/// Which of two reference hits is the better evidence (`Greater`: `a`): more inliers, then
+/// a larger share of the frame, then the earlier frame.
+fn ref_order(a: RefRank, b: RefRank) -> std::cmp::Ordering {
+    a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(b.2.cmp(&a.2))
+}
+
+/// (x0, y0, x1, y1) to (x, y, width, height), rounded.
+fn xywh(b: [f32; 4]) -> [f32; 4] {
+    [b[0], b[1], b[2] - b[0], b[3] - b[1]].map(|v| v.round())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_split_on_gaps_longer_than_one_frame() {
+        let set: std::collections::BTreeSet<u64> = [3, 4, 5, 7, 8, 20, 21].into_iter().collect();
+        assert_eq!(runs(&set), vec![(3, 8), (20, 21)]);
+        assert!(runs(&Default::default()).is_empty());
+    }
+
+    #[test]
+    fn reference_evidence_ties_go_to_the_earlier_frame() {
+        use std::cmp::Ordering::*;
+        assert_eq!(ref_order((12, 0.1, 50), (11, 0.9, 10)), Greater);
+        assert_eq!(ref_order((12, 0.2, 50), (12, 0.1, 10)), Greater);
+        assert_eq!(ref_order((12, 0.1, 10), (12, 0.1, 50)), Greater);
+        assert_eq!(ref_order((12, 0.1, 10), (12, 0.1, 10)), Equal);
+    }
+}

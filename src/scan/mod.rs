@@ -1,0 +1,289 @@
+//! The scan: one decoder thread streams sampled frames through a bounded channel to worker
+//! threads (each owning its own detector and embedder sessions); their observations are
+//! grouped into shots, tracks and findings. Memory is bounded by the channel, whatever the
+//! length of the video.
+//!
+//! Files: `worker` (one thread's models: faces, references), `pacer` (which samples
+//! references are matched on; the frame sink), `findings` (shots, tracks and findings from
+//! what the workers saw).
+
+mod findings;
+mod pacer;
+mod worker;
+
+use findings::{collect, FrameResult};
+use pacer::{Job, RefPacer, Sink};
+pub use worker::{RefHit, RefSet, Worker};
+
+use crate::detect::DetectOptions;
+use crate::gallery::Talent;
+use crate::ipmatch::{IpError, MatchConfig};
+use crate::matching::Matcher;
+use crate::media::{self, MediaError, SamplingOptions};
+use crate::models::ModelSet;
+use crate::policy::Severity;
+use crate::report::FileReport;
+use crate::runtime::RuntimeError;
+use crate::track::Observation;
+use crossbeam_channel::{bounded, unbounded};
+use std::path::{Path, PathBuf};
+use time::Date;
+
+/// Why one file could not be scanned.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// Decoding failed.
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    /// A model failed.
+    #[error("{path}: {source}")]
+    Model {
+        /// File being scanned.
+        path: PathBuf,
+        /// Cause.
+        source: WorkerError,
+    },
+}
+
+/// Why a worker could not load its models or analyse a frame.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// ONNX Runtime (face models).
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The reference matcher or its embedder.
+    #[error(transparent)]
+    Ip(#[from] IpError),
+}
+/// Settings for a scan, validated once before any work.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Frame sampling and shot detection.
+    pub sampling: SamplingOptions,
+    /// Face detection.
+    pub detect: DetectOptions,
+    /// Worker threads running the models.
+    pub workers: usize,
+    /// Distance at or below which a face is a registered person (default: the manifest's).
+    pub threshold: Option<f32>,
+    /// The date consent expiry is judged against.
+    pub today: Date,
+    /// Keep every gallery distance of every face (spot-check mode).
+    pub keep_all_scores: bool,
+    /// Match registered references (logos, artwork, ...) on the sampled frames.
+    pub references: bool,
+    /// Sampled frames per second references are matched on, at most (plus each shot's
+    /// first and last sample; every sample in every-frame mode).
+    pub ref_per_second: f64,
+    /// Reference matcher settings.
+    pub ip: MatchConfig,
+}
+
+impl ScanOptions {
+    /// Defaults for this machine and date.
+    pub fn new(today: Date) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            sampling: SamplingOptions::default(),
+            detect: DetectOptions::default(),
+            workers: cores.max(1),
+            threshold: None,
+            today,
+            keep_all_scores: false,
+            references: true,
+            ref_per_second: 1.0,
+            ip: MatchConfig::default(),
+        }
+    }
+
+    /// Rejects settings that cannot work, with the reason.
+    pub fn validate(&self) -> Result<(), String> {
+        self.sampling.validate().map_err(|e| e.to_string())?;
+        self.detect.validate()?;
+        if !(self.ref_per_second > 0.0 && self.ref_per_second.is_finite()) {
+            return Err(format!(
+                "reference rate must be a positive number of frames per second, got {}",
+                self.ref_per_second
+            ));
+        }
+        if self.workers == 0 || self.workers > 256 {
+            return Err(format!("workers must be 1..=256, got {}", self.workers));
+        }
+        if let Some(t) = self.threshold {
+            if !(t > 0.0 && t.is_finite()) {
+                return Err(format!("threshold must be a positive number, got {t}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Everything a scan needs that is built once for a batch.
+pub struct Scanner {
+    /// Models in use.
+    pub models: ModelSet,
+    /// Settings.
+    pub opts: ScanOptions,
+    /// Registered people (consent records and embeddings).
+    pub talent: Vec<Talent>,
+    /// Registered references (rights records and enrollment data).
+    pub refs: RefSet,
+    matcher: Matcher,
+    workers: Vec<Worker>,
+}
+
+impl Scanner {
+    /// Loads the models once per worker and prepares the matchers. The reference matcher
+    /// is loaded when `opts.references` is set and there are references (or `always_ip`,
+    /// for enrolling them).
+    pub fn new(
+        models: ModelSet,
+        opts: ScanOptions,
+        talent: Vec<Talent>,
+        refs: RefSet,
+    ) -> Result<Self, WorkerError> {
+        Self::with_ip(models, opts, talent, refs, false)
+    }
+
+    /// As [`Scanner::new`]; `always_ip` loads the reference matcher even with no references.
+    pub fn with_ip(
+        models: ModelSet,
+        opts: ScanOptions,
+        talent: Vec<Talent>,
+        refs: RefSet,
+        always_ip: bool,
+    ) -> Result<Self, WorkerError> {
+        let spec = models.embedder_spec().clone();
+        let threshold = opts.threshold.unwrap_or(spec.match_threshold);
+        let matcher = Matcher::new(&talent, spec.metric, threshold);
+        let ip = (always_ip || (opts.references && !refs.is_empty())).then_some(&opts.ip);
+        let workers = (0..opts.workers)
+            .map(|_| Worker::load(&models, &opts.detect, ip))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            models,
+            opts,
+            talent,
+            refs,
+            matcher,
+            workers,
+        })
+    }
+
+    /// True when this scan matches references.
+    pub fn matches_references(&self) -> bool {
+        self.workers.first().is_some_and(|w| w.ip.is_some()) && !self.refs.is_empty()
+    }
+
+    /// The matcher (names and threshold).
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
+    /// Faces in a single picture (for enrolling and evaluation).
+    pub fn analyse_image(
+        &mut self,
+        img: &image::RgbImage,
+    ) -> Result<Vec<Observation>, RuntimeError> {
+        let matcher = &self.matcher;
+        // Scanner::new always loads at least one worker (validated workers >= 1).
+        let Some(w) = self.workers.first_mut() else {
+            return Ok(Vec::new());
+        };
+        w.analyse(0, img, matcher, false, true)
+    }
+
+    /// Embeds the faces of one picture with the first worker.
+    pub fn worker(&mut self) -> Option<&mut Worker> {
+        self.workers.first_mut()
+    }
+
+    /// Scans one file. `progress` is called with the count of frames decoded so far.
+    pub fn scan_file(
+        &mut self,
+        path: &Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<FileReport, ScanError> {
+        let matcher = &self.matcher;
+        let refs = &self.refs;
+        let sampling = &self.opts.sampling;
+        let ref_rate = self.opts.ref_per_second;
+        let (frame_tx, frame_rx) = bounded::<Job>(self.workers.len() * 2);
+        let (obs_tx, obs_rx) = unbounded::<Result<FrameResult, WorkerError>>();
+        let (summary, collected, sha256) = std::thread::scope(|s| {
+            for w in self.workers.iter_mut() {
+                let rx = frame_rx.clone();
+                let tx = obs_tx.clone();
+                s.spawn(move || {
+                    for Job {
+                        frame: f,
+                        refs: match_refs,
+                    } in rx
+                    {
+                        let r = w
+                            .analyse(f.index, &f.image, matcher, true, false)
+                            .map_err(WorkerError::from)
+                            .and_then(|faces| {
+                                let hits = if match_refs {
+                                    w.match_refs(&f.image, refs, true)?
+                                } else {
+                                    Vec::new()
+                                };
+                                Ok(FrameResult {
+                                    index: f.index,
+                                    shot: f.shot,
+                                    faces,
+                                    refs: hits,
+                                    refs_checked: match_refs && w.ip.is_some() && !refs.is_empty(),
+                                })
+                            });
+                        let failed = r.is_err();
+                        if tx.send(r).is_err() || failed {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(frame_rx);
+            drop(obs_tx);
+            // Collects as results arrive, keeping only the best evidence per (shot, person),
+            // so a long appearance does not pile up images.
+            let collector = s.spawn(move || collect(obs_rx));
+            // Chain of custody: hash the file while it is being decoded (the OS cache
+            // serves the second reader).
+            let hasher = s.spawn(|| crate::models::sha256_file(path).ok());
+            let mut sink = Sink {
+                tx: Some(frame_tx),
+                pacer: RefPacer::new(ref_rate, sampling.every_frame),
+                progress,
+            };
+            let summary = media::stream(path, sampling, &mut sink);
+            sink.finish();
+            let collected = collector.join().unwrap_or_else(|_| {
+                Err(WorkerError::Runtime(RuntimeError::Run {
+                    model: "collector".into(),
+                    cause: "a worker thread panicked".into(),
+                }))
+            });
+            let sha256 = hasher.join().ok().flatten();
+            (summary, collected, sha256)
+        });
+        let (mut per_frame, evidence) = collected.map_err(|source| ScanError::Model {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let summary = summary?;
+        per_frame.sort_by_key(|f| f.index);
+        let mut report = self.build_report(path, summary, per_frame, evidence);
+        report.sha256 = sha256;
+        Ok(report)
+    }
+}
+
+/// The highest severity among the findings of a batch.
+pub fn worst(files: &[FileReport]) -> Option<Severity> {
+    files
+        .iter()
+        .flat_map(|f| f.findings.iter().map(|x| x.severity))
+        .max()
+}

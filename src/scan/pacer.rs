@@ -1,0 +1,177 @@
+//! Which sampled frames references are matched on, and the frame sink that feeds the
+//! workers.
+
+use crate::media::{self, FrameSink, SampledFrame};
+use crate::timecode::FrameIndex;
+use std::ops::ControlFlow;
+/// A sampled frame on its way to a worker, and whether references are matched on it.
+pub(super) struct Job {
+    pub(super) frame: SampledFrame,
+    pub(super) refs: bool,
+}
+
+/// Decides which sampled frames reference matching runs on: each shot's first and last
+/// sample, and in between samples at least `1 / per_second` seconds after the previous one
+/// matched (every sample when that is denser than the sampling, or in every-frame mode).
+/// Faces are still looked for on every sample; this bounds what reference matching, the
+/// costlier stage, adds to a scan. Holds one frame back, to know whether it ends its shot.
+pub(super) struct RefPacer {
+    per_second: f64,
+    every: bool,
+    /// Frames between matched samples (from the file's frame rate; 0 = every sample).
+    gap: f64,
+    /// Shot and index of the last sample matched.
+    last: Option<(usize, FrameIndex)>,
+    pending: Option<SampledFrame>,
+}
+
+impl RefPacer {
+    pub(super) fn new(per_second: f64, every: bool) -> Self {
+        Self {
+            per_second,
+            every,
+            gap: 0.0,
+            last: None,
+            pending: None,
+        }
+    }
+
+    /// The file's frame rate is known.
+    fn start(&mut self, fps: f64) {
+        self.gap = if self.every || !(fps > 0.0 && fps.is_finite()) {
+            0.0
+        } else {
+            fps / self.per_second
+        };
+        self.last = None;
+        self.pending = None;
+    }
+
+    /// Takes the next sample; gives back the previous one with its decision.
+    fn push(&mut self, frame: SampledFrame) -> Option<Job> {
+        let next_shot = frame.shot;
+        let prev = self.pending.replace(frame)?;
+        Some(self.decide(prev, Some(next_shot)))
+    }
+
+    /// End of the file: the sample held back (the last of its shot).
+    fn finish(&mut self) -> Option<Job> {
+        let prev = self.pending.take()?;
+        Some(self.decide(prev, None))
+    }
+
+    fn decide(&mut self, frame: SampledFrame, next_shot: Option<usize>) -> Job {
+        let first_of_shot = self.last.is_none_or(|(shot, _)| shot != frame.shot);
+        let last_of_shot = next_shot != Some(frame.shot);
+        // Half a frame of slack: grid samples land on whole frames.
+        let due = self
+            .last
+            .is_none_or(|(_, at)| (frame.index - at) as f64 + 0.5 >= self.gap);
+        let refs = first_of_shot || last_of_shot || due;
+        if refs {
+            self.last = Some((frame.shot, frame.index));
+        }
+        Job { frame, refs }
+    }
+}
+
+pub(super) struct Sink<'a> {
+    pub(super) tx: Option<crossbeam_channel::Sender<Job>>,
+    pub(super) pacer: RefPacer,
+    pub(super) progress: &'a mut dyn FnMut(u64),
+}
+
+impl Sink<'_> {
+    fn send(&mut self, job: Option<Job>) -> ControlFlow<()> {
+        let Some(job) = job else {
+            return ControlFlow::Continue(());
+        };
+        match self.tx.as_ref().map(|tx| tx.send(job)) {
+            Some(Ok(())) => ControlFlow::Continue(()),
+            _ => ControlFlow::Break(()),
+        }
+    }
+
+    /// Sends the frame held back and closes the channel, so workers finish.
+    pub(super) fn finish(&mut self) {
+        let last = self.pacer.finish();
+        let _ = self.send(last);
+        self.tx = None;
+    }
+}
+
+impl FrameSink for Sink<'_> {
+    fn start(&mut self, info: &media::MediaInfo) {
+        self.pacer.start(info.frame_rate.fps());
+    }
+
+    fn sample(&mut self, frame: SampledFrame) -> ControlFlow<()> {
+        let job = self.pacer.push(frame);
+        self.send(job)
+    }
+
+    fn progress(&mut self, decoded: u64) {
+        (self.progress)(decoded);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::SampledFrame;
+
+    /// The frames (index) the pacer matches references on, for samples (index, shot).
+    fn paced(samples: &[(u64, usize)], fps: f64, per_second: f64, every: bool) -> Vec<u64> {
+        let mut p = RefPacer::new(per_second, every);
+        p.start(fps);
+        let mut jobs = Vec::new();
+        for &(index, shot) in samples {
+            jobs.extend(p.push(SampledFrame {
+                index,
+                shot,
+                image: image::RgbImage::new(1, 1),
+            }));
+        }
+        jobs.extend(p.finish());
+        assert_eq!(jobs.len(), samples.len(), "every sample reaches a worker");
+        jobs.iter()
+            .filter(|j| j.refs)
+            .map(|j| j.frame.index)
+            .collect()
+    }
+
+    #[test]
+    fn references_are_matched_once_a_second_and_on_each_shots_first_and_last_sample() {
+        // 25 fps sampled at 2/s: a 4 s shot (0..=99), then a 0.4 s shot (100..=109).
+        let samples = [
+            (0, 0),
+            (13, 0),
+            (25, 0),
+            (38, 0),
+            (50, 0),
+            (63, 0),
+            (75, 0),
+            (88, 0),
+            (99, 0),
+            (100, 1),
+            (105, 1),
+            (109, 1),
+        ];
+        assert_eq!(
+            paced(&samples, 25.0, 1.0, false),
+            vec![0, 25, 50, 75, 99, 100, 109]
+        );
+        // Denser than the sampling: every sample.
+        assert_eq!(paced(&samples, 25.0, 10.0, false).len(), samples.len());
+        // Every-frame mode (inspect), whatever the rate.
+        assert_eq!(paced(&samples, 25.0, 0.1, true).len(), samples.len());
+        // NTSC: grid samples on whole frames still count as a second apart.
+        let ntsc = [(0, 0), (15, 0), (30, 0), (45, 0), (60, 0), (75, 0)];
+        assert_eq!(
+            paced(&ntsc, 30000.0 / 1001.0, 1.0, false),
+            vec![0, 30, 60, 75]
+        );
+        // A still: its one frame.
+        assert_eq!(paced(&[(0, 0)], 0.0, 1.0, false), vec![0]);
+    }
+}

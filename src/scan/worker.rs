@@ -1,0 +1,204 @@
+//! One worker thread's models: the face detector and embedder, and the reference matcher.
+
+use super::WorkerError;
+use crate::detect::{DetectOptions, FaceDetector};
+use crate::embed::Embedder;
+use crate::gallery::Reference;
+use crate::ipmatch::embed::IpEmbedder;
+use crate::ipmatch::{IpError, IpMatch, IpMatcher, MatchConfig, RefImage};
+use crate::matching::Matcher;
+use crate::models::ModelSet;
+use crate::runtime::RuntimeError;
+use crate::timecode::FrameIndex;
+use crate::track::Observation;
+
+/// The registered references a scan matches against: every enrolled image, and the
+/// reference each belongs to.
+#[derive(Debug, Clone, Default)]
+pub struct RefSet {
+    /// References with their rights records.
+    pub refs: Vec<Reference>,
+    /// Every usable enrolled image.
+    pub images: Vec<RefImage>,
+    /// For each of `images`, its index in `refs`.
+    pub owner: Vec<usize>,
+}
+
+impl RefSet {
+    /// Decodes the enrollment data of each reference (read from the gallery in
+    /// [`crate::ipmatch::REF_FORMAT`]); references without usable data are named in the error
+    /// list so the caller can warn (they were enrolled by an older build).
+    pub fn new(refs: Vec<Reference>) -> (Self, Vec<String>) {
+        let mut images = Vec::new();
+        let mut owner = Vec::new();
+        let mut unusable = Vec::new();
+        for (i, r) in refs.iter().enumerate() {
+            let mut ok = 0;
+            for bytes in &r.data {
+                if let Ok(img) = RefImage::from_bytes(bytes) {
+                    images.push(img);
+                    owner.push(i);
+                    ok += 1;
+                }
+            }
+            if ok == 0 {
+                unusable.push(r.name.clone());
+            }
+        }
+        (
+            Self {
+                refs,
+                images,
+                owner,
+            },
+            unusable,
+        )
+    }
+
+    /// True when there is nothing to match.
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty()
+    }
+}
+
+/// One worker's models.
+pub struct Worker {
+    detector: FaceDetector,
+    embedder: Embedder,
+    pub(super) ip: Option<IpMatcher>,
+}
+
+/// A reference verified on one frame, with evidence when asked for.
+#[derive(Debug, Clone)]
+pub struct RefHit {
+    /// Index into [`RefSet::refs`].
+    pub reference: usize,
+    /// The best verified match among the reference's images.
+    pub found: IpMatch,
+    /// Frame with the box drawn, the region, for reports.
+    pub evidence: Option<Box<crate::evidence::Evidence>>,
+}
+
+impl Worker {
+    /// Loads the active models; the reference matcher (with the manifest's image embedder,
+    /// if any) only when `ip` is given.
+    pub fn load(
+        models: &ModelSet,
+        opts: &DetectOptions,
+        ip: Option<&MatchConfig>,
+    ) -> Result<Self, WorkerError> {
+        let ip = match (ip, &models.ip_embedder) {
+            (None, _) => None,
+            (Some(c), Some(m)) => {
+                Some(IpMatcher::with_embedder(c.clone(), IpEmbedder::load(m, 1)?))
+            }
+            (Some(c), None) => Some(IpMatcher::new(c.clone())),
+        };
+        Ok(Self {
+            detector: FaceDetector::load(
+                &models.detector_full,
+                models.detector_short.as_ref(),
+                *opts,
+                1,
+            )?,
+            embedder: Embedder::load(&models.embedder, 1)?,
+            ip,
+        })
+    }
+
+    /// The reference matcher, when loaded.
+    pub fn ip_matcher(&mut self) -> Option<&mut IpMatcher> {
+        self.ip.as_mut()
+    }
+
+    /// References verified in one picture, at most one hit per reference (its image with
+    /// the most inliers), with evidence images when `evidence`.
+    pub fn match_refs(
+        &mut self,
+        img: &image::RgbImage,
+        refs: &RefSet,
+        evidence: bool,
+    ) -> Result<Vec<RefHit>, IpError> {
+        let Some(m) = self.ip.as_mut() else {
+            return Ok(Vec::new());
+        };
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut best: Vec<Option<IpMatch>> = vec![None; refs.refs.len()];
+        for found in m.match_frame(img, &refs.images)? {
+            let r = refs.owner[found.reference];
+            if best[r].as_ref().is_none_or(|b| found.inliers > b.inliers) {
+                best[r] = Some(found);
+            }
+        }
+        Ok(best
+            .into_iter()
+            .enumerate()
+            .filter_map(|(reference, f)| f.map(|f| (reference, f)))
+            .map(|(reference, found)| {
+                let b = found.bbox;
+                let evidence = evidence.then(|| {
+                    Box::new(crate::evidence::capture(
+                        img,
+                        [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+                    ))
+                });
+                RefHit {
+                    reference,
+                    found,
+                    evidence,
+                }
+            })
+            .collect())
+    }
+
+    /// Faces in one picture, each with its embedding and gallery ranking; evidence images
+    /// for faces that match someone when `evidence`, the aligned chip when `keep_chip`.
+    pub fn analyse(
+        &mut self,
+        frame: FrameIndex,
+        img: &image::RgbImage,
+        matcher: &Matcher,
+        evidence: bool,
+        keep_chip: bool,
+    ) -> Result<Vec<Observation>, RuntimeError> {
+        let faces = self.detector.detect(img)?;
+        let chips = self.embedder.chips(img, &faces);
+        let ok: Vec<&image::RgbImage> = chips.iter().flatten().collect();
+        let mut embs = if ok.is_empty() {
+            Vec::new()
+        } else {
+            self.embedder.embed_chips(&ok)?
+        }
+        .into_iter();
+        Ok(faces
+            .into_iter()
+            .zip(chips)
+            .map(|(face, chip)| {
+                let embedding = chip.as_ref().and_then(|_| embs.next());
+                let ranking = embedding
+                    .as_ref()
+                    .map(|e| matcher.rank(e))
+                    .unwrap_or_default();
+                let matched = ranking
+                    .first()
+                    .is_some_and(|c| c.distance <= matcher.threshold());
+                let evidence = (evidence && matched).then(|| {
+                    Box::new(crate::evidence::capture(
+                        img,
+                        [face.x, face.y, face.w, face.h],
+                    ))
+                });
+                Observation {
+                    frame,
+                    face,
+                    embedding,
+                    ranking,
+                    evidence,
+                    chip: if keep_chip { chip } else { None },
+                }
+            })
+            .collect())
+    }
+}
