@@ -335,7 +335,18 @@ impl Gallery {
                 path: path.to_path_buf(),
             });
         }
-        Self::connect(path)
+        Self::connect(path, false)
+    }
+
+    /// Opens an existing gallery for reading only (scans, worker processes, cluster tasks):
+    /// nothing is migrated or written, and a gallery on a read-only disk works.
+    pub fn open_read_only(path: &Path) -> Result<Self, GalleryError> {
+        if !path.is_file() {
+            return Err(GalleryError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        Self::connect(path, true)
     }
 
     /// Opens the gallery, creating it (and its folder, private) if needed.
@@ -360,15 +371,20 @@ impl Gallery {
                 source,
             })?;
         }
-        Self::connect(path)
+        Self::connect(path, false)
     }
 
-    fn connect(path: &Path) -> Result<Self, GalleryError> {
+    fn connect(path: &Path, read_only: bool) -> Result<Self, GalleryError> {
         let db = |source| GalleryError::Db {
             path: path.to_path_buf(),
             source,
         };
-        let conn = Connection::open(path).map_err(db)?;
+        let conn = if read_only {
+            Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        } else {
+            Connection::open(path)
+        }
+        .map_err(db)?;
         let not_gallery = |cause: String| GalleryError::NotAGallery {
             path: path.to_path_buf(),
             cause,
@@ -398,11 +414,30 @@ impl Gallery {
                 )
                 .map_err(db)?
                 > 0;
-            if !has_chip {
+            if read_only {
+                let has_refs: bool = conn
+                    .query_row(
+                        "SELECT count(*) FROM sqlite_master WHERE name = 'reference'",
+                        [],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .map_err(db)?
+                    > 0;
+                if !(has_chip && has_refs) {
+                    return Err(not_gallery(
+                        "made by an older clearshot: run `clearshot gallery list` once to upgrade it"
+                            .into(),
+                    ));
+                }
+            } else if !has_chip {
                 conn.execute_batch("ALTER TABLE talent_embedding ADD COLUMN chip BLOB;")
                     .map_err(db)?;
             }
-            conn.execute_batch(REF_SCHEMA).map_err(db)?;
+            if !read_only {
+                conn.execute_batch(REF_SCHEMA).map_err(db)?;
+            }
+        } else if read_only {
+            return Err(not_gallery("empty database".into()));
         } else {
             conn.execute_batch(SCHEMA).map_err(db)?;
             conn.execute_batch(REF_SCHEMA).map_err(db)?;

@@ -7,6 +7,7 @@
 
 pub mod align;
 pub mod approvals;
+pub mod batch;
 pub mod detect;
 pub mod embed;
 pub mod eval;

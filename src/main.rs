@@ -3,15 +3,14 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clearshot::approvals::Approvals;
+use clearshot::batch::{self, events::JsonLines, settings::ScanSettings, BatchConfig, RunInfo};
 use clearshot::gallery::{ConsentRecord, Enrollment, Gallery, RefEnrollment, RefRecord};
 use clearshot::ipmatch::{embed::IpEmbedder, IpMatcher, MatchConfig};
-use clearshot::media::{self, SamplingOptions};
+use clearshot::media;
 use clearshot::models::{self, ModelSet};
 use clearshot::policy::Severity;
-use clearshot::report::{self, FileFailure, GalleryRecord, ModelRecord, ScanReport};
+use clearshot::report::{self, ScanReport};
 use clearshot::scan::{RefSet, ScanOptions, Scanner};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -51,6 +50,9 @@ enum Cmd {
     /// Spot-check one range of one file: every frame, every face, every gallery distance.
     #[command(after_help = EXIT_HELP)]
     Inspect(InspectArgs),
+    /// A worker process of a batch (started by `scan` itself; speaks JSON lines on stdin/stdout).
+    #[command(hide = true)]
+    Worker,
     /// Re-hash the files (and models) a JSON report names; exit 0 when all are unchanged.
     Verify {
         /// A JSON report written by `scan --json` or `inspect --json`.
@@ -156,6 +158,9 @@ struct OutputArgs {
     /// Write a self-contained HTML evidence report into this folder (index.html).
     #[arg(long)]
     html: Option<PathBuf>,
+    /// Write one JSON record per event as it happens (file started, finding, file finished, file failed, batch finished); `-` for stdout (then no table).
+    #[arg(long)]
+    jsonl: Option<PathBuf>,
     /// Replace report files that already exist (otherwise they are never overwritten).
     #[arg(long)]
     overwrite: bool,
@@ -176,6 +181,71 @@ struct ScanArgs {
     out: OutputArgs,
     #[command(flatten)]
     tune: TuneArgs,
+    /// Files scanned at once, each in its own worker process [default: one per core, up to 8].
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// The batch's journal (resume after a crash or kill) [default: $XDG_STATE_HOME/clearshot/journals/ID.sqlite, ID from the paths given].
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    /// Forget what the journal holds and scan everything again.
+    #[arg(long)]
+    fresh: bool,
+    /// Resident memory one file's worker may use before that file is stopped, e.g. 4G, 800M [default: 80% of RAM shared by the jobs, at most 8G].
+    #[arg(long, value_parser = parse_size)]
+    max_memory: Option<u64>,
+    /// Seconds a file may go without progress before it is stopped as hung.
+    #[arg(long, default_value_t = 120.0)]
+    stall_timeout: f64,
+}
+
+/// Resource limits from the flags, resolved once the number of jobs is known.
+#[derive(Default)]
+struct BatchLimits {
+    max_memory: Option<u64>,
+    stall: Option<f64>,
+}
+
+impl BatchLimits {
+    fn resolve(&self, jobs: usize) -> batch::supervisor::Limits {
+        let total = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            })
+            .map_or(8 << 30, |kib| kib * 1024);
+        let share = (total as f64 * 0.8 / jobs.max(1) as f64) as u64;
+        batch::supervisor::Limits {
+            max_memory: self.max_memory.unwrap_or(share.min(8 << 30)),
+            stall: std::time::Duration::from_secs_f64(self.stall.unwrap_or(120.0).max(0.05)),
+        }
+    }
+}
+
+/// `8G`, `800M`, `1.5G`, `1073741824`.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("'{text}': use a size like 4G or 800M")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("'{text}': use a size like 4G or 800M"))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(format!("'{text}' is not a positive size"));
+    }
+    Ok((v * mult as f64) as u64)
 }
 
 #[derive(Args, Clone)]
@@ -192,9 +262,15 @@ struct TuneArgs {
     /// Tile side for small-face detection in pixels (0: whole frame only).
     #[arg(long, default_value_t = 640)]
     tile: u32,
-    /// Worker threads running the models [default: number of cores].
+    /// Model threads in each worker process [default: the cores shared by the jobs].
     #[arg(long)]
     workers: Option<usize>,
+    /// Pictures larger than this many pixels are refused before decoding (decompression bombs).
+    #[arg(long, default_value_t = batch::settings::DEFAULT_MAX_PIXELS)]
+    max_pixels: u64,
+    /// Frame rate of numbered image sequences (24, 25, 23.976, 24000/1001).
+    #[arg(long, default_value = "24")]
+    seq_rate: String,
     /// Judge consent expiry on this date (YYYY-MM-DD) instead of today.
     #[arg(long)]
     date: Option<String>,
@@ -296,12 +372,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let models_dir = cli.models.clone().unwrap_or_else(models::default_dir);
     match cli.cmd {
         Cmd::Scan(args) => {
-            let opts = scan_options(&args.tune)?;
-            let files = collect(&args.paths)?;
-            if files.is_empty() {
-                bail!("no media files found in the given paths");
+            let settings = settings(&args.tune)?;
+            let journal = match args.journal {
+                Some(j) => j,
+                None => batch::default_journal(&args.paths),
+            };
+            let run_plan = RunPlan {
+                journal: Some(journal),
+                fresh: args.fresh,
+                jobs: args.jobs,
+                workers: args.tune.workers,
+                limits: BatchLimits {
+                    max_memory: args.max_memory,
+                    stall: Some(args.stall_timeout),
+                },
+            };
+            if args.jobs == Some(0) {
+                bail!("--jobs must be at least 1");
             }
-            scan(&files, opts, &args.out, &gallery_path, &models_dir)
+            scan(
+                &args.paths,
+                settings,
+                args.tune.date.as_deref(),
+                &args.out,
+                run_plan,
+                &gallery_path,
+                &models_dir,
+            )
+        }
+        Cmd::Worker => {
+            let stdin = std::io::stdin();
+            let stdout = std::io::stdout();
+            batch::worker::serve(stdin.lock(), stdout.lock())?;
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Inspect(args) => inspect(args, &gallery_path, &models_dir),
         Cmd::Verify { report } => verify(&report, &models_dir),
@@ -337,75 +440,28 @@ fn today(date: Option<&str>) -> Result<time::Date> {
     }
 }
 
-fn scan_options(t: &TuneArgs) -> Result<ScanOptions> {
-    let mut o = ScanOptions::new(today(t.date.as_deref())?);
-    o.sampling = SamplingOptions {
-        per_second: t.sample_rate,
+fn settings(t: &TuneArgs) -> Result<ScanSettings> {
+    Ok(ScanSettings {
+        sample_rate: t.sample_rate,
         min_per_shot: t.min_per_shot,
-        ..SamplingOptions::default()
-    };
-    o.detect.tile = t.tile;
-    if let Some(w) = t.workers {
-        o.workers = w;
-    }
-    o.threshold = t.threshold;
-    o.references = !t.no_refs;
-    o.ref_per_second = t.ref_rate;
-    if t.fine_refs {
-        o.ip = MatchConfig::fine();
-    }
-    o.validate().map_err(anyhow::Error::msg)?;
-    Ok(o)
-}
-
-/// Media file types picked up when walking a folder (named files are always tried).
-const MEDIA_EXT: &[&str] = &[
-    "mp4", "mov", "mxf", "mkv", "avi", "m4v", "mts", "m2ts", "ts", "webm", "mpg", "mpeg", "y4m",
-    "png", "jpg", "jpeg", "tif", "tiff", "webp", "bmp", "dpx", "exr",
-];
-
-fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .with_context(|| format!("{}: cannot read folder", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        for p in entries {
-            let hidden = p
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-            if hidden {
-                continue;
-            }
-            if p.is_dir() {
-                walk(&p, out)?;
-            } else if p
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| MEDIA_EXT.contains(&e.to_ascii_lowercase().as_str()))
-            {
-                out.push(p);
-            }
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            walk(p, &mut out)?;
-        } else {
-            out.push(p.clone());
-        }
-    }
-    Ok(out)
+        tile: t.tile,
+        threshold: t.threshold,
+        references: !t.no_refs,
+        ref_rate: t.ref_rate,
+        fine_refs: t.fine_refs,
+        max_pixels: t.max_pixels,
+        seq_rate: batch::settings::parse_rate(&t.seq_rate).map_err(anyhow::Error::msg)?,
+        ..ScanSettings::default()
+    })
 }
 
 /// Checks every output up front, before any work: nothing the user has is overwritten
-/// without --overwrite.
-fn refuse_overwrite(out: &OutputArgs) -> Result<()> {
+/// without --overwrite, and a folder that cannot be written is found now, not after an
+/// overnight batch.
+fn check_outputs(out: &OutputArgs) -> Result<()> {
     let html = out.html.as_ref().map(|d| d.join("index.html"));
-    for p in [&out.json, &out.csv, &out.edl, &out.otio, &html]
+    let jsonl = out.jsonl.as_ref().filter(|p| !batch::is_stdout(p));
+    for p in [&out.json, &out.csv, &out.edl, &out.otio, &html, &jsonl.cloned()]
         .into_iter()
         .flatten()
     {
@@ -415,6 +471,22 @@ fn refuse_overwrite(out: &OutputArgs) -> Result<()> {
                 p.display()
             );
         }
+        let dir = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        // The HTML folder is created when the report is written.
+        let dir = if Some(p) == html.as_ref() && !dir.exists() {
+            dir.parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+        } else {
+            dir
+        };
+        let probe = dir.join(format!(".clearshot-write-test.{}", std::process::id()));
+        std::fs::write(&probe, b"")
+            .with_context(|| format!("{}: cannot write a report here", dir.display()))?;
+        let _ = std::fs::remove_file(&probe);
     }
     Ok(())
 }
@@ -452,146 +524,89 @@ fn load_models(dir: &Path) -> Result<ModelSet> {
     Ok(set)
 }
 
-fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+/// How a scan runs: where its journal is and how the work is spread.
+struct RunPlan {
+    journal: Option<PathBuf>,
+    fresh: bool,
+    jobs: Option<usize>,
+    workers: Option<usize>,
+    limits: BatchLimits,
 }
 
 fn scan(
-    files: &[PathBuf],
-    opts: ScanOptions,
+    paths: &[PathBuf],
+    settings: ScanSettings,
+    date: Option<&str>,
     out: &OutputArgs,
+    run_plan: RunPlan,
     gallery_path: &Path,
     models_dir: &Path,
 ) -> Result<ExitCode> {
-    let started = now();
-    refuse_overwrite(out)?;
+    let started = batch::assemble::now();
+    check_outputs(out)?;
     let approvals = match &out.approvals {
         Some(p) => Approvals::load(p)?,
         None => Approvals::default(),
     };
-    let models = load_models(models_dir)?;
-    let gallery = Gallery::open(gallery_path)?;
-    let talent = gallery.talent(Some(&models.embedder.entry.sha256))?;
-    let digest = gallery.state_digest()?;
-    let unusable: Vec<&str> = talent
-        .iter()
-        .filter(|t| t.embeddings.is_empty())
-        .map(|t| t.name.as_str())
-        .collect();
-    if !unusable.is_empty() {
-        eprintln!(
-            "clearshot: warning: enrolled with another embedder, re-enroll to match: {}",
-            unusable.join(", ")
-        );
-    }
-    let (refs, stale) = RefSet::new(gallery.references(Some(clearshot::ipmatch::REF_FORMAT))?);
-    if !stale.is_empty() {
-        eprintln!(
-            "clearshot: warning: references enrolled by an older matcher, re-enroll to match: {}",
-            stale.join(", ")
-        );
-    }
-    let gallery_record = GalleryRecord {
-        path: gallery_path.to_path_buf(),
-        state_sha256: digest,
-        talent: talent.len(),
-        matchable: talent.len() - unusable.len(),
-        references: refs.refs.len(),
-    };
-    let settings = serde_json::json!({
-        "sample_rate": opts.sampling.per_second,
-        "min_per_shot": opts.sampling.min_per_shot,
-        "tile": opts.detect.tile,
-        "workers": opts.workers,
-        "threshold": opts.threshold.unwrap_or(models.embedder_spec().match_threshold),
-        "date": opts.today.to_string(),
-        "every_frame": opts.sampling.every_frame,
-        "range": opts.sampling.range,
-        "approvals": out.approvals,
-        "references": opts.references && !refs.is_empty(),
-        "ref_rate": opts.ref_per_second,
-        "reference_matcher": opts.ip,
-    });
-    let with_refs = opts.references && !refs.is_empty();
-    let model_records = model_records(&models, with_refs);
-    let mut scanner = Scanner::new(models, opts, talent, refs)?;
-
-    let tty = std::io::stderr().is_terminal();
-    let multi = MultiProgress::with_draw_target(if tty {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    });
-    let overall = multi.add(ProgressBar::new(files.len() as u64));
-    overall.set_style(
-        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} files {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    overall.set_prefix("overall");
-    let mut reports = Vec::new();
-    let mut failures = Vec::new();
-    for path in files {
-        let name = path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let bar = multi.add(ProgressBar::new(
-            media::probe(path)
-                .ok()
-                .and_then(|i| i.frame_count)
-                .unwrap_or(0),
-        ));
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} frames {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.set_prefix("file");
-        bar.set_message(name);
-        let mut progress = |n: u64| bar.set_position(n);
-        match scanner.scan_file(path, &mut progress) {
-            Ok(mut r) => {
-                approvals.apply(&mut r);
-                for w in &r.warnings {
-                    multi.suspend(|| eprintln!("clearshot: warning: {w}"));
-                }
-                reports.push(r);
-            }
-            Err(e) => {
-                multi.suspend(|| eprintln!("clearshot: {e}"));
-                failures.push(FileFailure {
-                    path: path.clone(),
-                    error: e.to_string(),
-                });
-            }
-        }
-        bar.finish_and_clear();
-        multi.remove(&bar);
-        overall.inc(1);
-    }
-    overall.finish_and_clear();
-
-    print!("{}", report::table::render(&reports, &failures));
-    let worst = clearshot::scan::worst(&reports);
-    let full = ScanReport {
-        tool: "clearshot".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        command_line: std::env::args().collect(),
-        started,
-        finished: now(),
-        models: model_records,
-        gallery: gallery_record,
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (jobs, workers) = batch::default_jobs_and_workers(cores, paths.len().max(
+        // Folders: their files are counted by the plan; assume many.
+        if paths.iter().any(|p| p.is_dir()) { usize::MAX } else { paths.len() },
+    ));
+    let jobs = run_plan.jobs.unwrap_or(jobs);
+    let workers = run_plan
+        .workers
+        .unwrap_or_else(|| if run_plan.jobs.is_some() { (cores / jobs.max(1)).max(1) } else { workers });
+    let config = BatchConfig {
+        models_dir: models_dir.to_path_buf(),
+        gallery: gallery_path.to_path_buf(),
         settings,
-        files: reports,
-        failures,
+        date: today(date)?,
+        jobs,
+        workers,
+        journal: run_plan.journal,
+        fresh: run_plan.fresh,
+        limits: run_plan.limits.resolve(jobs),
+        exe: std::env::current_exe().context("cannot find the clearshot binary for its workers")?,
     };
+    let interrupt = batch::interrupt::Interrupt::install()
+        .context("cannot install the Ctrl-C handler")?;
+    let mut terminal = batch::progress::Terminal::new();
+    let jsonl_to_stdout = out.jsonl.as_deref().is_some_and(batch::is_stdout);
+    let mut jsonl: Option<JsonLines<Box<dyn std::io::Write>>> = match &out.jsonl {
+        None => None,
+        Some(p) if batch::is_stdout(p) => Some(JsonLines::new(Box::new(std::io::stdout()))),
+        Some(p) => Some(JsonLines::new(Box::new(
+            std::fs::File::create(p).with_context(|| format!("{}: cannot write", p.display()))?,
+        ))),
+    };
+    let mut observers: Vec<&mut dyn batch::events::Observer> = vec![&mut terminal];
+    if let Some(j) = jsonl.as_mut() {
+        observers.push(j);
+    }
+    let mut observer = batch::events::Fanout(observers);
+    let run = RunInfo {
+        started,
+        command_line: std::env::args().collect(),
+    };
+    let stop = || interrupt.requested();
+    let outcome = batch::run(paths, &config, &approvals, &run, &mut observer, &stop)?;
+    drop(observer);
+    if let Some(e) = jsonl.and_then(|j| j.error) {
+        eprintln!("clearshot: --jsonl: cannot write: {e}");
+    }
+    let full = outcome.report;
+    if !jsonl_to_stdout {
+        print!("{}", report::table::render(&full.files, &full.failures));
+    }
     write_outputs(&full, out)?;
+    let worst = clearshot::scan::worst(&full.files);
     let gate = match out.fail_on {
         FailOn::Escalate => Some(Severity::Escalate),
         FailOn::Review => Some(Severity::Review),
         FailOn::Never => None,
     };
-    Ok(if !full.failures.is_empty() {
+    Ok(if !full.failures.is_empty() || full.incomplete {
         ExitCode::from(2)
     } else if matches!((gate, worst), (Some(g), Some(w)) if w >= g) {
         ExitCode::from(1)
@@ -627,17 +642,28 @@ fn inspect(args: InspectArgs, gallery_path: &Path, models_dir: &Path) -> Result<
             );
         }
     }
-    let mut opts = ScanOptions::new(today(args.date.as_deref())?);
-    opts.sampling.every_frame = true;
-    opts.sampling.range = Some((a, b));
-    opts.ip = MatchConfig::fine();
-    opts.keep_all_scores = true;
-    opts.threshold = args.threshold;
-    opts.validate().map_err(anyhow::Error::msg)?;
+    let settings = ScanSettings {
+        every_frame: true,
+        range: Some((a, b)),
+        fine_refs: true,
+        keep_all_scores: true,
+        threshold: args.threshold,
+        ..ScanSettings::default()
+    };
+    // A spot check keeps no journal and scans its one file in one worker process.
+    let run_plan = RunPlan {
+        journal: None,
+        fresh: false,
+        jobs: Some(1),
+        workers: None,
+        limits: BatchLimits::default(),
+    };
     scan(
         std::slice::from_ref(&args.file),
-        opts,
+        settings,
+        args.date.as_deref(),
         &args.out,
+        run_plan,
         gallery_path,
         models_dir,
     )
@@ -671,26 +697,6 @@ fn verify(report_path: &Path, models_dir: &Path) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-fn model_records(m: &ModelSet, with_refs: bool) -> Vec<ModelRecord> {
-    let mut out = vec![("detector", &m.detector_full)];
-    if let Some(s) = &m.detector_short {
-        out.push(("detector (close-up)", s));
-    }
-    out.push(("embedder", &m.embedder));
-    if let Some(ip) = m.ip_embedder.as_ref().filter(|_| with_refs) {
-        out.push(("reference embedder", ip));
-    }
-    out.into_iter()
-        .map(|(role, r)| ModelRecord {
-            role: role.into(),
-            name: r.name.clone(),
-            file: r.entry.file.clone(),
-            sha256: r.entry.sha256.clone(),
-            licence: r.entry.licence.clone(),
-        })
-        .collect()
 }
 
 /// Embeds the one face of each photo; any photo without exactly one face fails the lot.

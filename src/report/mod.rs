@@ -280,6 +280,22 @@ pub struct ScanReport {
     pub files: Vec<FileReport>,
     /// Files that could not be scanned.
     pub failures: Vec<FileFailure>,
+    /// The batch was stopped before every input was scanned (see `pending`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
+    /// Inputs not scanned because the batch was stopped, or a shard's journal is missing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PathBuf>,
+}
+
+/// Report order of a file's findings: by shot, the most severe first, then by name.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        a.shot
+            .cmp(&b.shot)
+            .then(b.severity.cmp(&a.severity))
+            .then(a.name.cmp(&b.name))
+    });
 }
 
 /// Writes `text` to `path` through a temporary file and a rename, so a failed write never

@@ -135,12 +135,7 @@ impl Scanner {
                 unidentified_faces: unknown,
             });
         }
-        findings.sort_by(|a, b| {
-            a.shot
-                .cmp(&b.shot)
-                .then(b.severity.cmp(&a.severity))
-                .then(a.name.cmp(&b.name))
-        });
+        crate::report::sort_findings(&mut findings);
         let frames = self.opts.keep_all_scores.then(|| {
             per_frame
                 .iter()

@@ -29,6 +29,17 @@ use crossbeam_channel::{bounded, unbounded};
 use std::path::{Path, PathBuf};
 use time::Date;
 
+/// Hears how a file's scan goes (progress bars, the worker process's reports).
+pub trait ScanProgress {
+    /// The file is open: what it is (frame count, duration).
+    fn started(&mut self, _info: &media::MediaInfo) {}
+    /// Frames decoded so far.
+    fn decoded(&mut self, _frames: u64) {}
+}
+
+/// Nobody listens.
+impl ScanProgress for () {}
+
 /// Why one file could not be scanned.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -198,11 +209,11 @@ impl Scanner {
         self.workers.first_mut()
     }
 
-    /// Scans one file. `progress` is called with the count of frames decoded so far.
+    /// Scans one file, telling `progress` what the file is and how many frames are decoded.
     pub fn scan_file(
         &mut self,
         path: &Path,
-        progress: &mut dyn FnMut(u64),
+        progress: &mut dyn ScanProgress,
     ) -> Result<FileReport, ScanError> {
         let matcher = &self.matcher;
         let refs = &self.refs;

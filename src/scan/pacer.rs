@@ -78,7 +78,7 @@ impl RefPacer {
 pub(super) struct Sink<'a> {
     pub(super) tx: Option<crossbeam_channel::Sender<Job>>,
     pub(super) pacer: RefPacer,
-    pub(super) progress: &'a mut dyn FnMut(u64),
+    pub(super) progress: &'a mut dyn super::ScanProgress,
 }
 
 impl Sink<'_> {
@@ -103,6 +103,7 @@ impl Sink<'_> {
 impl FrameSink for Sink<'_> {
     fn start(&mut self, info: &media::MediaInfo) {
         self.pacer.start(info.frame_rate.fps());
+        self.progress.started(info);
     }
 
     fn sample(&mut self, frame: SampledFrame) -> ControlFlow<()> {
@@ -111,7 +112,7 @@ impl FrameSink for Sink<'_> {
     }
 
     fn progress(&mut self, decoded: u64) {
-        (self.progress)(decoded);
+        self.progress.decoded(decoded);
     }
 }
 

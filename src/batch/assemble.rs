@@ -1,0 +1,104 @@
+//! One report from the journal: every input in plan order, each file's report as the
+//! worker made it, judged on the run's date (consent expiry) with the written approvals
+//! applied. Scan-time facts come only from the journal, so a batch that was killed and
+//! resumed gives the same bytes as one that ran straight through; only the run's own
+//! fields (`started`, `finished`, `command_line`) differ.
+
+use super::journal::{self, Journal, Outcome};
+use super::plan::Plan;
+use super::setup::RunHeader;
+use super::{BatchError, RunInfo};
+use crate::approvals::Approvals;
+use crate::report::{FileFailure, FileReport, ScanReport};
+use std::path::{Path, PathBuf};
+use time::Date;
+
+/// What a report is judged by at the time it is made.
+pub struct Judgement<'a> {
+    /// The date consent is judged on.
+    pub date: Date,
+    /// Written approvals.
+    pub approvals: &'a Approvals,
+    /// Where they came from (recorded in the settings).
+    pub approvals_path: Option<PathBuf>,
+}
+
+/// Names a stored file report by `path` (as this run's command line reached it), judges
+/// talent consent on `date` and applies the approvals.
+pub fn judge(r: &mut FileReport, path: &Path, date: Date, approvals: &Approvals) {
+    r.path = path.to_path_buf();
+    for f in &mut r.findings {
+        if let (Some(consent), None) = (&f.consent, &f.reference) {
+            (f.severity, f.reason) = crate::policy::talent(consent, date);
+        }
+    }
+    crate::report::sort_findings(&mut r.findings);
+    approvals.apply(r);
+}
+
+/// The report of a batch over `plan` from what `journal` holds.
+pub fn assemble(
+    header: &RunHeader,
+    plan: &Plan,
+    journal: &Journal,
+    judgement: &Judgement,
+    run: &RunInfo,
+    interrupted: bool,
+) -> Result<ScanReport, BatchError> {
+    let mut files = Vec::new();
+    let mut failures: Vec<FileFailure> = plan.problems.clone();
+    let mut pending = Vec::new();
+    let run_key = header.key();
+    for p in &plan.inputs {
+        let path = p.input.path();
+        // Only entries made for this input as it is now, by this run's models, gallery and
+        // settings: an interrupted batch may leave older ones behind.
+        let identity = super::plan::identity(&p.input);
+        let entry = journal
+            .get(&p.key)?
+            .filter(|e| e.identity == identity && e.run_key == run_key);
+        match entry.map(|e| e.outcome) {
+            Some(Outcome::Done(text)) => match journal::parse_report(&text) {
+                Ok(mut r) => {
+                    judge(&mut r, &path, judgement.date, judgement.approvals);
+                    files.push(r);
+                }
+                Err(error) => failures.push(FileFailure {
+                    path,
+                    error: format!("{}: {error}", p.input.display_name()),
+                }),
+            },
+            Some(Outcome::Failed(error)) => failures.push(FileFailure { path, error }),
+            Some(Outcome::Crashed { .. }) | None => pending.push(path),
+        }
+    }
+    let mut settings = header.settings.clone();
+    if let Some(m) = settings.as_object_mut() {
+        m.insert("date".into(), serde_json::json!(judgement.date.to_string()));
+        m.insert(
+            "approvals".into(),
+            serde_json::json!(judgement.approvals_path),
+        );
+    }
+    Ok(ScanReport {
+        tool: "clearshot".into(),
+        version: header.version.clone(),
+        command_line: run.command_line.clone(),
+        started: run.started.clone(),
+        finished: now(),
+        models: header.models.clone(),
+        gallery: header.gallery.clone(),
+        settings,
+        files,
+        failures,
+        incomplete: interrupted || !pending.is_empty(),
+        pending,
+    })
+}
+
+/// Now, UTC, RFC 3339.
+pub fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,0 +1,424 @@
+//! The batch: everything between the paths a user names and one report over all of them.
+//!
+//! `plan` turns paths into inputs; `journal` keeps each finished input's report durably so
+//! an interrupted batch resumes where it stopped; `supervisor` scans the inputs in worker
+//! processes (`worker`, speaking `protocol`), several at once, so that no input can take
+//! the batch down; `events` tells the user (and `--jsonl` readers) as things happen;
+//! `interrupt` handles Ctrl-C; `assemble` makes the one report from the journal, the same
+//! bytes whether the batch ran straight through or was resumed.
+
+pub mod assemble;
+pub mod events;
+pub mod interrupt;
+pub mod journal;
+pub mod plan;
+pub mod progress;
+pub mod protocol;
+pub mod settings;
+pub mod setup;
+pub mod supervisor;
+pub mod worker;
+
+use crate::approvals::Approvals;
+use crate::report::{FileReport, ScanReport};
+use events::{Event, Observer};
+use journal::{Entry, Journal, Outcome};
+use plan::Planned;
+use protocol::{Request, WorkerConfig};
+use settings::ScanSettings;
+use setup::ScanSetup;
+use std::path::{Path, PathBuf};
+use supervisor::{Finish, Handler, Limits, Supervisor};
+use time::Date;
+
+/// Why a batch could not run at all (a bad input never does this: it gets its line).
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// Models missing or not as the manifest says.
+    #[error(transparent)]
+    Models(#[from] crate::models::ModelError),
+    /// The gallery cannot be read.
+    #[error(transparent)]
+    Gallery(#[from] crate::gallery::GalleryError),
+    /// The journal cannot be used.
+    #[error(transparent)]
+    Journal(#[from] journal::JournalError),
+    /// ONNX Runtime cannot be loaded.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
+    /// A model session could not be made.
+    #[error(transparent)]
+    Worker(#[from] crate::scan::WorkerError),
+    /// Settings that cannot work.
+    #[error("{0}")]
+    Settings(String),
+    /// A worker process could not start (its own message).
+    #[error("cannot start a worker process: {0}")]
+    WorkerStart(String),
+    /// The gallery or the models changed while the batch ran.
+    #[error("the gallery or the models changed since this batch started; run it again")]
+    Changed,
+    /// The pipe between supervisor and worker broke.
+    #[error("worker pipe: {0}")]
+    Protocol(std::io::Error),
+}
+
+/// How a batch runs.
+#[derive(Debug, Clone)]
+pub struct BatchConfig {
+    /// Models folder.
+    pub models_dir: PathBuf,
+    /// Gallery database.
+    pub gallery: PathBuf,
+    /// What to look for.
+    pub settings: ScanSettings,
+    /// The date consent is judged on.
+    pub date: Date,
+    /// Inputs scanned at once (worker processes).
+    pub jobs: usize,
+    /// Model threads in each worker process.
+    pub workers: usize,
+    /// The journal file; None keeps it in memory (spot checks).
+    pub journal: Option<PathBuf>,
+    /// Forget the journal's entries first.
+    pub fresh: bool,
+    /// What one input may use.
+    pub limits: Limits,
+    /// The clearshot binary the workers run.
+    pub exe: PathBuf,
+}
+
+/// Worker processes and model threads for this machine: files in parallel (one decoder
+/// thread each) with the cores shared between them.
+pub fn default_jobs_and_workers(cores: usize, files: usize) -> (usize, usize) {
+    let cores = cores.max(1);
+    let jobs = cores.clamp(1, 8).min(files.max(1));
+    (jobs, (cores / jobs).max(1))
+}
+
+/// The run's own facts, which no two runs share: kept in clearly named report fields.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// Start (UTC, RFC 3339).
+    pub started: String,
+    /// The command line.
+    pub command_line: Vec<String>,
+}
+
+/// What a batch leaves.
+pub struct BatchOutcome {
+    /// The report over every input (approvals applied).
+    pub report: ScanReport,
+    /// Stopped on request before the end.
+    pub interrupted: bool,
+    /// Inputs scanned in this run.
+    pub scanned: usize,
+    /// Inputs taken from the journal.
+    pub from_journal: usize,
+    /// Problems with the set-up that stopped nothing (stale enrollments), one line each.
+    pub warnings: Vec<String>,
+}
+
+/// Scans `paths` as one batch.
+pub fn run(
+    paths: &[PathBuf],
+    config: &BatchConfig,
+    approvals: &Approvals,
+    run: &RunInfo,
+    observer: &mut dyn Observer,
+    stop: &dyn Fn() -> bool,
+) -> Result<BatchOutcome, BatchError> {
+    let plan = plan::plan(paths);
+    let setup = ScanSetup::load(
+        &config.models_dir,
+        &config.gallery,
+        &config.settings,
+        config.date,
+        config.workers,
+    )?;
+    for w in &setup.warnings {
+        observer.event(&Event::Warning {
+            path: None,
+            message: w,
+        });
+    }
+    let header = setup.header.clone();
+    let run_key = header.key();
+    drop(setup);
+    let mut journal = match &config.journal {
+        Some(p) => Journal::open(p)?,
+        None => Journal::in_memory()?,
+    };
+    if config.fresh {
+        journal.clear()?;
+    }
+    let keys: Vec<String> = plan.inputs.iter().map(|p| p.key.clone()).collect();
+    journal.set_batch(&header, &keys)?;
+
+    // What the journal already has, and what is left to scan.
+    let mut queue = Vec::new();
+    let mut reused = Vec::new();
+    let mut identities = Vec::new();
+    for (job, p) in plan.inputs.iter().enumerate() {
+        let identity = plan::identity(&p.input);
+        let entry = journal.get(&p.key)?;
+        let valid = entry
+            .as_ref()
+            .filter(|e| e.identity == identity && e.run_key == run_key);
+        match valid.map(|e| &e.outcome) {
+            Some(Outcome::Done(_) | Outcome::Failed(_)) => reused.push(job),
+            _ => queue.push(Request {
+                job,
+                input: p.input.clone(),
+            }),
+        }
+        identities.push(identity);
+    }
+    let bytes = queue.iter().map(|r| plan.inputs[r.job].bytes).sum();
+    observer.event(&Event::BatchStarted {
+        inputs: plan.inputs.len() + plan.problems.len(),
+        to_scan: queue.len(),
+        from_journal: reused.len(),
+        journal: config.journal.as_deref(),
+        bytes,
+    });
+    for f in &plan.problems {
+        observer.event(&Event::FileFailed {
+            path: &f.path,
+            error: &f.error,
+            retry: false,
+        });
+    }
+    let date = config.date;
+    let from_journal = reused.len();
+    for job in reused {
+        if let Some(e) = journal.get(&plan.inputs[job].key)? {
+            tell(observer, &plan.inputs[job], &e.outcome, true, None, date, approvals);
+        }
+    }
+
+    let mut handler = BatchHandler {
+        plan: &plan.inputs,
+        identities: &identities,
+        run_key: &run_key,
+        journal: &mut journal,
+        observer,
+        stop,
+        date,
+        approvals,
+        scanned: 0,
+    };
+    let finish = if queue.is_empty() {
+        Finish::Complete
+    } else {
+        let worker = WorkerConfig {
+            models_dir: config.models_dir.clone(),
+            gallery: config.gallery.clone(),
+            settings: config.settings.clone(),
+            date: date.to_string(),
+            workers: config.workers,
+            run_key: run_key.clone(),
+        };
+        let mut sup = Supervisor::new(config.exe.clone(), &worker, config.jobs, config.limits)?;
+        sup.run(queue, &mut handler)?
+    };
+    let scanned = handler.scanned;
+    let interrupted = finish == Finish::Interrupted;
+    let report = assemble::assemble(
+        &header,
+        &plan,
+        &journal,
+        &assemble::Judgement {
+            date,
+            approvals,
+            approvals_path: approvals.path.clone(),
+        },
+        run,
+        interrupted,
+    )?;
+    observer.event(&Event::BatchFinished {
+        scanned,
+        from_journal,
+        failed: report.failures.len(),
+        pending: report.pending.len(),
+        interrupted,
+    });
+    Ok(BatchOutcome {
+        report,
+        interrupted,
+        scanned,
+        from_journal,
+        warnings: Vec::new(),
+    })
+}
+
+/// Tells the observer how an input ended.
+fn tell(
+    observer: &mut dyn Observer,
+    p: &Planned,
+    outcome: &Outcome,
+    from_journal: bool,
+    seconds: Option<f64>,
+    date: Date,
+    approvals: &Approvals,
+) {
+    let path = p.input.path();
+    match outcome {
+        Outcome::Done(text) => match journal::parse_report(text) {
+            Ok(mut r) => {
+                assemble::judge(&mut r, &path, date, approvals);
+                for f in &r.findings {
+                    observer.event(&Event::Finding {
+                        path: &path,
+                        finding: f,
+                    });
+                }
+                observer.event(&Event::FileFinished {
+                    path: &path,
+                    from_journal,
+                    findings: r.findings.len(),
+                    worst: r.findings.iter().map(|f| f.severity).max(),
+                    seconds,
+                    warnings: &r.warnings,
+                });
+            }
+            Err(e) => observer.event(&Event::FileFailed {
+                path: &path,
+                error: &e,
+                retry: false,
+            }),
+        },
+        Outcome::Failed(e) => observer.event(&Event::FileFailed {
+            path: &path,
+            error: e,
+            retry: false,
+        }),
+        Outcome::Crashed { cause, .. } => observer.event(&Event::FileFailed {
+            path: &path,
+            error: cause,
+            retry: true,
+        }),
+    }
+}
+
+/// A worker process may die on the same input this many times before it is failed.
+pub const MAX_ATTEMPTS: u32 = 2;
+
+struct BatchHandler<'a> {
+    plan: &'a [Planned],
+    identities: &'a [String],
+    run_key: &'a str,
+    journal: &'a mut Journal,
+    observer: &'a mut dyn Observer,
+    stop: &'a dyn Fn() -> bool,
+    date: Date,
+    approvals: &'a Approvals,
+    scanned: usize,
+}
+
+impl BatchHandler<'_> {
+    fn record(&mut self, job: usize, outcome: Outcome) -> Result<(), BatchError> {
+        let entry = Entry {
+            identity: self.identities[job].clone(),
+            run_key: self.run_key.to_string(),
+            outcome,
+        };
+        self.journal.put(&self.plan[job].key, &entry)?;
+        Ok(())
+    }
+}
+
+impl Handler for BatchHandler<'_> {
+    fn started(&mut self, job: usize, frames: Option<u64>) {
+        self.observer.event(&Event::FileStarted {
+            path: &self.plan[job].input.path(),
+            frames,
+            bytes: self.plan[job].bytes,
+        });
+    }
+
+    fn progress(&mut self, job: usize, decoded: u64) {
+        self.observer.progress(&self.plan[job].input.path(), decoded);
+    }
+
+    fn done(&mut self, job: usize, report: &str, seconds: f64) -> Result<(), BatchError> {
+        let outcome = Outcome::Done(report.to_string());
+        // Durable first: a result is counted only once it is in the journal.
+        self.record(job, outcome.clone())?;
+        self.scanned += 1;
+        tell(
+            self.observer,
+            &self.plan[job],
+            &outcome,
+            false,
+            Some(seconds),
+            self.date,
+            self.approvals,
+        );
+        Ok(())
+    }
+
+    fn failed(&mut self, job: usize, error: &str) -> Result<(), BatchError> {
+        let outcome = Outcome::Failed(error.to_string());
+        self.record(job, outcome.clone())?;
+        tell(self.observer, &self.plan[job], &outcome, false, None, self.date, self.approvals);
+        Ok(())
+    }
+
+    fn crashed(&mut self, job: usize, cause: &str) -> Result<bool, BatchError> {
+        let key = &self.plan[job].key;
+        let before = match self.journal.get(key)? {
+            Some(Entry {
+                identity,
+                run_key,
+                outcome: Outcome::Crashed { attempts, .. },
+            }) if identity == self.identities[job] && run_key == self.run_key => attempts,
+            _ => 0,
+        };
+        let attempts = before + 1;
+        let name = self.plan[job].input.display_name();
+        let outcome = if attempts >= MAX_ATTEMPTS {
+            Outcome::Failed(format!("{name}: {cause}; gave up after {attempts} tries"))
+        } else {
+            Outcome::Crashed {
+                attempts,
+                cause: format!("{name}: {cause}; trying once more"),
+            }
+        };
+        self.record(job, outcome.clone())?;
+        tell(self.observer, &self.plan[job], &outcome, false, None, self.date, self.approvals);
+        Ok(attempts < MAX_ATTEMPTS)
+    }
+
+    fn stop(&self) -> bool {
+        (self.stop)()
+    }
+}
+
+/// Joins a message's lines into one (library errors sometimes span lines).
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The default journal of a batch over `paths`: `<state dir>/journals/<id>.sqlite`, where
+/// the id is a digest of the canonical paths as given (so the same command finds it again).
+pub fn default_journal(paths: &[PathBuf]) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let mut keys: Vec<String> = paths.iter().map(|p| plan::key_of(p)).collect();
+    keys.sort();
+    let digest = Sha256::digest(keys.join("\0").as_bytes());
+    let id = crate::models::hex(&digest[..8]);
+    crate::paths::state_dir()
+        .join("journals")
+        .join(format!("{id}.sqlite"))
+}
+
+/// The report of one file as stored, for callers that read journals themselves.
+pub fn stored_report(text: &str) -> Result<FileReport, String> {
+    journal::parse_report(text)
+}
+
+/// True when `path` names standard output (`-`).
+pub fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}

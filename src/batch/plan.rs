@@ -1,0 +1,226 @@
+//! The plan: what a batch scans, from the paths on the command line. Folders are walked
+//! (sorted, hidden entries skipped, symlinks followed with loops detected and reported),
+//! files named directly are always tried, the same file reached twice is scanned once, and
+//! each input gets the key its journal entry is stored under (its canonical path).
+
+use crate::report::FileFailure;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// One thing to scan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Input {
+    /// A media file (video or still).
+    File(PathBuf),
+}
+
+impl Input {
+    /// The path reports name it by.
+    pub fn path(&self) -> PathBuf {
+        match self {
+            Input::File(p) => p.clone(),
+        }
+    }
+
+    /// How reports and messages name it.
+    pub fn display_name(&self) -> String {
+        match self {
+            Input::File(p) => p.display().to_string(),
+        }
+    }
+
+    /// The files it is made of.
+    pub fn files(&self) -> Vec<PathBuf> {
+        match self {
+            Input::File(p) => vec![p.clone()],
+        }
+    }
+}
+
+/// An input with what the batch needs to know about it.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// What to scan.
+    pub input: Input,
+    /// Journal key: the canonical path (the path as given when it cannot be resolved).
+    pub key: String,
+    /// Bytes on disk (for progress).
+    pub bytes: u64,
+}
+
+/// Everything a batch will scan, in order, and the paths that cannot be scanned at all.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Inputs in scan order: command-line order, folders walked in name order.
+    pub inputs: Vec<Planned>,
+    /// Paths that are not inputs (unreadable folders, symlink loops), one line each.
+    pub problems: Vec<FileFailure>,
+}
+
+/// Media file types picked up when walking a folder (named files are always tried).
+pub const MEDIA_EXT: &[&str] = &[
+    "mp4", "mov", "mxf", "mkv", "avi", "m4v", "mts", "m2ts", "ts", "webm", "mpg", "mpeg", "y4m",
+    "png", "jpg", "jpeg", "tif", "tiff", "webp", "bmp", "dpx", "exr",
+];
+
+fn is_media(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| MEDIA_EXT.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Plans a batch over `paths`.
+pub fn plan(paths: &[PathBuf]) -> Plan {
+    let mut plan = Plan::default();
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut files, &mut plan.problems);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for f in files {
+        let key = key_of(&f);
+        if seen.insert(key.clone()) {
+            let bytes = std::fs::metadata(&f).map_or(0, |m| m.len());
+            plan.inputs.push(Planned {
+                input: Input::File(f),
+                key,
+                bytes,
+            });
+        }
+    }
+    plan
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<FileFailure>) {
+    let hidden = |e: &walkdir::DirEntry| {
+        e.depth() > 0 && e.file_name().to_string_lossy().starts_with('.')
+    };
+    let entries = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| !hidden(e));
+    for entry in entries {
+        match entry {
+            Ok(e) if e.file_type().is_file() && is_media(e.path()) => out.push(e.into_path()),
+            Ok(_) => {}
+            Err(e) => {
+                let path = e.path().unwrap_or(dir).to_path_buf();
+                let error = match e.loop_ancestor() {
+                    Some(a) => format!(
+                        "{}: symlink loop (back to {}); not followed",
+                        path.display(),
+                        a.display()
+                    ),
+                    None => format!(
+                        "{}: cannot read ({})",
+                        path.display(),
+                        e.io_error().map_or_else(|| e.to_string(), |io| io.to_string())
+                    ),
+                };
+                problems.push(FileFailure { path, error });
+            }
+        }
+    }
+}
+
+/// The journal key of a path: canonical when it resolves.
+pub fn key_of(p: &Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// What identifies the input's bytes without reading them: device, inode, size and
+/// modification time (nanoseconds) of each file; `missing` when a file cannot be read.
+pub fn identity(input: &Input) -> String {
+    let mut parts = Vec::new();
+    for f in input.files() {
+        parts.push(match std::fs::metadata(&f) {
+            Ok(m) => stat_identity(&m),
+            Err(_) => "missing".to_string(),
+        });
+    }
+    parts.join(",")
+}
+
+#[cfg(unix)]
+fn stat_identity(m: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{}:{}:{}:{}.{}",
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec()
+    )
+}
+
+#[cfg(not(unix))]
+fn stat_identity(m: &std::fs::Metadata) -> String {
+    let mtime = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{}:{}", m.len(), mtime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_walk_sorted_skip_hidden_and_survive_symlink_loops() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("b/sub")).unwrap();
+        std::fs::create_dir_all(d.join(".hidden")).unwrap();
+        for f in ["b/2.mp4", "b/1.MOV", "b/sub/x.png", "b/notes.txt", ".hidden/y.mp4", "a.mp4"] {
+            std::fs::write(d.join(f), b"x").unwrap();
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(d.join("b"), d.join("b/sub/loop")).unwrap();
+        let p = plan(&[d.join("b"), d.join("a.mp4"), d.join("b/2.mp4")]);
+        let names: Vec<String> = p
+            .inputs
+            .iter()
+            .map(|i| {
+                i.input
+                    .path()
+                    .strip_prefix(d)
+                    .unwrap()
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        // b/2.mp4 named again is scanned once.
+        assert_eq!(names, ["b/1.MOV", "b/2.mp4", "b/sub/x.png", "a.mp4"]);
+        #[cfg(unix)]
+        {
+            assert_eq!(p.problems.len(), 1, "{:?}", p.problems);
+            assert!(p.problems[0].error.contains("symlink loop"));
+            assert!(!p.problems[0].error.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn identity_changes_with_the_file_and_marks_missing_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a.mp4");
+        std::fs::write(&f, b"one").unwrap();
+        let input = Input::File(f.clone());
+        let before = identity(&input);
+        assert_eq!(before, identity(&input));
+        std::fs::write(&f, b"three").unwrap();
+        assert_ne!(before, identity(&input));
+        std::fs::remove_file(&f).unwrap();
+        assert_eq!(identity(&input), "missing");
+    }
+}
