@@ -7,7 +7,7 @@
 # The cut frames and start timecodes built in here are listed in expected.json, which the
 # tests read instead of repeating the numbers.
 #
-#   scripts/make_fixtures.sh           small fixtures (about 3 MB, a few seconds)
+#   scripts/make_fixtures.sh           small fixtures (about 14 MB, a few seconds)
 #   scripts/make_fixtures.sh --bench   also 1080p H.264 clips of 20 s and 60 s for measurements
 set -euo pipefail
 
@@ -15,11 +15,12 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$root/fixtures/generated/formats"
 # Bump when a fixture or expected.json changes: files from an older version are deleted and
 # rebuilt, so "skip what exists" never keeps a stale fixture.
-version=5
+version=6
 mkdir -p "$out"
 cd "$out"
 if [[ "$(cat .version 2>/dev/null || true)" != "$version" ]]; then
-    find . -maxdepth 1 -type f -delete
+    # Files and the image sequence folders alike.
+    find . -mindepth 1 -maxdepth 1 -exec rm -rf {} +
     echo "$version" >.version
 fi
 
@@ -43,6 +44,26 @@ build() {
     "${args[@]}"
     mv -f "$tmp" "$name"
     echo "made $name"
+}
+
+# build_dir NAME COMMAND...: like build, for a folder: COMMAND fills the (new, empty) temporary
+# folder that replaces "@OUT@", which is renamed to NAME when COMMAND succeeds.
+build_dir() {
+    local name="$1"
+    shift
+    if [[ -e "$name" ]]; then
+        return 0
+    fi
+    local tmp=".tmp.$$.$name"
+    rm -rf "$tmp"
+    mkdir "$tmp"
+    local args=()
+    for a in "$@"; do
+        args+=("${a//@OUT@/$tmp}")
+    done
+    "${args[@]}"
+    mv -f "$tmp" "$name"
+    echo "made $name/"
 }
 
 # Three shots at 25 fps: testsrc2 (moving pattern) for frames 0-49, a slow zoom and pan over a
@@ -130,6 +151,34 @@ if [[ ! -e exif_rot90.jpg ]]; then
     echo "made exif_rot90.jpg"
 fi
 
+# Image sequences (one file per frame, numbered as VFX and DI hand shots over).
+# seq_dpx: 10-bit DPX, shot_1001.dpx-shot_1048.dpx: testsrc2 for 1001-1024, a hard cut to
+# mandelbrot at 1025 (frame index 24). 1011-1013 (inside the first shot: not a cut) and 1024
+# (the frame before the cut) are deleted: two gaps.
+seq_dpx() {
+    "${ff[@]}" -filter_complex "\
+testsrc2=s=$size:r=24,trim=end_frame=24[a];\
+mandelbrot=s=$size:r=24,trim=end_frame=24[b];\
+[a][b]concat=n=2:v=1:a=0,format=gbrp10le[v]" \
+        -map "[v]" -c:v dpx -start_number 1001 -f image2 "$1/shot_%04d.dpx"
+    rm -f "$1"/shot_101[123].dpx "$1/shot_1024.dpx"
+}
+build_dir seq_dpx seq_dpx @OUT@
+# seq_exr: half-float EXR (FFmpeg's own encoder), plate.86400.exr-plate.86411.exr (frame 86400
+# is 01:00:00:00 at 24 fps): SMPTE bars for 6 frames, a hard cut to testsrc2 at index 6.
+build_dir seq_exr "${ff[@]}" -filter_complex "\
+smptehdbars=s=$size:r=24,trim=end_frame=6[a];\
+testsrc2=s=$size:r=24,trim=end_frame=6[b];\
+[a][b]concat=n=2:v=1:a=0,format=gbrpf32le[v]" \
+    -map "[v]" -c:v exr -format half -compression zip16 -start_number 86400 -f image2 \
+    "@OUT@/plate.%d.exr"
+# seq_png: unpadded numbers frame8.png-frame19.png, one shot.
+build_dir seq_png "${ff[@]}" -filter_complex "testsrc2=s=$size:r=24,trim=end_frame=12[v]" \
+    -map "[v]" -c:v png -start_number 8 -f image2 "@OUT@/frame%d.png"
+# A DPX frame of another size, to drop into a copy of seq_dpx.
+build seq_odd_size.dpx "${ff[@]}" -f lavfi -i "testsrc2=s=160x90:r=24" -frames:v 1 \
+    -pix_fmt gbrp10le -c:v dpx -f image2 @OUT@
+
 # Broken inputs.
 # moov at the end (ffmpeg's default), so the first 30% holds no moov at all.
 if [[ ! -e truncated.mp4 ]]; then
@@ -206,7 +255,18 @@ if [[ ! -e expected.json ]]; then
   "corrupt.mp4":      { "error": "Decode" },
   "empty.mp4":        { "error": "Empty" },
   "notmedia.mp4":     { "error": "NotMedia" },
-  "audio_only.m4a":   { "error": "NoVideoStream" }
+  "audio_only.m4a":   { "error": "NoVideoStream" },
+  "seq_dpx":          { "pattern": "shot_####.dpx", "first": 1001, "last": 1048,
+                        "codec": "dpx", "width": 320, "height": 180,
+                        "gaps": [[1011, 1013], [1024, 1024]], "shots": [[0, 22], [24, 47]],
+                        "start_timecode_24": "00:00:41:17" },
+  "seq_exr":          { "pattern": "plate.#####.exr", "first": 86400, "last": 86411,
+                        "codec": "exr", "width": 320, "height": 180, "gaps": [],
+                        "shots": [[0, 5], [6, 11]], "start_timecode_24": "01:00:00:00" },
+  "seq_png":          { "pattern": "frame#.png", "first": 8, "last": 19, "codec": "png",
+                        "width": 320, "height": 180, "gaps": [], "shots": [[0, 11]],
+                        "start_timecode_24": "00:00:00:08" },
+  "seq_odd_size.dpx": { "codec": "dpx", "width": 160, "height": 90, "still": true }
 }
 EOF
     mv -f "$tmp" expected.json

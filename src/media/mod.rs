@@ -7,18 +7,21 @@
 //!
 //! Files: `open` (demuxing, stream choice, container metadata), `decode` (the FFmpeg decoder
 //! loop), `picture` (thumbnails and RGB conversion), `sampler` (which frames to sample),
-//! `still` (pictures), `sniff` (explaining files FFmpeg refuses), `error`.
+//! `still` (pictures), `sniff` (explaining files FFmpeg refuses), `error`, `sequence`
+//! (numbered image sequences such as `shot_0001.dpx...`, scanned as one clip).
 
 mod decode;
 mod error;
 mod open;
 mod picture;
 mod sampler;
+pub mod sequence;
 mod sniff;
 mod still;
 mod stream;
 
 pub use error::{MediaError, OptionsError};
+pub use sequence::{probe_sequence, stream_sequence, ImageSequence, Input};
 pub use stream::stream;
 
 use crate::shots::{Shot, DEFAULT_CUT_THRESHOLD};

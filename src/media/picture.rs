@@ -162,6 +162,27 @@ fn direct(frame: &frame::Video, l: LumaLayout) -> Option<Thumbnail> {
     Some(builder.finish())
 }
 
+/// The cut detector's thumbnail of an RGB picture (image sequences arrive as pictures, not
+/// decoder frames): BT.601 luma, reading only the rows the thumbnail needs.
+pub(crate) fn rgb_thumbnail(picture: &RgbImage) -> Thumbnail {
+    let w = picture.width() as usize;
+    let raw = picture.as_raw();
+    let mut builder = ThumbnailBuilder::new(w, picture.height() as usize);
+    let mut line = Vec::with_capacity(w);
+    for y in builder.rows() {
+        let Some(row) = raw.get(y * w * 3..(y + 1) * w * 3) else {
+            break;
+        };
+        line.clear();
+        line.extend(row.chunks_exact(3).map(|p| {
+            let sum = 77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2]);
+            ((sum + 128) >> 8) as u8
+        }));
+        builder.add_row(y, &line);
+    }
+    builder.finish()
+}
+
 /// Converts sampled frames to RGB24 in square pixels, upright, with the colour matrix and
 /// range the frame declares. Keeps its swscale context while the input stays the same.
 #[derive(Default)]
@@ -352,6 +373,21 @@ mod tests {
         for row in got.pixels().chunks(THUMB_W) {
             assert!(max_diff(row, &want) <= 3, "{row:?} vs {want:?}");
         }
+    }
+
+    #[test]
+    fn rgb_thumbnail_is_luma_of_the_picture() {
+        let (w, h) = (640u32, 360u32);
+        let level = |x: u32| (x * 255 / (w - 1)) as u8;
+        let gray = RgbImage::from_fn(w, h, |x, _| image::Rgb([level(x); 3]));
+        let want = ramp_thumbnail(w as usize, |x| u32::from(level(x as u32)));
+        for row in rgb_thumbnail(&gray).pixels().chunks(THUMB_W) {
+            assert!(max_diff(row, &want) <= 1, "{row:?} vs {want:?}");
+        }
+        // Pure green is brighter than pure blue, as the eye sees it.
+        let green = rgb_thumbnail(&RgbImage::from_pixel(8, 8, image::Rgb([0, 255, 0])));
+        let blue = rgb_thumbnail(&RgbImage::from_pixel(8, 8, image::Rgb([0, 0, 255])));
+        assert_eq!((green.pixels()[0], blue.pixels()[0]), (149, 29));
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub(crate) struct Sampler<T> {
     offered: u64,
     /// Whether a frame inside the range has been seen.
     started: bool,
+    /// The last frame pushed inside the range: image sequences may skip numbers (gaps).
+    prev: Option<FrameIndex>,
 }
 
 impl<T> Sampler<T> {
@@ -88,20 +90,22 @@ impl<T> Sampler<T> {
             keep_every: 1,
             offered: 0,
             started: false,
+            prev: None,
         }
     }
 
     /// Whether frame `index` lies on the sampling grid: the first frame at or after a
-    /// multiple of `1/per_second` seconds.
-    fn on_grid(&self, index: FrameIndex) -> bool {
+    /// multiple of `1/per_second` seconds. `prev` is the frame pushed before it, if any: a
+    /// grid point in a gap of an image sequence goes to the first frame after the gap.
+    fn on_grid(&self, index: FrameIndex, prev: Option<FrameIndex>) -> bool {
         if self.grid_frames <= 1.0 || index == 0 {
             return true;
         }
         // Grid point k is at frame k * grid_frames; frame i is on the grid when a grid point
-        // falls in (i - 1, i]. The epsilon keeps a grid point that is exactly a whole frame
-        // from being lost to rounding below it.
+        // falls in (prev, i] (prev = i - 1 in video). The epsilon keeps a grid point that is
+        // exactly a whole frame from being lost to rounding below it.
         let k = |i: FrameIndex| (i as f64 / self.grid_frames + 1e-9).floor();
-        k(index) != k(index - 1)
+        k(index) != k(prev.unwrap_or(index - 1))
     }
 
     /// Takes frame `index` of shot `shot`; `starts_shot` marks the first frame of a shot.
@@ -118,6 +122,7 @@ impl<T> Sampler<T> {
         if index < first || index > last {
             return;
         }
+        let prev = self.prev.replace(index);
         if starts_shot || !self.started || shot != self.shot {
             self.close_shot(out);
             self.started = true;
@@ -132,7 +137,7 @@ impl<T> Sampler<T> {
         if let Some((i, p)) = self.pending.take() {
             self.offer_candidate(i, p);
         }
-        if self.on_grid(index) {
+        if self.on_grid(index, prev) {
             if self.short_of_samples(1) {
                 self.held.push_back(Held {
                     index,
@@ -375,6 +380,21 @@ mod tests {
             picks,
             vec![(10, 1), (13, 1), (19, 1), (20, 2), (25, 2), (30, 2)]
         );
+    }
+
+    #[test]
+    fn a_grid_point_in_a_gap_goes_to_the_next_frame() {
+        // 25 fps, 2/s: grid points 12.5 and 25 fall in the gaps 11..=14 and 24..=25.
+        let rate = FrameRate::new(25, 1).unwrap();
+        let mut s = Sampler::new(rate, 2.0, 3, false, (0, u64::MAX));
+        let mut out = Vec::new();
+        let frames = (0..=10).chain(15..=23).chain(26..=40);
+        for i in frames {
+            s.push(i, 0, i == 0, i, &mut out);
+        }
+        s.finish(&mut out);
+        let idx: Vec<u64> = out.iter().map(|p| p.index).collect();
+        assert_eq!(idx, vec![0, 15, 26, 38, 40]);
     }
 
     #[test]
