@@ -271,6 +271,9 @@ struct TuneArgs {
     /// Frame rate of numbered image sequences (24, 25, 23.976, 24000/1001).
     #[arg(long, default_value = "24")]
     seq_rate: String,
+    /// Scan numbered stills (shot_0001.dpx ...) one by one instead of as one clip per sequence (e.g. a folder of camera photos).
+    #[arg(long)]
+    no_sequences: bool,
     /// Judge consent expiry on this date (YYYY-MM-DD) instead of today.
     #[arg(long)]
     date: Option<String>,
@@ -379,6 +382,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let run_plan = RunPlan {
                 journal: Some(journal),
+                sequences: !args.tune.no_sequences,
                 fresh: args.fresh,
                 jobs: args.jobs,
                 workers: args.tune.workers,
@@ -461,9 +465,16 @@ fn settings(t: &TuneArgs) -> Result<ScanSettings> {
 fn check_outputs(out: &OutputArgs) -> Result<()> {
     let html = out.html.as_ref().map(|d| d.join("index.html"));
     let jsonl = out.jsonl.as_ref().filter(|p| !batch::is_stdout(p));
-    for p in [&out.json, &out.csv, &out.edl, &out.otio, &html, &jsonl.cloned()]
-        .into_iter()
-        .flatten()
+    for p in [
+        &out.json,
+        &out.csv,
+        &out.edl,
+        &out.otio,
+        &html,
+        &jsonl.cloned(),
+    ]
+    .into_iter()
+    .flatten()
     {
         if p.exists() && !out.overwrite {
             bail!(
@@ -527,6 +538,7 @@ fn load_models(dir: &Path) -> Result<ModelSet> {
 /// How a scan runs: where its journal is and how the work is spread.
 struct RunPlan {
     journal: Option<PathBuf>,
+    sequences: bool,
     fresh: bool,
     jobs: Option<usize>,
     workers: Option<usize>,
@@ -549,14 +561,25 @@ fn scan(
         None => Approvals::default(),
     };
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let (jobs, workers) = batch::default_jobs_and_workers(cores, paths.len().max(
-        // Folders: their files are counted by the plan; assume many.
-        if paths.iter().any(|p| p.is_dir()) { usize::MAX } else { paths.len() },
-    ));
+    let (jobs, workers) = batch::default_jobs_and_workers(
+        cores,
+        paths.len().max(
+            // Folders: their files are counted by the plan; assume many.
+            if paths.iter().any(|p| p.is_dir()) {
+                usize::MAX
+            } else {
+                paths.len()
+            },
+        ),
+    );
     let jobs = run_plan.jobs.unwrap_or(jobs);
-    let workers = run_plan
-        .workers
-        .unwrap_or_else(|| if run_plan.jobs.is_some() { (cores / jobs.max(1)).max(1) } else { workers });
+    let workers = run_plan.workers.unwrap_or_else(|| {
+        if run_plan.jobs.is_some() {
+            (cores / jobs.max(1)).max(1)
+        } else {
+            workers
+        }
+    });
     let config = BatchConfig {
         models_dir: models_dir.to_path_buf(),
         gallery: gallery_path.to_path_buf(),
@@ -566,11 +589,12 @@ fn scan(
         workers,
         journal: run_plan.journal,
         fresh: run_plan.fresh,
+        sequences: run_plan.sequences,
         limits: run_plan.limits.resolve(jobs),
         exe: std::env::current_exe().context("cannot find the clearshot binary for its workers")?,
     };
-    let interrupt = batch::interrupt::Interrupt::install()
-        .context("cannot install the Ctrl-C handler")?;
+    let interrupt =
+        batch::interrupt::Interrupt::install().context("cannot install the Ctrl-C handler")?;
     let mut terminal = batch::progress::Terminal::new();
     let jsonl_to_stdout = out.jsonl.as_deref().is_some_and(batch::is_stdout);
     let mut jsonl: Option<JsonLines<Box<dyn std::io::Write>>> = match &out.jsonl {
@@ -653,6 +677,7 @@ fn inspect(args: InspectArgs, gallery_path: &Path, models_dir: &Path) -> Result<
     // A spot check keeps no journal and scans its one file in one worker process.
     let run_plan = RunPlan {
         journal: None,
+        sequences: false,
         fresh: false,
         jobs: Some(1),
         workers: None,

@@ -415,6 +415,17 @@ fn validate_entry(name: &str, e: &ModelEntry) -> Result<(), String> {
 }
 
 /// Hex sha256 of a file, streamed.
+/// sha256 of an image sequence: over the lines `NUMBER SHA256` of its frames, in order, so
+/// a changed, missing or extra frame changes it.
+pub fn sha256_sequence(frames: &[(u64, std::path::PathBuf)]) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    for (n, p) in frames {
+        h.update(format!("{n} {}\n", sha256_file(p)?).as_bytes());
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// sha256 of a file's bytes, as lowercase hex.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();

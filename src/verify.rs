@@ -60,7 +60,16 @@ pub fn load(path: &Path) -> Result<ScanReport, VerifyError> {
 }
 
 fn check(what: String, path: &Path, want: Option<&str>) -> Check {
-    let state = match (want, sha256_file(path)) {
+    check_hash(what, path, want, sha256_file(path))
+}
+
+fn check_hash(
+    what: String,
+    path: &Path,
+    want: Option<&str>,
+    now: std::io::Result<String>,
+) -> Check {
+    let state = match (want, now) {
         (_, Err(e)) => FileState::Missing(e.to_string()),
         (None, Ok(_)) => FileState::NoHash,
         (Some(w), Ok(now)) if now.eq_ignore_ascii_case(w) => FileState::Unchanged,
@@ -78,7 +87,16 @@ pub fn run(report: &ScanReport, models_dir: Option<&Path>) -> Vec<Check> {
     let mut out: Vec<Check> = report
         .files
         .iter()
-        .map(|f| check("media".into(), &f.path, f.sha256.as_deref()))
+        .map(|f| match &f.sequence {
+            // A sequence is hashed over its frames, as the scan did.
+            Some(s) => check_hash(
+                "image sequence".into(),
+                &f.path,
+                f.sha256.as_deref(),
+                crate::models::sha256_sequence(&s.frames(&f.path)),
+            ),
+            None => check("media".into(), &f.path, f.sha256.as_deref()),
+        })
         .collect();
     if let Some(dir) = models_dir {
         for m in &report.models {

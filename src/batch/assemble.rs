@@ -65,7 +65,7 @@ pub fn assemble(
                 }
                 Err(error) => failures.push(FileFailure {
                     path,
-                    error: format!("{}: {error}", p.input.display_name()),
+                    error: format!("{}: {error}", super::plan::label(&p.input)),
                 }),
             },
             Some(Outcome::Failed(error)) => failures.push(FileFailure { path, error }),

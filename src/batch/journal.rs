@@ -126,12 +126,11 @@ impl Journal {
 
     /// Opens an existing journal to read it (merging shards); never writes or locks it.
     pub fn open_read_only(path: &Path) -> Result<Self, JournalError> {
-        let conn =
-            Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .map_err(|e| JournalError::Db {
-                    path: path.to_path_buf(),
-                    cause: e.to_string(),
-                })?;
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| JournalError::Db {
+                path: path.to_path_buf(),
+                cause: e.to_string(),
+            })?;
         Self::prepare(conn, path, true)
     }
 
@@ -272,12 +271,14 @@ impl Journal {
     pub fn header(&self) -> Result<Option<RunHeader>, JournalError> {
         match self.meta("header")? {
             None => Ok(None),
-            Some(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| JournalError::NotAJournal {
-                    path: self.path.clone(),
-                    cause: format!("unreadable header: {e}"),
-                }),
+            Some(text) => {
+                serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|e| JournalError::NotAJournal {
+                        path: self.path.clone(),
+                        cause: format!("unreadable header: {e}"),
+                    })
+            }
         }
     }
 
@@ -285,12 +286,14 @@ impl Journal {
     pub fn plan(&self) -> Result<Option<Vec<String>>, JournalError> {
         match self.meta("plan")? {
             None => Ok(None),
-            Some(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| JournalError::NotAJournal {
-                    path: self.path.clone(),
-                    cause: format!("unreadable plan: {e}"),
-                }),
+            Some(text) => {
+                serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|e| JournalError::NotAJournal {
+                        path: self.path.clone(),
+                        cause: format!("unreadable plan: {e}"),
+                    })
+            }
         }
     }
 
@@ -425,7 +428,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("j.sqlite");
         let mut first = Journal::open(&p).unwrap();
-        first.put("/a", &entry(Outcome::Failed("x".into()))).unwrap();
+        first
+            .put("/a", &entry(Outcome::Failed("x".into())))
+            .unwrap();
         let e = Journal::open(&p).err().expect("locked");
         assert!(matches!(e, JournalError::Busy { .. }), "{e}");
         drop(first);

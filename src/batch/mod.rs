@@ -82,6 +82,8 @@ pub struct BatchConfig {
     pub journal: Option<PathBuf>,
     /// Forget the journal's entries first.
     pub fresh: bool,
+    /// Numbered stills of one folder are one clip (image sequences).
+    pub sequences: bool,
     /// What one input may use.
     pub limits: Limits,
     /// The clearshot binary the workers run.
@@ -128,7 +130,7 @@ pub fn run(
     observer: &mut dyn Observer,
     stop: &dyn Fn() -> bool,
 ) -> Result<BatchOutcome, BatchError> {
-    let plan = plan::plan(paths);
+    let plan = plan::plan(paths, config.sequences);
     let setup = ScanSetup::load(
         &config.models_dir,
         &config.gallery,
@@ -193,7 +195,15 @@ pub fn run(
     let from_journal = reused.len();
     for job in reused {
         if let Some(e) = journal.get(&plan.inputs[job].key)? {
-            tell(observer, &plan.inputs[job], &e.outcome, true, None, date, approvals);
+            tell(
+                observer,
+                &plan.inputs[job],
+                &e.outcome,
+                true,
+                None,
+                date,
+                approvals,
+            );
         }
     }
 
@@ -338,7 +348,8 @@ impl Handler for BatchHandler<'_> {
     }
 
     fn progress(&mut self, job: usize, decoded: u64) {
-        self.observer.progress(&self.plan[job].input.path(), decoded);
+        self.observer
+            .progress(&self.plan[job].input.path(), decoded);
     }
 
     fn done(&mut self, job: usize, report: &str, seconds: f64) -> Result<(), BatchError> {
@@ -361,7 +372,15 @@ impl Handler for BatchHandler<'_> {
     fn failed(&mut self, job: usize, error: &str) -> Result<(), BatchError> {
         let outcome = Outcome::Failed(error.to_string());
         self.record(job, outcome.clone())?;
-        tell(self.observer, &self.plan[job], &outcome, false, None, self.date, self.approvals);
+        tell(
+            self.observer,
+            &self.plan[job],
+            &outcome,
+            false,
+            None,
+            self.date,
+            self.approvals,
+        );
         Ok(())
     }
 
@@ -376,7 +395,7 @@ impl Handler for BatchHandler<'_> {
             _ => 0,
         };
         let attempts = before + 1;
-        let name = self.plan[job].input.display_name();
+        let name = plan::label(&self.plan[job].input);
         let outcome = if attempts >= MAX_ATTEMPTS {
             Outcome::Failed(format!("{name}: {cause}; gave up after {attempts} tries"))
         } else {
@@ -386,7 +405,15 @@ impl Handler for BatchHandler<'_> {
             }
         };
         self.record(job, outcome.clone())?;
-        tell(self.observer, &self.plan[job], &outcome, false, None, self.date, self.approvals);
+        tell(
+            self.observer,
+            &self.plan[job],
+            &outcome,
+            false,
+            None,
+            self.date,
+            self.approvals,
+        );
         Ok(attempts < MAX_ATTEMPTS)
     }
 

@@ -4,36 +4,28 @@
 //! each input gets the key its journal entry is stored under (its canonical path).
 
 use crate::report::FileFailure;
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// One thing to scan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Input {
-    /// A media file (video or still).
-    File(PathBuf),
+pub use crate::media::Input;
+
+/// How messages name an input: its path, or the sequence's folder and pattern with its range.
+pub fn label(input: &Input) -> String {
+    match input {
+        Input::File(p) => p.display().to_string(),
+        Input::Sequence(s) => format!(
+            "{} [{}-{}]",
+            s.path().display(),
+            s.format_number(s.first()),
+            s.format_number(s.last())
+        ),
+    }
 }
 
-impl Input {
-    /// The path reports name it by.
-    pub fn path(&self) -> PathBuf {
-        match self {
-            Input::File(p) => p.clone(),
-        }
-    }
-
-    /// How reports and messages name it.
-    pub fn display_name(&self) -> String {
-        match self {
-            Input::File(p) => p.display().to_string(),
-        }
-    }
-
-    /// The files it is made of.
-    pub fn files(&self) -> Vec<PathBuf> {
-        match self {
-            Input::File(p) => vec![p.clone()],
-        }
+/// The files an input is made of.
+pub fn files(input: &Input) -> Vec<PathBuf> {
+    match input {
+        Input::File(p) => vec![p.clone()],
+        Input::Sequence(s) => s.frames.iter().map(|(_, p)| p.clone()).collect(),
     }
 }
 
@@ -69,36 +61,51 @@ fn is_media(p: &Path) -> bool {
         .is_some_and(|e| MEDIA_EXT.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// Plans a batch over `paths`.
-pub fn plan(paths: &[PathBuf]) -> Plan {
+/// Plans a batch over `paths`; with `sequences`, numbered stills of one folder become one
+/// clip each (see [`crate::media::sequence`]), placed where their first frame was.
+pub fn plan(paths: &[PathBuf], sequences: bool) -> Plan {
     let mut plan = Plan::default();
-    let mut files = Vec::new();
+    let mut found = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut files, &mut plan.problems);
+            walk(p, &mut found, &mut plan.problems);
         } else {
-            files.push(p.clone());
+            found.push(p.clone());
         }
     }
     let mut seen = std::collections::HashSet::new();
-    for f in files {
-        let key = key_of(&f);
-        if seen.insert(key.clone()) {
-            let bytes = std::fs::metadata(&f).map_or(0, |m| m.len());
-            plan.inputs.push(Planned {
-                input: Input::File(f),
-                key,
-                bytes,
-            });
-        }
+    found.retain(|f| seen.insert(key_of(f)));
+    let inputs: Vec<Input> = if sequences {
+        let order: std::collections::HashMap<&PathBuf, usize> =
+            found.iter().enumerate().map(|(i, f)| (f, i)).collect();
+        let mut grouped = crate::media::sequence::group(found.clone(), 2);
+        grouped.sort_by_key(|i| {
+            files(i)
+                .first()
+                .and_then(|f| order.get(f).copied())
+                .unwrap_or(usize::MAX)
+        });
+        grouped
+    } else {
+        found.into_iter().map(Input::File).collect()
+    };
+    for input in inputs {
+        let key = match &input {
+            Input::File(f) => key_of(f),
+            Input::Sequence(s) => key_of(&s.dir).clone() + "/" + &s.pattern(),
+        };
+        let bytes = files(&input)
+            .iter()
+            .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+            .sum();
+        plan.inputs.push(Planned { input, key, bytes });
     }
     plan
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<FileFailure>) {
-    let hidden = |e: &walkdir::DirEntry| {
-        e.depth() > 0 && e.file_name().to_string_lossy().starts_with('.')
-    };
+    let hidden =
+        |e: &walkdir::DirEntry| e.depth() > 0 && e.file_name().to_string_lossy().starts_with('.');
     let entries = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .sort_by_file_name()
@@ -119,7 +126,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<FileFailure>) {
                     None => format!(
                         "{}: cannot read ({})",
                         path.display(),
-                        e.io_error().map_or_else(|| e.to_string(), |io| io.to_string())
+                        e.io_error()
+                            .map_or_else(|| e.to_string(), |io| io.to_string())
                     ),
                 };
                 problems.push(FileFailure { path, error });
@@ -140,7 +148,7 @@ pub fn key_of(p: &Path) -> String {
 /// modification time (nanoseconds) of each file; `missing` when a file cannot be read.
 pub fn identity(input: &Input) -> String {
     let mut parts = Vec::new();
-    for f in input.files() {
+    for f in files(input) {
         parts.push(match std::fs::metadata(&f) {
             Ok(m) => stat_identity(&m),
             Err(_) => "missing".to_string(),
@@ -182,12 +190,19 @@ mod tests {
         let d = dir.path();
         std::fs::create_dir_all(d.join("b/sub")).unwrap();
         std::fs::create_dir_all(d.join(".hidden")).unwrap();
-        for f in ["b/2.mp4", "b/1.MOV", "b/sub/x.png", "b/notes.txt", ".hidden/y.mp4", "a.mp4"] {
+        for f in [
+            "b/2.mp4",
+            "b/1.MOV",
+            "b/sub/x.png",
+            "b/notes.txt",
+            ".hidden/y.mp4",
+            "a.mp4",
+        ] {
             std::fs::write(d.join(f), b"x").unwrap();
         }
         #[cfg(unix)]
         std::os::unix::fs::symlink(d.join("b"), d.join("b/sub/loop")).unwrap();
-        let p = plan(&[d.join("b"), d.join("a.mp4"), d.join("b/2.mp4")]);
+        let p = plan(&[d.join("b"), d.join("a.mp4"), d.join("b/2.mp4")], true);
         let names: Vec<String> = p
             .inputs
             .iter()

@@ -45,10 +45,8 @@ impl Terminal {
         });
         let overall = multi.add(ProgressBar::new(0));
         overall.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>8} [{bar:30}] {percent:>3}% {msg} ETA {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("{prefix:>8} [{bar:30}] {percent:>3}% {msg} ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         overall.set_prefix("batch");
         Self {

@@ -80,6 +80,7 @@ impl ScanSettings {
         o.references = self.references;
         o.ref_per_second = self.ref_rate;
         o.keep_all_scores = self.keep_all_scores;
+        o.seq_rate = self.seq_rate;
         if self.fine_refs {
             o.ip = MatchConfig::fine();
         }
@@ -95,7 +96,12 @@ impl ScanSettings {
 
     /// The record of these settings in reports and the journal: every field, with the
     /// threshold resolved to the one in force and the reference matcher's full settings.
-    pub fn record(&self, opts: &ScanOptions, threshold: f32, references: bool) -> serde_json::Value {
+    pub fn record(
+        &self,
+        opts: &ScanOptions,
+        threshold: f32,
+        references: bool,
+    ) -> serde_json::Value {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(m) = v.as_object_mut() {
             m.insert("threshold".into(), serde_json::json!(threshold));

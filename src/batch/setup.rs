@@ -75,7 +75,9 @@ impl ScanSetup {
         today: Date,
         workers: usize,
     ) -> Result<Self, BatchError> {
-        let options = settings.options(today, workers).map_err(BatchError::Settings)?;
+        let options = settings
+            .options(today, workers)
+            .map_err(BatchError::Settings)?;
         let models = ModelSet::load(models_dir)?;
         let gallery = Gallery::open_read_only(gallery_path)?;
         let talent = gallery.talent(Some(&models.embedder.entry.sha256))?;

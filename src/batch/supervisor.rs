@@ -91,7 +91,8 @@ impl Supervisor {
         jobs: usize,
         limits: Limits,
     ) -> Result<Self, BatchError> {
-        let config = serde_json::to_string(config).map_err(|e| BatchError::Settings(e.to_string()))?;
+        let config =
+            serde_json::to_string(config).map_err(|e| BatchError::Settings(e.to_string()))?;
         Ok(Self {
             exe,
             config,
@@ -180,7 +181,8 @@ impl Supervisor {
                 }
                 Ok(Msg::Garbage(i, generation, line)) => {
                     if let Some(slot) = slots[i].as_mut().filter(|s| s.generation == generation) {
-                        slot.killed = Some(format!("worker wrote something unexpected: {line:.80}"));
+                        slot.killed =
+                            Some(format!("worker wrote something unexpected: {line:.80}"));
                         let _ = slot.child.kill();
                     }
                 }
@@ -190,7 +192,10 @@ impl Supervisor {
                     };
                     let status = slot.child.wait().ok();
                     let cause = slot.killed.take().unwrap_or_else(|| {
-                        death_cause(status, &slot.stderr.lock().map(|t| t.clone()).unwrap_or_default())
+                        death_cause(
+                            status,
+                            &slot.stderr.lock().map(|t| t.clone()).unwrap_or_default(),
+                        )
                     });
                     if !slot.ready {
                         return Err(BatchError::WorkerStart(cause));
@@ -302,7 +307,11 @@ impl Supervisor {
     }
 }
 
-fn handle_reply(slot: &mut Slot, reply: Reply, handler: &mut dyn Handler) -> Result<(), BatchError> {
+fn handle_reply(
+    slot: &mut Slot,
+    reply: Reply,
+    handler: &mut dyn Handler,
+) -> Result<(), BatchError> {
     let job = slot.running.as_ref().map(|r| r.req.job);
     if let Some(run) = slot.running.as_mut() {
         run.last_heard = Instant::now();
@@ -381,7 +390,11 @@ fn signal_name(sig: i32) -> &'static str {
 fn resident_bytes(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/statm"))
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * page_size())
 }
 
@@ -450,12 +463,12 @@ mod tests {
         ]
         .map(String::from)
         .into();
-        assert_eq!(death_cause(None, &tail), "ended: panic: index out of bounds");
-        let tail: VecDeque<String> = ["clearshot: ONNX Runtime not found".to_string()].into();
         assert_eq!(
             death_cause(None, &tail),
-            "ended: ONNX Runtime not found"
+            "ended: panic: index out of bounds"
         );
+        let tail: VecDeque<String> = ["clearshot: ONNX Runtime not found".to_string()].into();
+        assert_eq!(death_cause(None, &tail), "ended: ONNX Runtime not found");
         assert_eq!(human_bytes(8 << 30), "8.0 GiB");
         assert_eq!(human_bytes(300 << 20), "300 MiB");
         assert!(resident_bytes(std::process::id()) > 1 << 20);

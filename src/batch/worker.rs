@@ -3,7 +3,6 @@
 //! decoder crash, a runaway allocation, a hang) ends this process only; the supervisor
 //! sees it, records it against that input, and starts another worker.
 
-use super::plan::Input;
 use super::protocol::{Reply, Request, WorkerConfig};
 use super::setup::ScanSetup;
 use super::BatchError;
@@ -44,9 +43,7 @@ pub fn serve(input: impl BufRead, mut output: impl Write) -> Result<(), BatchErr
             out: &mut output,
             broken: None,
         };
-        let result = match &req.input {
-            Input::File(path) => scanner.scan_file(path, &mut progress),
-        };
+        let result = scanner.scan_input(&req.input, &mut progress);
         if let Some(e) = progress.broken {
             // The supervisor is gone: nobody to report to.
             return Err(BatchError::Protocol(e));

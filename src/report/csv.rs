@@ -42,7 +42,7 @@ pub fn render(report: &ScanReport) -> String {
 /// The cells of one finding's row, in [`HEADER`] order.
 fn row(file: &FileReport, x: &Finding) -> [String; 12] {
     [
-        text(&file.path.display().to_string()),
+        text(&file.display_path()),
         (x.shot + 1).to_string(),
         x.tc_in.clone(),
         x.tc_out.clone(),

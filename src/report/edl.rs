@@ -118,10 +118,7 @@ pub(crate) fn file_tc(file: &FileReport, frame: FrameIndex) -> Timecode {
 
 /// The file's name without its folder (the whole path when it has no name).
 fn file_name(file: &FileReport) -> String {
-    file.path.file_name().map_or_else(
-        || file.path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
+    file.display_name()
 }
 
 /// Text on one line: control characters become spaces, runs of spaces collapse.

@@ -133,14 +133,6 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// The last path component, or the whole path when it has none.
-fn file_name(p: &Path) -> String {
-    p.file_name().map_or_else(
-        || p.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
-}
-
 /// One argument quoted the way a POSIX shell would need it.
 fn shell_quote(arg: &str) -> String {
     let plain = !arg.is_empty()
@@ -277,7 +269,7 @@ fn custody(out: &mut String, r: &ScanReport) {
         w!(
             out,
             "<tr><td><span class=\"label\">File</span><br>scanned</td><td class=\"path\">{}</td>",
-            Esc(&f.path.display().to_string())
+            Esc(&f.display_path())
         );
         match &f.sha256 {
             Some(h) => w!(out, "<td class=\"hash\">{}</td></tr>\n", Esc(h)),
@@ -346,10 +338,16 @@ fn file_summary(out: &mut String, f: &FileReport) {
         out,
         "<div class=\"card file\">\n<h3>{}</h3>\n<p class=\"path muted\">{}</p>\n\
          <dl class=\"media\">\n",
-        Esc(&file_name(&f.path)),
-        Esc(&f.path.display().to_string())
+        Esc(&f.display_name()),
+        Esc(&f.display_path())
     );
-    let kind = if m.is_still { "still image" } else { "video" };
+    let kind = if f.sequence.is_some() {
+        "image sequence"
+    } else if m.is_still {
+        "still image"
+    } else {
+        "video"
+    };
     w!(
         out,
         "<dt>Media</dt><dd>{}, <span class=\"mono\">{}</span> in <span class=\"mono\">{}</span></dd>\n\
@@ -431,7 +429,7 @@ fn findings(out: &mut String, files: &[FileReport]) {
             w!(
                 out,
                 "<p class=\"none\">{}: no registered talent or reference found.</p>\n",
-                Esc(&file_name(&f.path))
+                Esc(&f.display_name())
             );
         }
         for x in &f.findings {
@@ -454,7 +452,7 @@ fn card(out: &mut String, file: &FileReport, x: &Finding) {
         Esc(&x.name),
         Esc(&x.name),
         Esc(&x.kind),
-        Esc(&file_name(&file.path)),
+        Esc(&file.display_name()),
         x.shot + 1,
         Esc(&x.tc_in),
         Esc(&x.tc_out),

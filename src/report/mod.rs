@@ -215,6 +215,78 @@ pub struct FileReport {
     /// Spot-check mode: every frame examined, every face, every distance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames: Option<Vec<FrameDetail>>,
+    /// A numbered image sequence (`path` is its folder joined with the `####` pattern).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<SequenceRecord>,
+}
+
+/// The frames of an image sequence scanned as one clip.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SequenceRecord {
+    /// First frame number (frame index 0).
+    pub first: u64,
+    /// Last frame number.
+    pub last: u64,
+    /// Digits of the padded frame number (the `#` count of the pattern).
+    pub digits: usize,
+    /// Frame files present.
+    pub files: usize,
+    /// Missing frame numbers, as inclusive ranges.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<(u64, u64)>,
+}
+
+impl SequenceRecord {
+    /// `[1001-1048]`.
+    pub fn range(&self) -> String {
+        let d = self.digits;
+        format!("[{:0d$}-{:0d$}]", self.first, self.last)
+    }
+
+    /// The file of frame `number`, from the sequence's `path` (folder and `####` pattern).
+    pub fn frame_path(&self, path: &std::path::Path, number: u64) -> PathBuf {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let d = self.digits;
+        let hashes = "#".repeat(d);
+        let name = match name.rfind(&hashes) {
+            Some(i) => format!("{}{:0d$}{}", &name[..i], number, &name[i + d..]),
+            None => name,
+        };
+        path.with_file_name(name)
+    }
+
+    /// Every frame present: (number, file).
+    pub fn frames(&self, path: &std::path::Path) -> Vec<(u64, PathBuf)> {
+        (self.first..=self.last)
+            .filter(|n| !self.missing.iter().any(|(a, b)| a <= n && n <= b))
+            .map(|n| (n, self.frame_path(path, n)))
+            .collect()
+    }
+}
+
+impl FileReport {
+    /// The name reports show: `demo.mp4`, or `shot_####.dpx [1001-1048]` for a sequence.
+    pub fn display_name(&self) -> String {
+        let name = self.path.file_name().map_or_else(
+            || self.path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        match &self.sequence {
+            Some(s) => format!("{name} {}", s.range()),
+            None => name,
+        }
+    }
+
+    /// The full path reports show, with the frame range for a sequence.
+    pub fn display_path(&self) -> String {
+        match &self.sequence {
+            Some(s) => format!("{} {}", self.path.display(), s.range()),
+            None => self.path.display().to_string(),
+        }
+    }
 }
 
 /// A file that could not be scanned.

@@ -77,10 +77,7 @@ fn track(file: &FileReport) -> Result<Value, OtioError> {
     let fps = rate.fps();
     let start = file.media.start_timecode.frames;
     let whole = range(start, media_frames(file), fps);
-    let name = file.path.file_name().map_or_else(
-        || file.path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let name = file.display_name();
     let markers = file
         .findings
         .iter()

@@ -8,10 +8,7 @@ use std::fmt::Write;
 pub fn render(files: &[FileReport], failures: &[FileFailure]) -> String {
     let mut rows: Vec<[String; 6]> = Vec::new();
     for f in files {
-        let name = f.path.file_name().map_or_else(
-            || f.path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let name = f.display_name();
         if f.findings.is_empty() {
             rows.push([
                 name.clone(),

@@ -180,6 +180,7 @@ impl Scanner {
             shots,
             findings,
             warnings: summary.warnings,
+            sequence: None,
         }
     }
 }

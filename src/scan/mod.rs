@@ -19,10 +19,10 @@ use crate::detect::DetectOptions;
 use crate::gallery::Talent;
 use crate::ipmatch::{IpError, MatchConfig};
 use crate::matching::Matcher;
-use crate::media::{self, MediaError, SamplingOptions};
+use crate::media::{self, Input, MediaError, SamplingOptions};
 use crate::models::ModelSet;
 use crate::policy::Severity;
-use crate::report::FileReport;
+use crate::report::{FileReport, SequenceRecord};
 use crate::runtime::RuntimeError;
 use crate::track::Observation;
 use crossbeam_channel::{bounded, unbounded};
@@ -88,6 +88,8 @@ pub struct ScanOptions {
     pub ref_per_second: f64,
     /// Reference matcher settings.
     pub ip: MatchConfig,
+    /// Frame rate of numbered image sequences.
+    pub seq_rate: crate::timecode::FrameRate,
 }
 
 impl ScanOptions {
@@ -104,6 +106,7 @@ impl ScanOptions {
             references: true,
             ref_per_second: 1.0,
             ip: MatchConfig::default(),
+            seq_rate: crate::timecode::FrameRate { num: 24, den: 1 },
         }
     }
 
@@ -215,6 +218,17 @@ impl Scanner {
         path: &Path,
         progress: &mut dyn ScanProgress,
     ) -> Result<FileReport, ScanError> {
+        self.scan_input(&Input::File(path.to_path_buf()), progress)
+    }
+
+    /// Scans one input (a file, or an image sequence as one clip).
+    pub fn scan_input(
+        &mut self,
+        input: &Input,
+        progress: &mut dyn ScanProgress,
+    ) -> Result<FileReport, ScanError> {
+        let path = &input.path();
+        let seq_rate = self.opts.seq_rate;
         let matcher = &self.matcher;
         let refs = &self.refs;
         let sampling = &self.opts.sampling;
@@ -262,13 +276,19 @@ impl Scanner {
             let collector = s.spawn(move || collect(obs_rx));
             // Chain of custody: hash the file while it is being decoded (the OS cache
             // serves the second reader).
-            let hasher = s.spawn(|| crate::models::sha256_file(path).ok());
+            let hasher = s.spawn(|| match input {
+                Input::File(p) => crate::models::sha256_file(p).ok(),
+                Input::Sequence(q) => crate::models::sha256_sequence(&q.frames).ok(),
+            });
             let mut sink = Sink {
                 tx: Some(frame_tx),
                 pacer: RefPacer::new(ref_rate, sampling.every_frame),
                 progress,
             };
-            let summary = media::stream(path, sampling, &mut sink);
+            let summary = match input {
+                Input::File(p) => media::stream(p, sampling, &mut sink),
+                Input::Sequence(q) => media::stream_sequence(q, seq_rate, sampling, &mut sink),
+            };
             sink.finish();
             let collected = collector.join().unwrap_or_else(|_| {
                 Err(WorkerError::Runtime(RuntimeError::Run {
@@ -287,6 +307,15 @@ impl Scanner {
         per_frame.sort_by_key(|f| f.index);
         let mut report = self.build_report(path, summary, per_frame, evidence);
         report.sha256 = sha256;
+        if let Input::Sequence(q) = input {
+            report.sequence = Some(SequenceRecord {
+                first: q.first(),
+                last: q.last(),
+                digits: q.digits,
+                files: q.frames.len(),
+                missing: q.gaps(),
+            });
+        }
         Ok(report)
     }
 }
