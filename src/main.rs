@@ -184,7 +184,7 @@ struct ScanArgs {
     /// Files scanned at once, each in its own worker process [default: one per core, up to 8].
     #[arg(long)]
     jobs: Option<usize>,
-    /// The batch's journal (resume after a crash or kill) [default: $XDG_STATE_HOME/clearshot/journals/ID.sqlite, ID from the paths given].
+    /// The batch's journal, kept (resume after a crash or kill; shards to merge) [default: $XDG_STATE_HOME/clearshot/journals/ID.sqlite, ID from the paths and the gallery, removed once the batch is complete and reported].
     #[arg(long)]
     journal: Option<PathBuf>,
     /// Forget what the journal holds and scan everything again.
@@ -376,11 +376,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Scan(args) => {
             let settings = settings(&args.tune)?;
+            let keep_journal = args.journal.is_some();
             let journal = match args.journal {
                 Some(j) => j,
-                None => batch::default_journal(&args.paths),
+                None => batch::default_journal(&args.paths, &gallery_path),
             };
             let run_plan = RunPlan {
+                keep_journal,
                 journal: Some(journal),
                 sequences: !args.tune.no_sequences,
                 fresh: args.fresh,
@@ -537,6 +539,8 @@ fn load_models(dir: &Path) -> Result<ModelSet> {
 
 /// How a scan runs: where its journal is and how the work is spread.
 struct RunPlan {
+    /// Keep the journal once the batch is complete (it was named with --journal).
+    keep_journal: bool,
     journal: Option<PathBuf>,
     sequences: bool,
     fresh: bool,
@@ -587,7 +591,7 @@ fn scan(
         date: today(date)?,
         jobs,
         workers,
-        journal: run_plan.journal,
+        journal: run_plan.journal.clone(),
         fresh: run_plan.fresh,
         sequences: run_plan.sequences,
         limits: run_plan.limits.resolve(jobs),
@@ -624,6 +628,11 @@ fn scan(
         print!("{}", report::table::render(&full.files, &full.failures));
     }
     write_outputs(&full, out)?;
+    if let (Some(j), false, false) = (&run_plan.journal, run_plan.keep_journal, full.incomplete) {
+        if let Err(e) = batch::remove_journal(j) {
+            eprintln!("clearshot: warning: {}: cannot remove the finished batch's journal: {e}", j.display());
+        }
+    }
     let worst = clearshot::scan::worst(&full.files);
     let gate = match out.fail_on {
         FailOn::Escalate => Some(Severity::Escalate),
@@ -676,6 +685,7 @@ fn inspect(args: InspectArgs, gallery_path: &Path, models_dir: &Path) -> Result<
     };
     // A spot check keeps no journal and scans its one file in one worker process.
     let run_plan = RunPlan {
+        keep_journal: false,
         journal: None,
         sequences: false,
         fresh: false,

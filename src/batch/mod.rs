@@ -427,17 +427,31 @@ pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The default journal of a batch over `paths`: `<state dir>/journals/<id>.sqlite`, where
-/// the id is a digest of the canonical paths as given (so the same command finds it again).
-pub fn default_journal(paths: &[PathBuf]) -> PathBuf {
+/// The default journal of a batch over `paths` with `gallery`: `<state dir>/journals/<id>.sqlite`,
+/// where the id is a digest of the canonical paths as given and of the gallery (so the same
+/// command finds it again, and scans of the same folder against two galleries do not meet).
+pub fn default_journal(paths: &[PathBuf], gallery: &Path) -> PathBuf {
     use sha2::{Digest, Sha256};
     let mut keys: Vec<String> = paths.iter().map(|p| plan::key_of(p)).collect();
     keys.sort();
+    keys.push(plan::key_of(gallery));
     let digest = Sha256::digest(keys.join("\0").as_bytes());
     let id = crate::models::hex(&digest[..8]);
     crate::paths::state_dir()
         .join("journals")
         .join(format!("{id}.sqlite"))
+}
+
+/// Removes a journal and SQLite's companion files (a default journal, once its batch is
+/// complete and reported: its evidence crops are biometric data and are not kept longer
+/// than needed).
+pub fn remove_journal(path: &Path) -> std::io::Result<()> {
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+    std::fs::remove_file(path)
 }
 
 /// The report of one file as stored, for callers that read journals themselves.

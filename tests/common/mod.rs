@@ -32,10 +32,15 @@ pub fn demo() -> PathBuf {
 }
 
 /// A command for the clearshot binary with a private gallery path.
+/// Default batch journals go beside the gallery (each test has its own), never into the
+/// user's state folder.
 pub fn clearshot(gallery: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_clearshot"));
     c.arg("--gallery").arg(gallery);
     c.env_remove("CLEARSHOT_GALLERY");
+    if let Some(dir) = gallery.parent() {
+        c.env("XDG_STATE_HOME", dir.join("state"));
+    }
     c
 }
 
