@@ -25,6 +25,7 @@ venv() {
   echo "$dir/bin/python"
 }
 bash scripts/make_fixtures.sh
+bash scripts/make_hostile.sh
 bash scripts/make_demo.sh
 # Reference (IP) matching: the fixture clip and the evaluation set, from images in PyPI/npm
 # packages, composited with numpy/pillow (tests/ip_refs.rs reads the clip).

@@ -40,7 +40,7 @@ pub struct ScanSettings {
 }
 
 /// Default `--max-pixels`: well above 8K UHD (33 MP) and a 150 MP medium-format still.
-pub const DEFAULT_MAX_PIXELS: u64 = 200_000_000;
+pub const DEFAULT_MAX_PIXELS: u64 = crate::media::DEFAULT_MAX_PIXELS;
 
 impl Default for ScanSettings {
     fn default() -> Self {
@@ -81,6 +81,7 @@ impl ScanSettings {
         o.ref_per_second = self.ref_rate;
         o.keep_all_scores = self.keep_all_scores;
         o.seq_rate = self.seq_rate;
+        o.sampling.max_pixels = self.max_pixels;
         if self.fine_refs {
             o.ip = MatchConfig::fine();
         }

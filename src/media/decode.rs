@@ -1,7 +1,12 @@
 //! Decoding every frame of the chosen video stream, in presentation order, with FFmpeg's
 //! threads on, and surviving damaged data: errors after the first good frame become warnings.
+//!
+//! The pixel limit holds here too: FFmpeg's decoder refuses to allocate pictures far over it,
+//! and every frame that comes out is checked exactly (a stream can change size mid-way) before
+//! anything converts it.
 
-use super::open::Opened;
+use super::open::{self, Geometry, Opened};
+use super::picture::frame_sar;
 use super::MediaError;
 use ffmpeg::codec::Id;
 use ffmpeg::format::context::Input;
@@ -21,6 +26,9 @@ pub(crate) struct VideoDecoder {
     input: Input,
     stream_index: usize,
     decoder: decoder::Video,
+    /// For the displayed size of each frame, which the RGB picture will have.
+    geometry: Geometry,
+    max_pixels: u64,
     /// End of input reached and the decoder told so.
     draining: bool,
     /// Frames returned so far (the next frame's index).
@@ -40,6 +48,8 @@ impl VideoDecoder {
             input,
             video_index,
             info,
+            geometry,
+            max_pixels,
             ..
         } = opened;
         let path = info.path;
@@ -67,6 +77,9 @@ impl VideoDecoder {
                 _ => ffmpeg::ffi::FF_THREAD_FRAME | ffmpeg::ffi::FF_THREAD_SLICE,
             };
             (*raw).pkt_timebase = stream.time_base().into();
+            // FFmpeg checks this before it allocates any picture, including when the stream
+            // changes size mid-way (then the decoder fails instead of allocating).
+            (*raw).max_pixels = open::ffmpeg_max_pixels(max_pixels);
         }
         let codec = ffmpeg::decoder::find(id).ok_or_else(|| MediaError::Unsupported {
             path: path.clone(),
@@ -85,6 +98,8 @@ impl VideoDecoder {
             input,
             stream_index: video_index,
             decoder,
+            geometry,
+            max_pixels,
             draining: false,
             decoded: 0,
             packets: 0,
@@ -100,12 +115,14 @@ impl VideoDecoder {
         self.decoded
     }
 
-    /// The next frame in presentation order, or None when the stream is exhausted.
-    pub fn next_frame(&mut self) -> Option<frame::Video> {
+    /// The next frame in presentation order, or None when the stream is exhausted. A frame
+    /// over the pixel limit (coded or as displayed) is [`MediaError::TooLarge`].
+    pub fn next_frame(&mut self) -> Result<Option<frame::Video>, MediaError> {
         loop {
             let mut frame = frame::Video::empty();
             match self.decoder.receive_frame(&mut frame) {
                 Ok(()) => {
+                    self.check_size(&frame)?;
                     if frame.is_corrupt() {
                         self.warn(format!(
                             "frame {}: decoded with errors (damaged data concealed)",
@@ -114,25 +131,34 @@ impl VideoDecoder {
                     }
                     self.decoded += 1;
                     self.consecutive_errors = 0;
-                    return Some(frame);
+                    return Ok(Some(frame));
                 }
-                Err(ffmpeg::Error::Eof) => return None,
+                Err(ffmpeg::Error::Eof) => return Ok(None),
                 Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => {
                     if self.draining {
                         // A decoder that wants input after EOF is broken; do not spin.
-                        return None;
+                        return Ok(None);
                     }
                     if !self.feed() {
-                        return None;
+                        return Ok(None);
                     }
                 }
                 Err(e) => {
                     if self.error(format!("near frame {}: decode error: {e}", self.decoded)) {
-                        return None;
+                        return Ok(None);
                     }
                 }
             }
         }
+    }
+
+    /// Refuses a decoded frame whose coded or displayed size is over the limit: the RGB
+    /// conversion would allocate the displayed size (twice: swscale's output and the picture).
+    fn check_size(&self, frame: &frame::Video) -> Result<(), MediaError> {
+        let (w, h) = (frame.width(), frame.height());
+        let (dw, dh) = self.geometry.display_size(w, h, frame_sar(frame));
+        MediaError::check_size(&self.path, dw, dh, self.max_pixels)?;
+        MediaError::check_size(&self.path, w, h, self.max_pixels)
     }
 
     /// Sends the next packet of our stream (or end of stream) to the decoder. False when

@@ -69,6 +69,19 @@ pub enum MediaError {
         /// The last frame handed to the sink.
         frame: u64,
     },
+    /// The picture is bigger than the pixel limit (a decompression bomb, or a header that
+    /// lies): refused before anything of that size is allocated.
+    #[error("{}: {width}x{height} pixels is over the limit of {max} (--max-pixels)", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Width the file claims (or a decoded frame has).
+        width: u32,
+        /// Height the file claims (or a decoded frame has).
+        height: u32,
+        /// The limit in pixels ([`SamplingOptions::max_pixels`](super::SamplingOptions)).
+        max: u64,
+    },
     /// The sampling options make no sense (caught before any decoding).
     #[error("{}: invalid sampling options: {source}", path.display())]
     Options {
@@ -91,8 +104,23 @@ impl MediaError {
             | Self::Unsupported { path, .. }
             | Self::Empty { path }
             | Self::Cancelled { path, .. }
+            | Self::TooLarge { path, .. }
             | Self::Options { path, .. } => path,
         }
+    }
+
+    /// Fails with [`MediaError::TooLarge`] when a `width` x `height` picture has more than
+    /// `max` pixels.
+    pub(crate) fn check_size(path: &Path, width: u32, height: u32, max: u64) -> Result<(), Self> {
+        if u64::from(width) * u64::from(height) > max {
+            return Err(Self::TooLarge {
+                path: path.to_path_buf(),
+                width,
+                height,
+                max,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -111,6 +139,9 @@ pub enum OptionsError {
     /// `cut_threshold` must lie in (0, 1].
     #[error("cut_threshold must be in (0, 1], got {0}")]
     CutThreshold(f32),
+    /// `max_pixels` must be at least 1.
+    #[error("max_pixels must be >= 1, got {0}")]
+    MaxPixels(u64),
     /// More decoder threads than any machine has.
     #[error("decoder_threads must be <= {max}, got {got}")]
     Threads {
@@ -141,5 +172,21 @@ mod tests {
             "a.mov: invalid sampling options: per_second must be > 0 and finite, got 0"
         );
         assert_eq!(e.path(), Path::new("a.mov"));
+    }
+
+    #[test]
+    fn size_check_names_the_picture_and_the_limit() {
+        let p = Path::new("bomb.png");
+        assert!(MediaError::check_size(p, 20_000, 10_000, 200_000_000).is_ok());
+        let e = MediaError::check_size(p, 40_000, 40_000, 200_000_000).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bomb.png: 40000x40000 pixels is over the limit of 200000000 (--max-pixels)"
+        );
+        assert_eq!(e.path(), p);
+        // No overflow at the largest sizes a header can state.
+        let most = u64::from(u32::MAX) * u64::from(u32::MAX);
+        assert!(MediaError::check_size(p, u32::MAX, u32::MAX, most).is_ok());
+        assert!(MediaError::check_size(p, u32::MAX, u32::MAX, most - 1).is_err());
     }
 }

@@ -7,11 +7,17 @@
 //!
 //! Files: `open` (demuxing, stream choice, container metadata), `decode` (the FFmpeg decoder
 //! loop), `picture` (thumbnails and RGB conversion), `sampler` (which frames to sample),
-//! `still` (pictures), `sniff` (explaining files FFmpeg refuses), `error`, `sequence`
-//! (numbered image sequences such as `shot_0001.dpx...`, scanned as one clip).
+//! `still` (pictures), `header` (sizes claimed by the still formats only FFmpeg reads), `sniff`
+//! (explaining files FFmpeg refuses), `error`, `sequence` (numbered image sequences such as
+//! `shot_0001.dpx...`, scanned as one clip).
+//!
+//! Every entry point refuses pictures over a pixel limit ([`SamplingOptions::max_pixels`],
+//! [`DEFAULT_MAX_PIXELS`]) with [`MediaError::TooLarge`], from the header, before allocating
+//! them: a decompression bomb costs a few milliseconds, not the machine's memory.
 
 mod decode;
 mod error;
+mod header;
 mod open;
 mod picture;
 mod sampler;
@@ -92,7 +98,14 @@ pub struct SamplingOptions {
     /// Cut sensitivity in (0, 1]: lower finds more cuts. Default
     /// [`DEFAULT_CUT_THRESHOLD`](crate::shots::DEFAULT_CUT_THRESHOLD).
     pub cut_threshold: f32,
+    /// Refuse pictures and frames of more pixels than this ([`MediaError::TooLarge`]), before
+    /// allocating them. Default [`DEFAULT_MAX_PIXELS`].
+    pub max_pixels: u64,
 }
+
+/// The default pixel limit: 200 MP, well above 8K UHD (33 MP) and 150 MP medium-format
+/// stills, far below what a decompression bomb claims (a 40000x40000 PNG is 1600 MP).
+pub const DEFAULT_MAX_PIXELS: u64 = 200_000_000;
 
 impl Default for SamplingOptions {
     fn default() -> Self {
@@ -103,6 +116,7 @@ impl Default for SamplingOptions {
             range: None,
             decoder_threads: 0,
             cut_threshold: DEFAULT_CUT_THRESHOLD,
+            max_pixels: DEFAULT_MAX_PIXELS,
         }
     }
 }
@@ -126,6 +140,9 @@ impl SamplingOptions {
         }
         if !(self.cut_threshold > 0.0 && self.cut_threshold <= 1.0) {
             return Err(OptionsError::CutThreshold(self.cut_threshold));
+        }
+        if self.max_pixels == 0 {
+            return Err(OptionsError::MaxPixels(self.max_pixels));
         }
         if self.decoder_threads > MAX_DECODER_THREADS {
             return Err(OptionsError::Threads {
@@ -174,24 +191,39 @@ pub trait FrameSink {
     fn progress(&mut self, _decoded: u64) {}
 }
 
-/// Describes a media file without decoding it.
+/// Describes a media file without decoding it, refusing pictures over
+/// [`DEFAULT_MAX_PIXELS`].
 pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
+    probe_limited(path, DEFAULT_MAX_PIXELS)
+}
+
+/// Describes a media file without decoding it; a picture of more than `max_pixels` pixels
+/// is [`MediaError::TooLarge`].
+pub fn probe_limited(path: &Path, max_pixels: u64) -> Result<MediaInfo, MediaError> {
     init();
     open::check_file(path)?;
     if let Some(format) = still::sniff(path)? {
-        return probe_still(path, format).or_else(|still_err| {
+        return probe_still(path, format, max_pixels).or_else(|still_err| match still_err {
+            // The header was read and is too big: FFmpeg would read the same header.
+            MediaError::TooLarge { .. } => Err(still_err),
             // A picture variant `image` cannot parse may still be FFmpeg's to read.
-            open::open(path).map(|o| o.info).map_err(|_| still_err)
+            _ => open::open(path, max_pixels)
+                .map(|o| o.info)
+                .map_err(|ffmpeg_err| too_large_or(ffmpeg_err, still_err)),
         });
     }
-    Ok(open::open(path)?.info)
+    Ok(open::open(path, max_pixels)?.info)
 }
 
 /// A still's description: names from FFmpeg when it reads the file, size from `image`
 /// (after EXIF orientation).
-fn probe_still(path: &Path, format: image::ImageFormat) -> Result<MediaInfo, MediaError> {
-    let (width, height) = still::oriented_size(path, format)?;
-    let (container, video_codec) = match open::open(path) {
+fn probe_still(
+    path: &Path,
+    format: image::ImageFormat,
+    max_pixels: u64,
+) -> Result<MediaInfo, MediaError> {
+    let (width, height) = still::oriented_size(path, format, max_pixels)?;
+    let (container, video_codec) = match open::open(path, max_pixels) {
         Ok(o) => (o.info.container, o.info.video_codec),
         // FFmpeg refusing a picture `image` reads is no reason to fail.
         Err(_) => ("image".to_string(), format!("{format:?}").to_lowercase()),
@@ -213,21 +245,43 @@ fn probe_still(path: &Path, format: image::ImageFormat) -> Result<MediaInfo, Med
 }
 
 /// Loads one picture: a still through the `image` crate (format sniffed from the content,
-/// EXIF orientation applied), or else the first frame FFmpeg decodes.
+/// EXIF orientation applied), or else the first frame FFmpeg decodes. Pictures over
+/// [`DEFAULT_MAX_PIXELS`] are refused.
 pub fn load_still(path: &Path) -> Result<image::RgbImage, MediaError> {
+    load_still_limited(path, DEFAULT_MAX_PIXELS)
+}
+
+/// [`load_still`] with its own pixel limit: a picture of more than `max_pixels` pixels is
+/// [`MediaError::TooLarge`], found from the header before the pixels are decoded.
+pub fn load_still_limited(path: &Path, max_pixels: u64) -> Result<image::RgbImage, MediaError> {
     init();
     open::check_file(path)?;
     if let Some(format) = still::sniff(path)? {
-        match still::load(path, format) {
+        match still::load(path, format, max_pixels) {
             Ok(picture) => return Ok(picture),
+            Err(e @ MediaError::TooLarge { .. }) => return Err(e),
             // Some variants (e.g. exotic TIFF compressions) are FFmpeg's to read; report the
             // image reader's error only if FFmpeg cannot either.
-            Err(image_err) => return stream::first_frame(path).map_err(|_| image_err),
+            Err(image_err) => {
+                return stream::first_frame(path, max_pixels)
+                    .map_err(|ffmpeg_err| too_large_or(ffmpeg_err, image_err))
+            }
         }
     }
-    stream::first_frame(path)
+    stream::first_frame(path, max_pixels)
 }
 
+/// The error to report when FFmpeg also failed on a picture the image reader could not read:
+/// the image reader's, unless FFmpeg found the picture too large.
+fn too_large_or(ffmpeg_err: MediaError, image_err: MediaError) -> MediaError {
+    match ffmpeg_err {
+        MediaError::TooLarge { .. } => ffmpeg_err,
+        _ => image_err,
+    }
+}
+
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 pub(crate) mod test_fixtures;
 
@@ -262,6 +316,8 @@ mod tests {
         assert!(bad(&|o| o.cut_threshold = 0.0).is_err());
         assert!(bad(&|o| o.cut_threshold = 1.5).is_err());
         assert!(bad(&|o| o.decoder_threads = 10_000).is_err());
+        assert_eq!(bad(&|o| o.max_pixels = 0), Err(OptionsError::MaxPixels(0)));
+        assert!(bad(&|o| o.max_pixels = 1).is_ok());
     }
 }
 
@@ -384,6 +440,96 @@ mod fixture_tests {
             turned == image::imageops::rotate90(&jpg),
             "EXIF rotation not applied"
         );
+    }
+
+    #[test]
+    fn pixel_limit_applies_to_every_format() {
+        for name in [
+            "h264_25.mp4",
+            "hevc.mp4",
+            "prores_tc.mov",
+            "mpeg2.mxf",
+            "rotated.mp4",
+            "still.png",
+            "still.jpg",
+            "still.tiff",
+            "webp_as.jpg",
+            "exif_rot90.jpg",
+        ] {
+            let p = path(name);
+            let want = expected(name);
+            let (w, h) = (
+                want["width"].as_u64().unwrap(),
+                want["height"].as_u64().unwrap(),
+            );
+            let exact = w * h;
+            let under = SamplingOptions {
+                max_pixels: exact - 1,
+                ..SamplingOptions::default()
+            };
+            let mut sink = super::test_fixtures::Collect::default();
+            for e in [
+                probe_limited(&p, exact - 1).err(),
+                load_still_limited(&p, exact - 1).err(),
+                stream(&p, &under, &mut sink).err(),
+            ] {
+                let e = e.unwrap_or_else(|| panic!("{name}: not refused"));
+                assert!(matches!(e, MediaError::TooLarge { .. }), "{name}: {e}");
+                assert_eq!(
+                    e.to_string(),
+                    format!(
+                        "{}: {w}x{h} pixels is over the limit of {} (--max-pixels)",
+                        p.display(),
+                        exact - 1
+                    )
+                );
+            }
+            assert!(sink.samples.is_empty(), "{name}");
+            let at = SamplingOptions {
+                max_pixels: exact,
+                ..SamplingOptions::default()
+            };
+            assert!(probe_limited(&p, exact).is_ok(), "{name}");
+            assert!(load_still_limited(&p, exact).is_ok(), "{name}");
+            assert!(stream(&p, &at, &mut sink).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn pixel_limit_applies_to_stills_only_ffmpeg_reads() {
+        // A 4x2 24-bit BMP: file header, BITMAPINFOHEADER, two rows of 12 bytes.
+        let mut bmp = b"BM".to_vec();
+        bmp.extend(78u32.to_le_bytes());
+        bmp.extend([0, 0, 0, 0]);
+        bmp.extend(54u32.to_le_bytes());
+        for v in [40u32, 4, 2] {
+            bmp.extend(v.to_le_bytes());
+        }
+        bmp.extend(1u16.to_le_bytes());
+        bmp.extend(24u16.to_le_bytes());
+        bmp.extend([0u8; 24]);
+        bmp.extend([200u8; 24]);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("small.bmp");
+        std::fs::write(&p, &bmp).unwrap();
+        let e = load_still_limited(&p, 7).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                MediaError::TooLarge {
+                    width: 4,
+                    height: 2,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(matches!(
+            probe_limited(&p, 7),
+            Err(MediaError::TooLarge { .. })
+        ));
+        assert_eq!(load_still_limited(&p, 8).unwrap().dimensions(), (4, 2));
+        assert_eq!(probe_limited(&p, 8).unwrap().width, 4);
     }
 
     #[test]

@@ -1,15 +1,21 @@
 //! Opening a file with FFmpeg: choosing the video stream and reading what the container says
 //! about it (size, rate, length, start timecode, rotation). Failures become one-line
 //! [`MediaError`]s with the cause found by looking at the bytes.
+//!
+//! The pixel limit is applied at every step that could allocate a picture: the size a still's
+//! header claims (before FFmpeg sees the file), the size each stream's header declares (before
+//! FFmpeg's stream analysis decodes anything), FFmpeg's own `max_pixels` for that analysis, and
+//! the size the analysis settles on.
 
 use super::sniff::{self, Content};
-use super::{MediaError, MediaInfo};
+use super::{header, MediaError, MediaInfo};
 use crate::timecode::{FrameRate, Timecode};
 use ffmpeg::codec::packet::side_data::Type as SideDataType;
 use ffmpeg::format::context::Input;
 use ffmpeg::media::Type as MediaType;
 use ffmpeg::Rational;
 use ffmpeg_next as ffmpeg;
+use std::ffi::CString;
 use std::path::Path;
 
 /// An opened file, positioned at its start, with the video stream chosen.
@@ -21,6 +27,8 @@ pub(crate) struct Opened {
     pub geometry: Geometry,
     /// Things worth telling the user that did not stop the open (e.g. a bad timecode tag).
     pub warnings: Vec<String>,
+    /// The pixel limit the file was opened under; decoding keeps to it.
+    pub max_pixels: u64,
 }
 
 /// The transform from coded pictures to the displayed picture.
@@ -55,20 +63,140 @@ impl Geometry {
 /// The 'tmcd' fourcc as FFmpeg stores codec tags (little-endian).
 const TMCD: u32 = u32::from_le_bytes(*b"tmcd");
 
-/// Opens `path` and reads everything `probe` reports. Does not decode.
-pub(crate) fn open(path: &Path) -> Result<Opened, MediaError> {
+/// Opens `path` and reads everything `probe` reports, refusing pictures of more than
+/// `max_pixels` pixels. Does not decode (FFmpeg's stream analysis may, within the limit).
+pub(crate) fn open(path: &Path, max_pixels: u64) -> Result<Opened, MediaError> {
     super::init();
     check_file(path)?;
-    let input = ffmpeg::format::input(path).map_err(|e| open_failure(path, e))?;
+    let claimed = header::claimed_size(path).map_err(|e| MediaError::Open {
+        path: path.to_path_buf(),
+        cause: e.to_string(),
+    })?;
+    if let Some((width, height)) = claimed {
+        MediaError::check_size(path, width, height, max_pixels)?;
+    }
+    open_with_ffmpeg(path, max_pixels)
+}
+
+/// [`open`] with FFmpeg's checks only, without looking at the header first (for the tests
+/// that make sure FFmpeg alone does not decode a bomb).
+pub(crate) fn open_with_ffmpeg(path: &Path, max_pixels: u64) -> Result<Opened, MediaError> {
+    let (input, declared) = input_within(path, max_pixels)?;
     let video_index = choose_video_stream(path, &input)?;
+    if let Some(&(width, height)) = declared.get(video_index) {
+        // Containers may declare the stored, macroblock-aligned size (MXF: 320x192 for a
+        // 320x180 picture), so this early check has FFmpeg's slack; the size the analysis
+        // settles on is checked exactly below.
+        if u64::from(width) * u64::from(height) > ffmpeg_max_pixels(max_pixels).unsigned_abs() {
+            return Err(MediaError::TooLarge {
+                path: path.to_path_buf(),
+                width,
+                height,
+                max: max_pixels,
+            });
+        }
+    }
     let mut warnings = Vec::new();
     let (info, geometry) = describe(path, &input, video_index, &mut warnings)?;
+    // The displayed size first, as probe reports it (anamorphic video is widened for display,
+    // and the RGB picture has that size), then the coded size the decoder allocates.
+    MediaError::check_size(path, info.width, info.height, max_pixels)?;
+    let coded = coded_size(&input, video_index);
+    MediaError::check_size(path, coded.0, coded.1, max_pixels)?;
+    if info.is_still && (coded.0 == 0 || coded.1 == 0) {
+        // FFmpeg read no picture header: nothing will decode, and probe must not report 0x0.
+        return Err(explain(path, "no picture size could be read".into()));
+    }
     Ok(Opened {
         input,
         video_index,
         info,
         geometry,
         warnings,
+        max_pixels,
+    })
+}
+
+/// FFmpeg's `max_pixels` for `max_pixels` of ours. FFmpeg counts the width rounded up to its
+/// stride alignment (up to 63 more columns) and some codecs their coded, macroblock-aligned
+/// size, so it gets a quarter more (the alignment of pictures 256 or more pixels wide) plus a
+/// megapixel (that of small and narrow ones). It is the hard stop against allocating; each
+/// decoded frame is then checked exactly against our limit.
+pub(crate) fn ffmpeg_max_pixels(max_pixels: u64) -> i64 {
+    let slack = max_pixels / 4 + (1 << 20);
+    i64::try_from(max_pixels.saturating_add(slack)).unwrap_or(i64::MAX)
+}
+
+/// `avformat_open_input` then `avformat_find_stream_info`, as `ffmpeg::format::input` does,
+/// but with each stream's size as its header declares it read in between (the analysis may
+/// replace an absurd size with 0x0, hiding it), and with the analysis's decoders under
+/// FFmpeg's `max_pixels`, so that probing a bomb does not decode it.
+fn input_within(path: &Path, max_pixels: u64) -> Result<(Input, Vec<(u32, u32)>), MediaError> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| MediaError::Open {
+        path: path.to_path_buf(),
+        cause: "the path contains a NUL byte".into(),
+    })?;
+    let limit =
+        CString::new(ffmpeg_max_pixels(max_pixels).to_string()).map_err(|_| MediaError::Open {
+            path: path.to_path_buf(),
+            cause: "bad pixel limit".into(),
+        })?;
+    // SAFETY: the FFI calls follow FFmpeg's documented protocol: a null context pointer for
+    // avformat_open_input, which frees it on failure; the context is owned by `Input` (which
+    // closes it on drop) as soon as it exists; the options array has one dictionary per stream
+    // present when find_stream_info is called, and every dictionary is freed afterwards.
+    unsafe {
+        let mut ps = std::ptr::null_mut();
+        let r = ffmpeg::ffi::avformat_open_input(
+            &mut ps,
+            c_path.as_ptr(),
+            std::ptr::null(),
+            std::ptr::null_mut(),
+        );
+        if r < 0 {
+            return Err(open_failure(path, ffmpeg::Error::from(r)));
+        }
+        let mut input = Input::wrap(ps);
+        let declared: Vec<(u32, u32)> = input
+            .streams()
+            .map(|s| {
+                let cp = s.parameters().as_ptr();
+                ((*cp).width.max(0) as u32, (*cp).height.max(0) as u32)
+            })
+            .collect();
+        let mut options: Vec<*mut ffmpeg::ffi::AVDictionary> = Vec::with_capacity(declared.len());
+        for _ in 0..declared.len() {
+            let mut dict = std::ptr::null_mut();
+            ffmpeg::ffi::av_dict_set(&mut dict, c"max_pixels".as_ptr(), limit.as_ptr(), 0);
+            options.push(dict);
+        }
+        let r = ffmpeg::ffi::avformat_find_stream_info(
+            input.as_mut_ptr(),
+            if options.is_empty() {
+                std::ptr::null_mut()
+            } else {
+                options.as_mut_ptr()
+            },
+        );
+        for dict in &mut options {
+            ffmpeg::ffi::av_dict_free(dict);
+        }
+        if r < 0 {
+            return Err(open_failure(path, ffmpeg::Error::from(r)));
+        }
+        Ok((input, declared))
+    }
+}
+
+/// The coded size of stream `index` after stream analysis; 0x0 when FFmpeg found none.
+fn coded_size(input: &Input, index: usize) -> (u32, u32) {
+    input.stream(index).map_or((0, 0), |s| {
+        // SAFETY: codecpar belongs to the open input and is read-only here.
+        unsafe {
+            let cp = s.parameters().as_ptr();
+            ((*cp).width.max(0) as u32, (*cp).height.max(0) as u32)
+        }
     })
 }
 
@@ -99,16 +227,24 @@ pub(crate) fn check_file(path: &Path) -> Result<(), MediaError> {
 
 /// Explains why FFmpeg could not open a file that exists and is not empty.
 fn open_failure(path: &Path, err: ffmpeg::Error) -> MediaError {
-    let p = path.to_path_buf();
     match err {
-        ffmpeg::Error::InvalidData | ffmpeg::Error::Eof => {}
-        other => {
-            return MediaError::Open {
-                path: p,
-                cause: other.to_string(),
-            }
-        }
+        // Demuxers report data that ends early as an I/O error (Matroska) as well as EOF; a
+        // real read error shows again when the bytes are looked at.
+        ffmpeg::Error::InvalidData | ffmpeg::Error::Eof => explain(path, err.to_string()),
+        ffmpeg::Error::Other {
+            errno: ffmpeg::util::error::EIO,
+        } => explain(path, err.to_string()),
+        other => MediaError::Open {
+            path: path.to_path_buf(),
+            cause: other.to_string(),
+        },
     }
+}
+
+/// Says what is wrong with a file FFmpeg cannot read, from its bytes; `err` is FFmpeg's
+/// complaint, used when the bytes are of a known format.
+fn explain(path: &Path, err: String) -> MediaError {
+    let p = path.to_path_buf();
     match sniff::sniff(path) {
         Ok(Content::IsoBmff(walk)) => match walk.problem() {
             Some(cause) => MediaError::Truncated { path: p, cause },
@@ -117,6 +253,7 @@ fn open_failure(path: &Path, err: ffmpeg::Error) -> MediaError {
                 cause: format!("MP4/MOV structure is unreadable: {err}"),
             },
         },
+        Ok(Content::Cut(_, cause)) => MediaError::Truncated { path: p, cause },
         Ok(Content::Known(kind)) => MediaError::Decode {
             path: p,
             cause: format!("{kind} data that FFmpeg cannot read: {err}"),
@@ -444,6 +581,13 @@ mod tests {
             quarter_turns: 1,
         };
         assert_eq!(g.display_size(320, 180, None), (180, 320));
+    }
+
+    #[test]
+    fn ffmpeg_limit_has_slack_for_alignment() {
+        assert_eq!(ffmpeg_max_pixels(200_000_000), 250_000_000 + 1_048_576);
+        assert_eq!(ffmpeg_max_pixels(8), 8 + 2 + 1_048_576);
+        assert_eq!(ffmpeg_max_pixels(u64::MAX), i64::MAX);
     }
 
     #[test]

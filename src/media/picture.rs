@@ -209,14 +209,11 @@ impl RgbConverter {
         geometry: &Geometry,
     ) -> Result<RgbImage, ffmpeg::Error> {
         let (w, h) = (frame.width(), frame.height());
-        let sar = frame.aspect_ratio();
-        let frame_sar = (sar.numerator() > 0 && sar.denominator() > 0)
-            .then(|| (sar.numerator() as u32, sar.denominator() as u32));
         let upright = Geometry {
             quarter_turns: 0,
             ..*geometry
         };
-        let (out_w, out_h) = upright.display_size(w, h, frame_sar);
+        let (out_w, out_h) = upright.display_size(w, h, frame_sar(frame));
         let format = frame.format();
         let key = ConvKey {
             format,
@@ -267,6 +264,13 @@ impl RgbConverter {
         let picture = RgbImage::from_raw(out_w, out_h, packed).ok_or(ffmpeg::Error::Bug)?;
         Ok(rotate(picture, geometry.quarter_turns))
     }
+}
+
+/// The sample aspect ratio `frame` declares, if any.
+pub(crate) fn frame_sar(frame: &frame::Video) -> Option<(u32, u32)> {
+    let sar = frame.aspect_ratio();
+    (sar.numerator() > 0 && sar.denominator() > 0)
+        .then(|| (sar.numerator() as u32, sar.denominator() as u32))
 }
 
 /// swscale's colour matrix for a frame; untagged video follows the usual convention of

@@ -12,6 +12,8 @@ pub(crate) enum Content {
     IsoBmff(BoxWalk),
     /// Another format we recognise by its magic bytes.
     Known(&'static str),
+    /// A Matroska or MXF file whose first elements run past its end: (format, what is cut).
+    Cut(&'static str, String),
     /// Printable text.
     Text(String),
     /// Nothing recognisable; the first bytes in hex.
@@ -83,7 +85,107 @@ pub(crate) fn sniff(path: &Path) -> io::Result<Content> {
     if head.len() >= 8 && ISO_FIRST_BOXES.iter().any(|t| head[4..8] == t[..]) {
         return Ok(Content::IsoBmff(walk_boxes(&mut file, file_len)?));
     }
-    Ok(classify_head(&head))
+    let content = classify_head(&head);
+    let cut = match content {
+        Content::Known(name @ "Matroska/WebM") => matroska_cut(&head, file_len).map(|c| (name, c)),
+        Content::Known(name @ "MXF") => mxf_cut(&head, file_len).map(|c| (name, c)),
+        _ => None,
+    };
+    Ok(match cut {
+        Some((name, cause)) => Content::Cut(name, cause),
+        None => content,
+    })
+}
+
+/// An EBML variable-length integer at `at`: (value, length in bytes); the value is None for
+/// the reserved "unknown size".
+fn ebml_vint(b: &[u8], at: usize) -> Option<(Option<u64>, usize)> {
+    let first = *b.get(at)?;
+    let len = first.leading_zeros() as usize + 1;
+    if len > 8 {
+        return None;
+    }
+    let mut value = u64::from(first) & (0xff >> len);
+    for i in 1..len {
+        value = (value << 8) | u64::from(*b.get(at + i)?);
+    }
+    let unknown = value == (1u64 << (7 * len)) - 1;
+    Some(((!unknown).then_some(value), len))
+}
+
+/// Whether a Matroska file ends inside its EBML header or its Segment (whose size is in the
+/// first bytes), as a cut-off download or copy does.
+fn matroska_cut(head: &[u8], file_len: u64) -> Option<String> {
+    const SEGMENT: [u8; 4] = [0x18, 0x53, 0x80, 0x67];
+    let (size, len) = ebml_vint(head, 4)?;
+    let header_end = 4 + len as u64 + size?;
+    if header_end > file_len {
+        return Some(format!(
+            "file ends inside the EBML header ({file_len} of {header_end} bytes)"
+        ));
+    }
+    let at = usize::try_from(header_end).ok()?;
+    // `head` is the whole file when the file is that short.
+    let ends_here = || {
+        (head.len() as u64 == file_len)
+            .then(|| format!("file ends at byte {file_len}, inside the Segment's ID and size"))
+    };
+    match head.get(at..at + 4) {
+        None => return ends_here(),
+        Some(id) if id != SEGMENT => return None,
+        Some(_) => {}
+    }
+    let Some((size, len)) = ebml_vint(head, at + 4) else {
+        return ends_here();
+    };
+    // A live recording may leave the Segment size unknown: nothing to compare then.
+    let end = header_end + 4 + len as u64 + size?;
+    (end > file_len).then(|| format!("file ends inside the Segment ({file_len} of {end} bytes)"))
+}
+
+/// Whether an MXF file ends inside its header partition: the partition pack, the header
+/// metadata it announces, or before the footer partition it points to.
+fn mxf_cut(head: &[u8], file_len: u64) -> Option<String> {
+    // KLV: a 16-byte key, then a BER length.
+    let first = *head.get(16)?;
+    let (value_len, len_bytes) = if first < 0x80 {
+        (u64::from(first), 1)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 8 {
+            return None;
+        }
+        let bytes = head.get(17..17 + n)?;
+        (
+            bytes.iter().fold(0u64, |v, &b| (v << 8) | u64::from(b)),
+            1 + n,
+        )
+    };
+    let value = 16 + len_bytes as u64;
+    let pack_end = value.checked_add(value_len)?;
+    if pack_end > file_len {
+        return Some(format!(
+            "file ends inside the header partition pack ({file_len} of {pack_end} bytes)"
+        ));
+    }
+    // Partition pack: versions (2 x 2), KAG size (4), this, previous and footer partition
+    // offsets, header byte count (8 each).
+    let at = usize::try_from(value).ok()?;
+    let u64_at = |off: usize| -> Option<u64> {
+        Some(u64::from_be_bytes(
+            head.get(at + off..at + off + 8)?.try_into().ok()?,
+        ))
+    };
+    let header_end = pack_end.checked_add(u64_at(32)?)?;
+    if header_end > file_len {
+        return Some(format!(
+            "file ends inside the header metadata ({file_len} of {header_end} bytes)"
+        ));
+    }
+    let footer = u64_at(24)?;
+    (footer >= file_len).then(|| {
+        format!("file ends before the footer partition at byte {footer} ({file_len} bytes)")
+    })
 }
 
 /// Classifies the first bytes of a file that is not ISO base media.
@@ -183,6 +285,49 @@ mod tests {
             walk.problem().unwrap(),
             "moov atom not found (file ends inside the 'mdat' box: 60 of 132 bytes)"
         );
+    }
+
+    #[test]
+    fn cut_matroska_and_mxf_are_recognised() {
+        // EBML header of 4 payload bytes, then a Segment announcing 1000 bytes.
+        let mut mkv = vec![0x1a, 0x45, 0xdf, 0xa3, 0x84, 1, 2, 3, 4];
+        mkv.extend([0x18, 0x53, 0x80, 0x67, 0x40 | 0x03, 0xe8]);
+        mkv.resize(64, 0);
+        assert_eq!(
+            matroska_cut(&mkv, 64).as_deref(),
+            Some("file ends inside the Segment (64 of 1015 bytes)")
+        );
+        assert_eq!(matroska_cut(&mkv, 1015), None);
+        assert_eq!(
+            matroska_cut(&mkv[..7], 7).as_deref(),
+            Some("file ends inside the EBML header (7 of 9 bytes)")
+        );
+        // Unknown Segment size (live recording): cannot tell.
+        let mut live = mkv.clone();
+        live[13..15].copy_from_slice(&[0x7f, 0xff]);
+        assert_eq!(matroska_cut(&live, 64), None);
+
+        // Partition pack key, BER length 0x58, footer at 5000, 200 bytes of header metadata.
+        let mut mxf = vec![
+            0x06, 0x0e, 0x2b, 0x34, 2, 5, 1, 1, 0x0d, 1, 2, 1, 1, 2, 4, 0, 0x58,
+        ];
+        let mut pack = vec![0u8; 0x58];
+        pack[24..32].copy_from_slice(&5000u64.to_be_bytes());
+        pack[32..40].copy_from_slice(&200u64.to_be_bytes());
+        mxf.extend(pack);
+        assert_eq!(
+            mxf_cut(&mxf[..64], 64).as_deref(),
+            Some("file ends inside the header partition pack (64 of 105 bytes)")
+        );
+        assert_eq!(
+            mxf_cut(&mxf, 200).as_deref(),
+            Some("file ends inside the header metadata (200 of 305 bytes)")
+        );
+        assert_eq!(
+            mxf_cut(&mxf, 4000).as_deref(),
+            Some("file ends before the footer partition at byte 5000 (4000 bytes)")
+        );
+        assert_eq!(mxf_cut(&mxf, 6000), None);
     }
 
     #[test]

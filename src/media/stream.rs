@@ -36,7 +36,7 @@ pub fn stream(
     if still::sniff(path)?.is_some() {
         return stream_still(path, opts, sink);
     }
-    let opened = open::open(path)?;
+    let opened = open::open(path, opts.max_pixels)?;
     if opened.info.is_still {
         // A picture format only FFmpeg reads (e.g. BMP, JPEG 2000): one frame like any still.
         return stream_still(path, opts, sink);
@@ -50,8 +50,8 @@ fn stream_still(
     opts: &SamplingOptions,
     sink: &mut dyn FrameSink,
 ) -> Result<StreamSummary, MediaError> {
-    let info = super::probe(path)?;
-    let image = super::load_still(path)?;
+    let info = super::probe_limited(path, opts.max_pixels)?;
+    let image = super::load_still_limited(path, opts.max_pixels)?;
     let in_range = opts.range.is_none_or(|(first, _)| first == 0);
     sink.start(&info);
     sink.progress(1);
@@ -119,7 +119,7 @@ fn stream_video(
     let mut thumb_failures = 0u64;
     let mut reached_range_end = false;
 
-    while let Some(frame) = decoder.next_frame() {
+    while let Some(frame) = decoder.next_frame()? {
         let index = decoder.decoded() - 1;
         let starts_shot = match thumbnailer.thumbnail(&frame) {
             Some(thumb) => detector.push(thumb),
@@ -231,13 +231,13 @@ impl Output<'_> {
     }
 }
 
-/// The first frame FFmpeg decodes from `path`, as displayed.
-pub(crate) fn first_frame(path: &Path) -> Result<image::RgbImage, MediaError> {
-    let opened = open::open(path)?;
+/// The first frame FFmpeg decodes from `path`, as displayed, if within `max_pixels`.
+pub(crate) fn first_frame(path: &Path, max_pixels: u64) -> Result<image::RgbImage, MediaError> {
+    let opened = open::open(path, max_pixels)?;
     let geometry = opened.geometry;
     let mut decoder = VideoDecoder::new(opened, 1)?;
     let frame = decoder
-        .next_frame()
+        .next_frame()?
         .ok_or_else(|| decoder.no_frames_error())?;
     RgbConverter::default()
         .convert(&frame, &geometry)

@@ -2,15 +2,23 @@
 //! size into the clip's, and the warning lines (capped per kind).
 
 use super::ImageSequence;
-use crate::media::{load_still, MediaError};
+use crate::media::{load_still_limited, MediaError};
 use image::RgbImage;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Loads `paths` with up to `workers` threads; results in the order of `paths`.
-pub(super) fn load_all(paths: &[&Path], workers: usize) -> Vec<Result<RgbImage, MediaError>> {
+/// Loads `paths` with up to `workers` threads, refusing pictures over `max_pixels`;
+/// results in the order of `paths`.
+pub(super) fn load_all(
+    paths: &[&Path],
+    workers: usize,
+    max_pixels: u64,
+) -> Vec<Result<RgbImage, MediaError>> {
     if workers <= 1 || paths.len() <= 1 {
-        return paths.iter().map(|p| load_still(p)).collect();
+        return paths
+            .iter()
+            .map(|p| load_still_limited(p, max_pixels))
+            .collect();
     }
     let next = AtomicUsize::new(0);
     let mut slots: Vec<Option<Result<RgbImage, MediaError>>> =
@@ -25,7 +33,7 @@ pub(super) fn load_all(paths: &[&Path], workers: usize) -> Vec<Result<RgbImage, 
                         let Some(path) = paths.get(i) else {
                             return got;
                         };
-                        got.push((i, load_still(path)));
+                        got.push((i, load_still_limited(path, max_pixels)));
                     }
                 })
             })
