@@ -630,7 +630,10 @@ fn scan(
     write_outputs(&full, out)?;
     if let (Some(j), false, false) = (&run_plan.journal, run_plan.keep_journal, full.incomplete) {
         if let Err(e) = batch::remove_journal(j) {
-            eprintln!("clearshot: warning: {}: cannot remove the finished batch's journal: {e}", j.display());
+            eprintln!(
+                "clearshot: warning: {}: cannot remove the finished batch's journal: {e}",
+                j.display()
+            );
         }
     }
     let worst = clearshot::scan::worst(&full.files);

@@ -1,8 +1,9 @@
 //! Harness for driving the real binary on real fixture media.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::Once;
 
 /// The repository root.
@@ -15,7 +16,11 @@ static FIXTURES: Once = Once::new();
 /// Makes sure the generated fixtures exist (the scripts skip what is already there).
 pub fn fixtures() -> PathBuf {
     FIXTURES.call_once(|| {
-        for script in ["scripts/make_fixtures.sh", "scripts/make_demo.sh"] {
+        for script in [
+            "scripts/make_fixtures.sh",
+            "scripts/make_demo.sh",
+            "scripts/make_hostile.sh",
+        ] {
             let st = Command::new("bash")
                 .arg(root().join(script))
                 .status()
@@ -108,4 +113,64 @@ pub fn ip_fixtures() -> PathBuf {
         assert!(st.success(), "make_ip_clip.py failed");
     }
     dir
+}
+
+/// The pids of `parent`'s children running `clearshot worker`.
+pub fn workers_of(parent: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Field 4 (after the parenthesised name) is the parent pid.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if ppid == Some(parent) && cmd.split(|b| *b == 0).any(|a| a == b"worker") {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+pub fn signal(pid: u32, sig: &str) {
+    let st = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
+    assert!(st.is_ok_and(|s| s.success()), "kill -{sig} {pid}");
+}
+
+/// Runs a scan with `--jsonl -`, calling `on_event` with each event and the scan's pid.
+pub fn run_with_events(
+    cmd: &mut Command,
+    mut on_event: impl FnMut(&serde_json::Value, u32),
+) -> (std::process::ExitStatus, Vec<serde_json::Value>, String) {
+    cmd.arg("--jsonl").arg("-");
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("start clearshot");
+    let pid = child.id();
+    let stderr = child.stderr.take().unwrap();
+    let err = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let mut events = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        on_event(&v, pid);
+        events.push(v);
+    }
+    let status = child.wait().unwrap();
+    (status, events, err.join().unwrap())
+}
+
+/// Resident memory of a process, in bytes (0 once it is gone).
+pub fn rss(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/statm"))
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
 }

@@ -109,7 +109,9 @@ pub fn stream_sequence(
     let (mut position, mut read) = (0, 0u64);
     for batch in todo.chunks(workers) {
         let paths: Vec<&Path> = batch.iter().map(|f| f.2).collect();
-        for (&(index, number, path), loaded) in batch.iter().zip(load_all(&paths, workers, opts.max_pixels)) {
+        for (&(index, number, path), loaded) in
+            batch.iter().zip(load_all(&paths, workers, opts.max_pixels))
+        {
             pass.frame(index, number, path, loaded, rate)?;
             position = index + 1;
             read += 1;
