@@ -50,6 +50,9 @@ enum Cmd {
     /// Spot-check one range of one file: every frame, every face, every gallery distance.
     #[command(after_help = EXIT_HELP)]
     Inspect(InspectArgs),
+    /// Build one batch's reports from the journals of its shards (`scan --shard I/N --journal J`).
+    #[command(after_help = EXIT_HELP)]
+    Merge(MergeArgs),
     /// A worker process of a batch (started by `scan` itself; speaks JSON lines on stdin/stdout).
     #[command(hide = true)]
     Worker,
@@ -173,6 +176,18 @@ struct OutputArgs {
 }
 
 #[derive(Args)]
+struct MergeArgs {
+    /// The shards' journals (every task of the array).
+    #[arg(required = true)]
+    journals: Vec<PathBuf>,
+    #[command(flatten)]
+    out: OutputArgs,
+    /// Judge consent expiry on this date (YYYY-MM-DD) instead of today.
+    #[arg(long)]
+    date: Option<String>,
+}
+
+#[derive(Args)]
 struct ScanArgs {
     /// Media files or folders. Folders are walked recursively for media file types.
     #[arg(required = true)]
@@ -190,6 +205,9 @@ struct ScanArgs {
     /// Forget what the journal holds and scan everything again.
     #[arg(long)]
     fresh: bool,
+    /// Scan only share I of N (0-based) of the inputs, as one task of an array job; `auto` reads SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX with CLEARSHOT_SHARD_COUNT. Give each shard its own --journal, then `clearshot merge` them.
+    #[arg(long)]
+    shard: Option<String>,
     /// Resident memory one file's worker may use before that file is stopped, e.g. 4G, 800M [default: 80% of RAM shared by the jobs, at most 8G].
     #[arg(long, value_parser = parse_size)]
     max_memory: Option<u64>,
@@ -381,7 +399,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(j) => j,
                 None => batch::default_journal(&args.paths, &gallery_path),
             };
+            let shard = args
+                .shard
+                .as_deref()
+                .map(|s| batch::plan::Shard::parse(s, &|k| std::env::var(k).ok()))
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
             let run_plan = RunPlan {
+                shard,
                 keep_journal,
                 journal: Some(journal),
                 sequences: !args.tune.no_sequences,
@@ -406,6 +431,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &models_dir,
             )
         }
+        Cmd::Merge(args) => merge(args),
         Cmd::Worker => {
             let stdin = std::io::stdin();
             let stdout = std::io::stdout();
@@ -539,6 +565,7 @@ fn load_models(dir: &Path) -> Result<ModelSet> {
 
 /// How a scan runs: where its journal is and how the work is spread.
 struct RunPlan {
+    shard: Option<batch::plan::Shard>,
     /// Keep the journal once the batch is complete (it was named with --journal).
     keep_journal: bool,
     journal: Option<PathBuf>,
@@ -594,6 +621,7 @@ fn scan(
         journal: run_plan.journal.clone(),
         fresh: run_plan.fresh,
         sequences: run_plan.sequences,
+        shard: run_plan.shard,
         limits: run_plan.limits.resolve(jobs),
         exe: std::env::current_exe().context("cannot find the clearshot binary for its workers")?,
     };
@@ -636,19 +664,72 @@ fn scan(
             );
         }
     }
+    Ok(exit_status(&full, out.fail_on))
+}
+
+/// 2 when inputs failed or are missing, else 1 when a finding is at or above the gate.
+fn exit_status(full: &ScanReport, fail_on: FailOn) -> ExitCode {
     let worst = clearshot::scan::worst(&full.files);
-    let gate = match out.fail_on {
+    let gate = match fail_on {
         FailOn::Escalate => Some(Severity::Escalate),
         FailOn::Review => Some(Severity::Review),
         FailOn::Never => None,
     };
-    Ok(if !full.failures.is_empty() || full.incomplete {
+    if !full.failures.is_empty() || full.incomplete {
         ExitCode::from(2)
     } else if matches!((gate, worst), (Some(g), Some(w)) if w >= g) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    }
+}
+
+fn merge(args: MergeArgs) -> Result<ExitCode> {
+    let started = batch::assemble::now();
+    let out = &args.out;
+    check_outputs(out)?;
+    let approvals = match &out.approvals {
+        Some(p) => Approvals::load(p)?,
+        None => Approvals::default(),
+    };
+    let judgement = batch::assemble::Judgement {
+        date: today(args.date.as_deref())?,
+        approvals: &approvals,
+        approvals_path: approvals.path.clone(),
+    };
+    let run = RunInfo {
+        started,
+        command_line: std::env::args().collect(),
+    };
+    let merged = batch::merge::merge(&args.journals, &judgement, &run)?;
+    for line in &merged.missing {
+        eprintln!("clearshot: {line}");
+    }
+    let full = merged.report;
+    for f in &full.failures {
+        eprintln!("clearshot: {}", f.error);
+    }
+    let jsonl_to_stdout = out.jsonl.as_deref().is_some_and(batch::is_stdout);
+    if let Some(p) = &out.jsonl {
+        let sink: Box<dyn std::io::Write> = if jsonl_to_stdout {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(
+                std::fs::File::create(p)
+                    .with_context(|| format!("{}: cannot write", p.display()))?,
+            )
+        };
+        let mut j = JsonLines::new(sink);
+        batch::events::replay(&full, &mut j);
+        if let Some(e) = j.error {
+            eprintln!("clearshot: --jsonl: cannot write: {e}");
+        }
+    }
+    if !jsonl_to_stdout {
+        print!("{}", report::table::render(&full.files, &full.failures));
+    }
+    write_outputs(&full, out)?;
+    Ok(exit_status(&full, out.fail_on))
 }
 
 fn inspect(args: InspectArgs, gallery_path: &Path, models_dir: &Path) -> Result<ExitCode> {
@@ -688,6 +769,7 @@ fn inspect(args: InspectArgs, gallery_path: &Path, models_dir: &Path) -> Result<
     };
     // A spot check keeps no journal and scans its one file in one worker process.
     let run_plan = RunPlan {
+        shard: None,
         keep_journal: false,
         journal: None,
         sequences: false,
