@@ -10,6 +10,7 @@ pub mod approvals;
 pub mod batch;
 pub mod detect;
 pub mod embed;
+pub mod enroll;
 pub mod eval;
 pub mod evidence;
 pub mod gallery;

@@ -4,13 +4,13 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clearshot::approvals::Approvals;
 use clearshot::batch::{self, events::JsonLines, settings::ScanSettings, BatchConfig, RunInfo};
-use clearshot::gallery::{ConsentRecord, Enrollment, Gallery, RefEnrollment, RefRecord};
-use clearshot::ipmatch::{embed::IpEmbedder, IpMatcher, MatchConfig};
+use clearshot::enroll;
+use clearshot::gallery::{ConsentRecord, Gallery, RefRecord};
+use clearshot::ipmatch::MatchConfig;
 use clearshot::media;
-use clearshot::models::{self, ModelSet};
+use clearshot::models;
 use clearshot::policy::Severity;
 use clearshot::report::{self, ScanReport};
-use clearshot::scan::{RefSet, ScanOptions, Scanner};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -50,6 +50,9 @@ enum Cmd {
     /// Spot-check one range of one file: every frame, every face, every gallery distance.
     #[command(after_help = EXIT_HELP)]
     Inspect(InspectArgs),
+    /// Build one batch's reports from the journals of its shards (`scan --shard I/N --journal J`).
+    #[command(after_help = EXIT_HELP)]
+    Merge(MergeArgs),
     /// A worker process of a batch (started by `scan` itself; speaks JSON lines on stdin/stdout).
     #[command(hide = true)]
     Worker,
@@ -173,6 +176,18 @@ struct OutputArgs {
 }
 
 #[derive(Args)]
+struct MergeArgs {
+    /// The shards' journals (every task of the array).
+    #[arg(required = true)]
+    journals: Vec<PathBuf>,
+    #[command(flatten)]
+    out: OutputArgs,
+    /// Judge consent expiry on this date (YYYY-MM-DD) instead of today.
+    #[arg(long)]
+    date: Option<String>,
+}
+
+#[derive(Args)]
 struct ScanArgs {
     /// Media files or folders. Folders are walked recursively for media file types.
     #[arg(required = true)]
@@ -190,8 +205,11 @@ struct ScanArgs {
     /// Forget what the journal holds and scan everything again.
     #[arg(long)]
     fresh: bool,
+    /// Scan only share I of N (0-based) of the inputs, as one task of an array job; `auto` reads SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX with CLEARSHOT_SHARD_COUNT. Give each shard its own --journal, then `clearshot merge` them.
+    #[arg(long)]
+    shard: Option<String>,
     /// Resident memory one file's worker may use before that file is stopped, e.g. 4G, 800M [default: 80% of RAM shared by the jobs, at most 8G].
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = batch::supervisor::parse_size)]
     max_memory: Option<u64>,
     /// Seconds a file may go without progress before it is stopped as hung.
     #[arg(long, default_value_t = 120.0)]
@@ -207,45 +225,8 @@ struct BatchLimits {
 
 impl BatchLimits {
     fn resolve(&self, jobs: usize) -> batch::supervisor::Limits {
-        let total = std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|m| {
-                m.lines()
-                    .find(|l| l.starts_with("MemTotal:"))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-            })
-            .map_or(8 << 30, |kib| kib * 1024);
-        let share = (total as f64 * 0.8 / jobs.max(1) as f64) as u64;
-        batch::supervisor::Limits {
-            max_memory: self.max_memory.unwrap_or(share.min(8 << 30)),
-            stall: std::time::Duration::from_secs_f64(self.stall.unwrap_or(120.0).max(0.05)),
-        }
+        batch::supervisor::Limits::for_machine(jobs, self.max_memory, self.stall)
     }
-}
-
-/// `8G`, `800M`, `1.5G`, `1073741824`.
-fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m: u64 = match c.to_ascii_uppercase() {
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                'T' => 1 << 40,
-                _ => return Err(format!("'{text}': use a size like 4G or 800M")),
-            };
-            (&t[..i], m)
-        }
-        _ => (t, 1),
-    };
-    let v: f64 = num
-        .parse()
-        .map_err(|_| format!("'{text}': use a size like 4G or 800M"))?;
-    if !(v.is_finite() && v > 0.0) {
-        return Err(format!("'{text}' is not a positive size"));
-    }
-    Ok((v * mult as f64) as u64)
 }
 
 #[derive(Args, Clone)]
@@ -381,7 +362,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(j) => j,
                 None => batch::default_journal(&args.paths, &gallery_path),
             };
+            let shard = args
+                .shard
+                .as_deref()
+                .map(|s| batch::plan::Shard::parse(s, &|k| std::env::var(k).ok()))
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
             let run_plan = RunPlan {
+                shard,
                 keep_journal,
                 journal: Some(journal),
                 sequences: !args.tune.no_sequences,
@@ -406,6 +394,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &models_dir,
             )
         }
+        Cmd::Merge(args) => merge(args),
         Cmd::Worker => {
             let stdin = std::io::stdin();
             let stdout = std::io::stdout();
@@ -461,84 +450,32 @@ fn settings(t: &TuneArgs) -> Result<ScanSettings> {
     })
 }
 
-/// Checks every output up front, before any work: nothing the user has is overwritten
-/// without --overwrite, and a folder that cannot be written is found now, not after an
-/// overnight batch.
+impl OutputArgs {
+    /// The report files asked for.
+    fn outputs(&self) -> report::Outputs {
+        report::Outputs {
+            json: self.json.clone(),
+            csv: self.csv.clone(),
+            edl: self.edl.clone(),
+            otio: self.otio.clone(),
+            html: self.html.clone(),
+            jsonl: self.jsonl.clone().filter(|p| !batch::is_stdout(p)),
+            overwrite: self.overwrite,
+        }
+    }
+}
+
 fn check_outputs(out: &OutputArgs) -> Result<()> {
-    let html = out.html.as_ref().map(|d| d.join("index.html"));
-    let jsonl = out.jsonl.as_ref().filter(|p| !batch::is_stdout(p));
-    for p in [
-        &out.json,
-        &out.csv,
-        &out.edl,
-        &out.otio,
-        &html,
-        &jsonl.cloned(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if p.exists() && !out.overwrite {
-            bail!(
-                "{}: already exists; pass --overwrite to replace it",
-                p.display()
-            );
-        }
-        let dir = p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        // The HTML folder is created when the report is written.
-        let dir = if Some(p) == html.as_ref() && !dir.exists() {
-            dir.parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new("."))
-        } else {
-            dir
-        };
-        let probe = dir.join(format!(".clearshot-write-test.{}", std::process::id()));
-        std::fs::write(&probe, b"")
-            .with_context(|| format!("{}: cannot write a report here", dir.display()))?;
-        let _ = std::fs::remove_file(&probe);
-    }
-    Ok(())
+    Ok(out.outputs().check()?)
 }
 
-fn write_outputs(report: &ScanReport, out: &OutputArgs) -> Result<()> {
-    let write = |p: &Option<PathBuf>, text: &[u8]| -> Result<()> {
-        if let Some(p) = p {
-            report::write_atomic(p, text)
-                .with_context(|| format!("{}: cannot write", p.display()))?;
-        }
-        Ok(())
-    };
-    if out.json.is_some() {
-        write(&out.json, &serde_json::to_vec_pretty(report)?)?;
-    }
-    if out.csv.is_some() {
-        write(&out.csv, report::csv::render(report).as_bytes())?;
-    }
-    if out.edl.is_some() {
-        write(&out.edl, report::edl::render(report).as_bytes())?;
-    }
-    if out.otio.is_some() {
-        write(&out.otio, report::otio::render(report)?.as_bytes())?;
-    }
-    if let Some(dir) = &out.html {
-        report::html::write(report, dir)
-            .with_context(|| format!("{}: cannot write", dir.display()))?;
-    }
-    Ok(())
-}
-
-fn load_models(dir: &Path) -> Result<ModelSet> {
-    let set = ModelSet::load(dir)?;
-    clearshot::runtime::init()?;
-    Ok(set)
+fn write_outputs(full: &ScanReport, out: &OutputArgs) -> Result<()> {
+    Ok(out.outputs().write(full)?)
 }
 
 /// How a scan runs: where its journal is and how the work is spread.
 struct RunPlan {
+    shard: Option<batch::plan::Shard>,
     /// Keep the journal once the batch is complete (it was named with --journal).
     keep_journal: bool,
     journal: Option<PathBuf>,
@@ -594,6 +531,7 @@ fn scan(
         journal: run_plan.journal.clone(),
         fresh: run_plan.fresh,
         sequences: run_plan.sequences,
+        shard: run_plan.shard,
         limits: run_plan.limits.resolve(jobs),
         exe: std::env::current_exe().context("cannot find the clearshot binary for its workers")?,
     };
@@ -636,19 +574,72 @@ fn scan(
             );
         }
     }
+    Ok(exit_status(&full, out.fail_on))
+}
+
+/// 2 when inputs failed or are missing, else 1 when a finding is at or above the gate.
+fn exit_status(full: &ScanReport, fail_on: FailOn) -> ExitCode {
     let worst = clearshot::scan::worst(&full.files);
-    let gate = match out.fail_on {
+    let gate = match fail_on {
         FailOn::Escalate => Some(Severity::Escalate),
         FailOn::Review => Some(Severity::Review),
         FailOn::Never => None,
     };
-    Ok(if !full.failures.is_empty() || full.incomplete {
+    if !full.failures.is_empty() || full.incomplete {
         ExitCode::from(2)
     } else if matches!((gate, worst), (Some(g), Some(w)) if w >= g) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    }
+}
+
+fn merge(args: MergeArgs) -> Result<ExitCode> {
+    let started = batch::assemble::now();
+    let out = &args.out;
+    check_outputs(out)?;
+    let approvals = match &out.approvals {
+        Some(p) => Approvals::load(p)?,
+        None => Approvals::default(),
+    };
+    let judgement = batch::assemble::Judgement {
+        date: today(args.date.as_deref())?,
+        approvals: &approvals,
+        approvals_path: approvals.path.clone(),
+    };
+    let run = RunInfo {
+        started,
+        command_line: std::env::args().collect(),
+    };
+    let merged = batch::merge::merge(&args.journals, &judgement, &run)?;
+    for line in &merged.missing {
+        eprintln!("clearshot: {line}");
+    }
+    let full = merged.report;
+    for f in &full.failures {
+        eprintln!("clearshot: {}", f.error);
+    }
+    let jsonl_to_stdout = out.jsonl.as_deref().is_some_and(batch::is_stdout);
+    if let Some(p) = &out.jsonl {
+        let sink: Box<dyn std::io::Write> = if jsonl_to_stdout {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(
+                std::fs::File::create(p)
+                    .with_context(|| format!("{}: cannot write", p.display()))?,
+            )
+        };
+        let mut j = JsonLines::new(sink);
+        batch::events::replay(&full, &mut j);
+        if let Some(e) = j.error {
+            eprintln!("clearshot: --jsonl: cannot write: {e}");
+        }
+    }
+    if !jsonl_to_stdout {
+        print!("{}", report::table::render(&full.files, &full.failures));
+    }
+    write_outputs(&full, out)?;
+    Ok(exit_status(&full, out.fail_on))
 }
 
 fn inspect(args: InspectArgs, gallery_path: &Path, models_dir: &Path) -> Result<ExitCode> {
@@ -688,6 +679,7 @@ fn inspect(args: InspectArgs, gallery_path: &Path, models_dir: &Path) -> Result<
     };
     // A spot check keeps no journal and scans its one file in one worker process.
     let run_plan = RunPlan {
+        shard: None,
         keep_journal: false,
         journal: None,
         sequences: false,
@@ -737,61 +729,6 @@ fn verify(report_path: &Path, models_dir: &Path) -> Result<ExitCode> {
     })
 }
 
-/// Embeds the one face of each photo; any photo without exactly one face fails the lot.
-fn enroll_photos(
-    scanner: &mut Scanner,
-    photos: &[PathBuf],
-    keep_chip: bool,
-) -> Result<Vec<Enrollment>> {
-    let mut out = Vec::new();
-    for p in photos {
-        let img = media::load_still(p)?;
-        let obs = scanner.analyse_image(&img)?;
-        match obs.len() {
-            1 => {}
-            0 => bail!(
-                "{}: no face found; a reference photo must show exactly one face",
-                p.display()
-            ),
-            n => bail!(
-                "{}: {n} faces found; a reference photo must show exactly one face (crop it)",
-                p.display()
-            ),
-        }
-        let Some(o) = obs.into_iter().next() else {
-            continue;
-        };
-        let chip_jpeg = o.chip.as_ref().filter(|_| keep_chip).and_then(|c| {
-            clearshot::evidence::decode_base64(&clearshot::evidence::jpeg_base64(c, 90))
-        });
-        let Some(embedding) = o.embedding else {
-            bail!(
-                "{}: the face could not be aligned (eyes, nose and mouth must be visible)",
-                p.display()
-            );
-        };
-        out.push(Enrollment {
-            embedding,
-            photo_name: p
-                .file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-            photo_sha256: models::sha256_file(p)
-                .with_context(|| format!("{}: cannot read", p.display()))?,
-            chip_jpeg,
-        });
-    }
-    Ok(out)
-}
-
-fn single_worker_scanner(models_dir: &Path, threshold: Option<f32>) -> Result<Scanner> {
-    let models = load_models(models_dir)?;
-    let mut opts = ScanOptions::new(today(None)?);
-    opts.workers = 1;
-    opts.threshold = threshold;
-    opts.validate().map_err(anyhow::Error::msg)?;
-    Ok(Scanner::new(models, opts, Vec::new(), RefSet::default())?)
-}
-
 fn gallery(cmd: GalleryCmd, path: &Path, models_dir: &Path) -> Result<ExitCode> {
     match cmd {
         GalleryCmd::Add {
@@ -811,8 +748,8 @@ fn gallery(cmd: GalleryCmd, path: &Path, models_dir: &Path) -> Result<ExitCode> 
             if let Some(e) = &record.expires {
                 clearshot::gallery::parse_date(e)?;
             }
-            let mut scanner = single_worker_scanner(models_dir, None)?;
-            let faces = enroll_photos(&mut scanner, &photos, !no_chip)?;
+            let mut scanner = enroll::single_worker_scanner(models_dir, None)?;
+            let faces = enroll::talent_photos(&mut scanner, &photos, !no_chip)?;
             let mut g = Gallery::open_or_create(path)?;
             let emb = &scanner.models.embedder;
             g.add(&name, &record, &emb.name, &emb.entry.sha256, &faces, update)?;
@@ -856,39 +793,10 @@ fn gallery(cmd: GalleryCmd, path: &Path, models_dir: &Path) -> Result<ExitCode> 
 }
 
 fn clearshot_eval(args: EvalArgs, models_dir: &Path) -> Result<ExitCode> {
-    let mut scanner = single_worker_scanner(models_dir, args.threshold)?;
+    let mut scanner = enroll::single_worker_scanner(models_dir, args.threshold)?;
     let summary = clearshot::eval::run(&mut scanner, &args.labels, &mut |line| println!("{line}"))?;
     println!("{summary}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// The reference matcher with the manifest's image embedder (when it names one).
-fn ip_matcher(models_dir: &Path, config: MatchConfig) -> Result<IpMatcher> {
-    let models = load_models(models_dir)?;
-    Ok(match &models.ip_embedder {
-        Some(m) if config.tiles => IpMatcher::with_embedder(config, IpEmbedder::load(m, 1)?),
-        _ => IpMatcher::new(config),
-    })
-}
-
-/// A small JPEG of a reference image (transparent parts over light grey) for evidence reports.
-fn reference_thumbnail(img: &image::DynamicImage) -> Option<Vec<u8>> {
-    let rgba = img.to_rgba8();
-    let mut flat = image::RgbImage::new(rgba.width(), rgba.height());
-    for (o, p) in flat.pixels_mut().zip(rgba.pixels()) {
-        let a = u32::from(p[3]);
-        for c in 0..3 {
-            o[c] = ((u32::from(p[c]) * a + 235 * (255 - a)) / 255) as u8;
-        }
-    }
-    let s = (200.0 / flat.width().max(flat.height()) as f32).min(1.0);
-    let small = image::imageops::resize(
-        &flat,
-        ((flat.width() as f32 * s) as u32).max(1),
-        ((flat.height() as f32 * s) as u32).max(1),
-        image::imageops::FilterType::Triangle,
-    );
-    clearshot::evidence::decode_base64(&clearshot::evidence::jpeg_base64(&small, 88))
 }
 
 fn refs(cmd: RefsCmd, path: &Path, models_dir: &Path) -> Result<ExitCode> {
@@ -915,28 +823,8 @@ fn refs(cmd: RefsCmd, path: &Path, models_dir: &Path) -> Result<ExitCode> {
                     "clearshot: warning: licensed reference '{name}' has no --licence-ref to cite"
                 );
             }
-            let mut matcher = ip_matcher(models_dir, MatchConfig::default())?;
-            let mut enrolled = Vec::new();
-            for p in &images {
-                let img = image::ImageReader::open(p)
-                    .and_then(|r| r.with_guessed_format())
-                    .with_context(|| format!("{}: cannot read", p.display()))?
-                    .decode()
-                    .with_context(|| format!("{}: not a readable image", p.display()))?;
-                let r = matcher
-                    .enroll(&name, &img)
-                    .with_context(|| format!("{}: cannot enroll", p.display()))?;
-                enrolled.push(RefEnrollment {
-                    format: clearshot::ipmatch::REF_FORMAT,
-                    data: r.to_bytes(),
-                    image_name: p
-                        .file_name()
-                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-                    image_sha256: models::sha256_file(p)
-                        .with_context(|| format!("{}: cannot read", p.display()))?,
-                    thumbnail_jpeg: reference_thumbnail(&img),
-                });
-            }
+            let mut matcher = enroll::ip_matcher(models_dir, MatchConfig::default())?;
+            let enrolled = enroll::reference_images(&mut matcher, &name, &images)?;
             let mut g = Gallery::open_or_create(path)?;
             g.add_reference(&name, &record, &enrolled, update)?;
             println!(
@@ -988,7 +876,7 @@ fn eval_refs(
     (min_recall, max_fa): (Option<f64>, Option<usize>),
     models_dir: &Path,
 ) -> Result<ExitCode> {
-    let mut matcher = ip_matcher(models_dir, config)?;
+    let mut matcher = enroll::ip_matcher(models_dir, config)?;
     let mut summary = clearshot::ipmatch::eval::run(labels, &mut matcher, 0)?;
     if !details {
         summary.missed_details.clear();

@@ -5,7 +5,7 @@
 //! fields (`started`, `finished`, `command_line`) differ.
 
 use super::journal::{self, Journal, Outcome};
-use super::plan::Plan;
+use super::plan::{Plan, Planned};
 use super::setup::RunHeader;
 use super::{BatchError, RunInfo};
 use crate::approvals::Approvals;
@@ -36,11 +36,25 @@ pub fn judge(r: &mut FileReport, path: &Path, date: Date, approvals: &Approvals)
     approvals.apply(r);
 }
 
-/// The report of a batch over `plan` from what `journal` holds.
+/// The entry of `p` in `journal` if it was made for the input as it is now, by this run's
+/// models, gallery and settings (an interrupted batch may leave older ones behind).
+pub fn current(
+    journal: &Journal,
+    p: &Planned,
+    run_key: &str,
+) -> Result<Option<Outcome>, BatchError> {
+    let identity = super::plan::identity(&p.input);
+    Ok(journal
+        .get(&p.key)?
+        .filter(|e| e.identity == identity && e.run_key == run_key)
+        .map(|e| e.outcome))
+}
+
+/// The report of a batch over `plan`, each input's outcome from `outcome`.
 pub fn assemble(
     header: &RunHeader,
     plan: &Plan,
-    journal: &Journal,
+    outcome: &dyn Fn(&Planned) -> Result<Option<Outcome>, BatchError>,
     judgement: &Judgement,
     run: &RunInfo,
     interrupted: bool,
@@ -48,16 +62,9 @@ pub fn assemble(
     let mut files = Vec::new();
     let mut failures: Vec<FileFailure> = plan.problems.clone();
     let mut pending = Vec::new();
-    let run_key = header.key();
     for p in &plan.inputs {
         let path = p.input.path();
-        // Only entries made for this input as it is now, by this run's models, gallery and
-        // settings: an interrupted batch may leave older ones behind.
-        let identity = super::plan::identity(&p.input);
-        let entry = journal
-            .get(&p.key)?
-            .filter(|e| e.identity == identity && e.run_key == run_key);
-        match entry.map(|e| e.outcome) {
+        match outcome(p)? {
             Some(Outcome::Done(text)) => match journal::parse_report(&text) {
                 Ok(mut r) => {
                     judge(&mut r, &path, judgement.date, judgement.approvals);

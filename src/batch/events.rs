@@ -120,6 +120,49 @@ impl Observer for Fanout<'_> {
     }
 }
 
+/// Tells `observer` what a finished batch's report holds, as the events a run would have
+/// sent (every input from the journal): for `merge`.
+pub fn replay(report: &crate::report::ScanReport, observer: &mut dyn Observer) {
+    let inputs = report.files.len() + report.failures.len() + report.pending.len();
+    observer.event(&Event::BatchStarted {
+        inputs,
+        to_scan: 0,
+        from_journal: report.files.len() + report.failures.len(),
+        journal: None,
+        bytes: 0,
+    });
+    for f in &report.files {
+        for finding in &f.findings {
+            observer.event(&Event::Finding {
+                path: &f.path,
+                finding,
+            });
+        }
+        observer.event(&Event::FileFinished {
+            path: &f.path,
+            from_journal: true,
+            findings: f.findings.len(),
+            worst: f.findings.iter().map(|x| x.severity).max(),
+            seconds: None,
+            warnings: &f.warnings,
+        });
+    }
+    for f in &report.failures {
+        observer.event(&Event::FileFailed {
+            path: &f.path,
+            error: &f.error,
+            retry: false,
+        });
+    }
+    observer.event(&Event::BatchFinished {
+        scanned: 0,
+        from_journal: report.files.len() + report.failures.len(),
+        failed: report.failures.len(),
+        pending: report.pending.len(),
+        interrupted: false,
+    });
+}
+
 /// Writes events as JSON Lines, flushing each line.
 pub struct JsonLines<W: Write> {
     out: W,

@@ -12,6 +12,7 @@
 //! The file is private (mode 0600): reports hold evidence crops of faces, which are
 //! biometric data. It is locked while a batch runs, so two scans never share one.
 
+use super::plan::Plan;
 use super::setup::RunHeader;
 use crate::report::FileReport;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -222,15 +223,16 @@ impl Journal {
 
     /// Records what the batch runs with and its whole plan (every input, before sharding),
     /// so the journal alone can make the reports.
-    pub fn set_batch(&mut self, header: &RunHeader, plan: &[String]) -> Result<(), JournalError> {
+    pub fn set_batch(&mut self, header: &RunHeader, plan: &Plan) -> Result<(), JournalError> {
         let header = serde_json::to_string(header).unwrap_or_default();
-        let plan = serde_json::to_string(plan).unwrap_or_default();
+        let problems = serde_json::to_string(&plan.problems).unwrap_or_default();
+        let plan = serde_json::to_string(&plan.inputs).unwrap_or_default();
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| JournalError::Db {
             path: path.clone(),
             cause: e.to_string(),
         })?;
-        for (k, v) in [("header", header), ("plan", plan)] {
+        for (k, v) in [("header", header), ("plan", plan), ("problems", problems)] {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -283,18 +285,22 @@ impl Journal {
     }
 
     /// The plan recorded by [`Journal::set_batch`].
-    pub fn plan(&self) -> Result<Option<Vec<String>>, JournalError> {
-        match self.meta("plan")? {
-            None => Ok(None),
-            Some(text) => {
-                serde_json::from_str(&text)
-                    .map(Some)
-                    .map_err(|e| JournalError::NotAJournal {
-                        path: self.path.clone(),
-                        cause: format!("unreadable plan: {e}"),
-                    })
-            }
-        }
+    pub fn plan(&self) -> Result<Option<Plan>, JournalError> {
+        let bad = |e: serde_json::Error| JournalError::NotAJournal {
+            path: self.path.clone(),
+            cause: format!("unreadable plan: {e}"),
+        };
+        let Some(inputs) = self.meta("plan")? else {
+            return Ok(None);
+        };
+        let problems = match self.meta("problems")? {
+            Some(p) => serde_json::from_str(&p).map_err(bad)?,
+            None => Vec::new(),
+        };
+        Ok(Some(Plan {
+            inputs: serde_json::from_str(&inputs).map_err(bad)?,
+            problems,
+        }))
     }
 
     /// The entry for `input`, if any.

@@ -11,6 +11,7 @@ pub mod assemble;
 pub mod events;
 pub mod interrupt;
 pub mod journal;
+pub mod merge;
 pub mod plan;
 pub mod progress;
 pub mod protocol;
@@ -23,7 +24,7 @@ use crate::approvals::Approvals;
 use crate::report::{FileReport, ScanReport};
 use events::{Event, Observer};
 use journal::{Entry, Journal, Outcome};
-use plan::Planned;
+use plan::{Plan, Planned};
 use protocol::{Request, WorkerConfig};
 use settings::ScanSettings;
 use setup::ScanSetup;
@@ -84,6 +85,8 @@ pub struct BatchConfig {
     pub fresh: bool,
     /// Numbered stills of one folder are one clip (image sequences).
     pub sequences: bool,
+    /// Scan only this share of the inputs (a task of an array job).
+    pub shard: Option<plan::Shard>,
     /// What one input may use.
     pub limits: Limits,
     /// The clearshot binary the workers run.
@@ -154,8 +157,22 @@ pub fn run(
     if config.fresh {
         journal.clear()?;
     }
-    let keys: Vec<String> = plan.inputs.iter().map(|p| p.key.clone()).collect();
-    journal.set_batch(&header, &keys)?;
+    journal.set_batch(&header, &plan)?;
+    // A task of an array scans its share; the journal keeps the whole plan for the merge.
+    let plan = match config.shard {
+        Some(s) => {
+            journal.set_meta("shard", &s.to_string())?;
+            Plan {
+                inputs: s.select(&plan.inputs),
+                problems: if s.index == 0 {
+                    plan.problems
+                } else {
+                    Vec::new()
+                },
+            }
+        }
+        None => plan,
+    };
 
     // What the journal already has, and what is left to scan.
     let mut queue = Vec::new();
@@ -237,7 +254,7 @@ pub fn run(
     let report = assemble::assemble(
         &header,
         &plan,
-        &journal,
+        &|p| assemble::current(&journal, p, &run_key),
         &assemble::Judgement {
             date,
             approvals,

@@ -30,7 +30,7 @@ pub fn files(input: &Input) -> Vec<PathBuf> {
 }
 
 /// An input with what the batch needs to know about it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Planned {
     /// What to scan.
     pub input: Input,
@@ -41,7 +41,7 @@ pub struct Planned {
 }
 
 /// Everything a batch will scan, in order, and the paths that cannot be scanned at all.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Plan {
     /// Inputs in scan order: command-line order, folders walked in name order.
     pub inputs: Vec<Planned>,
@@ -237,5 +237,171 @@ mod tests {
         assert_ne!(before, identity(&input));
         std::fs::remove_file(&f).unwrap();
         assert_eq!(identity(&input), "missing");
+    }
+}
+
+/// Which share of a batch one task of an array scans: shard `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based.
+    pub index: usize,
+    /// Tasks in the array.
+    pub count: usize,
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl Shard {
+    /// Parses `I/N` (0 <= I < N), or `auto`: the index from `SLURM_ARRAY_TASK_ID` (less
+    /// `SLURM_ARRAY_TASK_MIN`) or Kubernetes' `JOB_COMPLETION_INDEX`, the count from
+    /// `SLURM_ARRAY_TASK_COUNT` or `CLEARSHOT_SHARD_COUNT`.
+    pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let num = |name: &str| -> Result<Option<usize>, String> {
+            env(name)
+                .map(|v| {
+                    v.trim()
+                        .parse::<usize>()
+                        .map_err(|_| format!("--shard auto: {name}={v} is not a number"))
+                })
+                .transpose()
+        };
+        let (index, count) = if text == "auto" {
+            let index = match num("SLURM_ARRAY_TASK_ID")? {
+                Some(id) => id.checked_sub(num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0)).ok_or(
+                    "--shard auto: SLURM_ARRAY_TASK_ID is below SLURM_ARRAY_TASK_MIN".to_string(),
+                )?,
+                None => num("JOB_COMPLETION_INDEX")?.ok_or(
+                    "--shard auto: no SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX; pass --shard I/N",
+                )?,
+            };
+            let count = match num("SLURM_ARRAY_TASK_COUNT")? {
+                Some(c) => c,
+                None => num("CLEARSHOT_SHARD_COUNT")?.ok_or(
+                    "--shard auto: no SLURM_ARRAY_TASK_COUNT or CLEARSHOT_SHARD_COUNT; pass --shard I/N",
+                )?,
+            };
+            (index, count)
+        } else {
+            let bad = || format!("--shard {text}: expected I/N with 0 <= I < N, or auto");
+            let (i, n) = text.split_once('/').ok_or_else(bad)?;
+            (
+                i.trim().parse().map_err(|_| bad())?,
+                n.trim().parse().map_err(|_| bad())?,
+            )
+        };
+        if count == 0 || index >= count {
+            return Err(format!(
+                "--shard {index}/{count}: the index must be below the count (0-based)"
+            ));
+        }
+        Ok(Self { index, count })
+    }
+
+    /// Which shard each input goes to: a pure function of the inputs (keys and sizes), the
+    /// same on every task. Largest first, each to the shard with the fewest bytes so far
+    /// (ties to the lower shard), keys breaking ties between equal sizes.
+    pub fn assign(count: usize, inputs: &[Planned]) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..inputs.len()).collect();
+        order.sort_by(|&a, &b| {
+            inputs[b]
+                .bytes
+                .cmp(&inputs[a].bytes)
+                .then_with(|| inputs[a].key.cmp(&inputs[b].key))
+        });
+        let mut load = vec![0u64; count.max(1)];
+        let mut to = vec![0; inputs.len()];
+        for i in order {
+            let (s, _) = load
+                .iter()
+                .enumerate()
+                .min_by_key(|&(s, l)| (*l, s))
+                .unwrap_or((0, &0));
+            load[s] += inputs[i].bytes.max(1);
+            to[i] = s;
+        }
+        to
+    }
+
+    /// This shard's inputs, in plan order.
+    pub fn select(&self, inputs: &[Planned]) -> Vec<Planned> {
+        let to = Self::assign(self.count, inputs);
+        inputs
+            .iter()
+            .zip(to)
+            .filter(|(_, s)| *s == self.index)
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::*;
+
+    fn planned(key: &str, bytes: u64) -> Planned {
+        Planned {
+            input: Input::File(PathBuf::from(key)),
+            key: key.into(),
+            bytes,
+        }
+    }
+
+    #[test]
+    fn shards_cover_every_input_once_balanced_by_size_whatever_the_order() {
+        let inputs: Vec<Planned> = (0..20)
+            .map(|i| planned(&format!("/f{i:02}"), 1000 + (i * 37 % 11) * 500))
+            .collect();
+        let mut seen = Vec::new();
+        let mut loads = Vec::new();
+        for index in 0..3 {
+            let s = Shard { index, count: 3 }.select(&inputs);
+            loads.push(s.iter().map(|p| p.bytes).sum::<u64>());
+            seen.extend(s.into_iter().map(|p| p.key));
+        }
+        seen.sort();
+        let mut all: Vec<String> = inputs.iter().map(|p| p.key.clone()).collect();
+        all.sort();
+        assert_eq!(seen, all);
+        let (lo, hi) = (loads.iter().min().unwrap(), loads.iter().max().unwrap());
+        assert!(hi - lo <= 6000, "{loads:?}");
+        // Arrival order does not matter: the same shard gets the same inputs.
+        let mut reversed = inputs.clone();
+        reversed.reverse();
+        let keys = |v: Vec<Planned>| {
+            let mut k: Vec<String> = v.into_iter().map(|p| p.key).collect();
+            k.sort();
+            k
+        };
+        let s = Shard { index: 1, count: 3 };
+        assert_eq!(keys(s.select(&inputs)), keys(s.select(&reversed)));
+    }
+
+    #[test]
+    fn shard_flags_parse_and_read_the_array_task() {
+        let none = |_: &str| None;
+        assert_eq!(Shard::parse("1/3", &none), Ok(Shard { index: 1, count: 3 }));
+        for bad in ["3/3", "0/0", "x/2", "2", "-1/2", "auto"] {
+            assert!(Shard::parse(bad, &none).is_err(), "{bad}");
+        }
+        let slurm = |k: &str| match k {
+            "SLURM_ARRAY_TASK_ID" => Some("5".to_string()),
+            "SLURM_ARRAY_TASK_MIN" => Some("4".to_string()),
+            "SLURM_ARRAY_TASK_COUNT" => Some("3".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            Shard::parse("auto", &slurm),
+            Ok(Shard { index: 1, count: 3 })
+        );
+        let k8s = |k: &str| match k {
+            "JOB_COMPLETION_INDEX" => Some("2".to_string()),
+            "CLEARSHOT_SHARD_COUNT" => Some("4".to_string()),
+            _ => None,
+        };
+        assert_eq!(Shard::parse("auto", &k8s), Ok(Shard { index: 2, count: 4 }));
     }
 }

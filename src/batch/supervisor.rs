@@ -27,6 +27,51 @@ pub struct Limits {
     pub stall: Duration,
 }
 
+impl Limits {
+    /// The limits for `jobs` workers on this machine: resident memory `max_memory`, else 80%
+    /// of RAM shared by the jobs and at most 8 GiB each; `stall` seconds (default 120).
+    pub fn for_machine(jobs: usize, max_memory: Option<u64>, stall: Option<f64>) -> Self {
+        let total = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            })
+            .map_or(8 << 30, |kib| kib * 1024);
+        let share = (total as f64 * 0.8 / jobs.max(1) as f64) as u64;
+        Self {
+            max_memory: max_memory.unwrap_or(share.min(8 << 30)),
+            stall: Duration::from_secs_f64(stall.unwrap_or(120.0).max(0.05)),
+        }
+    }
+}
+
+/// Parses a size: `8G`, `800M`, `1.5G`, `1073741824`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("'{text}': use a size like 4G or 800M")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("'{text}': use a size like 4G or 800M"))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(format!("'{text}' is not a positive size"));
+    }
+    Ok((v * mult as f64) as u64)
+}
+
 /// Receives what the workers report, in the supervisor's thread.
 pub trait Handler {
     /// An input is open (`frames` when known).
@@ -470,6 +515,11 @@ mod tests {
         let tail: VecDeque<String> = ["clearshot: ONNX Runtime not found".to_string()].into();
         assert_eq!(death_cause(None, &tail), "ended: ONNX Runtime not found");
         assert_eq!(human_bytes(8 << 30), "8.0 GiB");
+        assert_eq!(parse_size("8G"), Ok(8 << 30));
+        assert_eq!(parse_size("800m"), Ok(800 << 20));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("0").is_err() && parse_size("12X").is_err() && parse_size("G").is_err());
         assert_eq!(human_bytes(300 << 20), "300 MiB");
         assert!(resident_bytes(std::process::id()) > 1 << 20);
     }

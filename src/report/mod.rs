@@ -4,7 +4,10 @@ pub mod csv;
 pub mod edl;
 pub mod html;
 pub mod otio;
+pub mod outputs;
 pub mod table;
+
+pub use outputs::{OutputError, Outputs};
 
 use crate::gallery::{ConsentRecord, RefRecord, RefStatus};
 use crate::media::MediaInfo;
