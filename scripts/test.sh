@@ -47,6 +47,10 @@ IPR=fixtures/generated/ip/refs
 "$BIN" --gallery "$OTIO_DIR/g.sqlite" scan fixtures/generated/demo/demo.mp4 fixtures/generated/formats/ntsc_df.mp4 \
   fixtures/generated/ip/ip_clip.mp4 --otio "$OTIO_DIR/demo.otio" --fail-on never >/dev/null
 "$PY_TEST" tests/otio/validate_otio.py "$OTIO_DIR/demo.otio" 2,0,3
+# Scale-out on a real one-node Slurm cluster (started and stopped by the script): a 3-task scan
+# array and its merge must equal a one-machine scan; a task killed on purpose is resubmitted
+# alone and resumes from its journal.
+bash scripts/slurm/test_slurm.sh
 # Parity of the committed ONNX models with their originals (TFLite interpreter, dlib).
 PY_MODELS=$(venv venv-models scripts/requirements-models.txt)
 "$PY_MODELS" tests/parity/check_models.py

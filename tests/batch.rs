@@ -229,7 +229,7 @@ fn a_file_that_stops_making_progress_is_stopped_and_retried() {
     let g = demo_gallery(dir.path());
     let mut stopped = 0;
     let mut cmd = clearshot(&g);
-    cmd.args(["scan", "--jobs", "1", "--stall-timeout", "2", "--journal"])
+    cmd.args(["scan", "--jobs", "1", "--stall-timeout", "5", "--journal"])
         .arg(dir.path().join("j.sqlite"))
         .arg(demo().join("demo.mp4"));
     // The first worker freezes (SIGSTOP) as it opens the file: a hang.
@@ -243,7 +243,7 @@ fn a_file_that_stops_making_progress_is_stopped_and_retried() {
     });
     assert_eq!(stopped, 1);
     assert!(
-        se.contains("no progress for 2 s (--stall-timeout); stopped")
+        se.contains("no progress for 5 s (--stall-timeout); stopped")
             && se.contains("trying once more"),
         "{se}"
     );

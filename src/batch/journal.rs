@@ -93,6 +93,21 @@ pub struct Entry {
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
+    /// Opened for writing (and switched to WAL).
+    writer: bool,
+}
+
+impl Drop for Journal {
+    /// Folds the write-ahead log back into the one file when the scan closes it cleanly, so
+    /// the journal is a single self-contained file that a merge can read from a read-only
+    /// folder (a killed scan leaves its log beside it; nothing committed is lost either way).
+    fn drop(&mut self) {
+        if self.writer {
+            let _ = self
+                .conn
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;");
+        }
+    }
 }
 
 impl Journal {
@@ -166,9 +181,10 @@ impl Journal {
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .map_err(busy)?;
-        let j = Self {
+        let mut j = Self {
             conn,
             path: path.to_path_buf(),
+            writer: false,
         };
         if tables == 0 {
             if read_only {
@@ -198,6 +214,7 @@ impl Journal {
             j.conn
                 .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
                 .map_err(busy)?;
+            j.writer = path != Path::new(":memory:");
         }
         Ok(j)
     }
@@ -411,6 +428,11 @@ mod tests {
             let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
         }
+        // Closed cleanly: one self-contained file, no write-ahead log beside it.
+        assert!(!dir.path().join("sub/j.sqlite-wal").exists());
+        let j = Journal::open_read_only(&p).unwrap();
+        assert_eq!(j.inputs().unwrap().len(), 3);
+        drop(j);
         let mut j = Journal::open(&p).unwrap();
         assert_eq!(
             j.get("/a.mp4").unwrap().unwrap().outcome,

@@ -258,7 +258,8 @@ impl std::fmt::Display for Shard {
 impl Shard {
     /// Parses `I/N` (0 <= I < N), or `auto`: the index from `SLURM_ARRAY_TASK_ID` (less
     /// `SLURM_ARRAY_TASK_MIN`) or Kubernetes' `JOB_COMPLETION_INDEX`, the count from
-    /// `SLURM_ARRAY_TASK_COUNT` or `CLEARSHOT_SHARD_COUNT`.
+    /// `SLURM_ARRAY_TASK_COUNT`; `CLEARSHOT_SHARD_COUNT`, when set, is the count and makes
+    /// `SLURM_ARRAY_TASK_ID` the index as it is (0-based arrays).
     pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
         let num = |name: &str| -> Result<Option<usize>, String> {
             env(name)
@@ -270,7 +271,11 @@ impl Shard {
                 .transpose()
         };
         let (index, count) = if text == "auto" {
+            // CLEARSHOT_SHARD_COUNT names the whole array's size: then a task resubmitted
+            // alone (`sbatch --array=K`, whose own array has one task) still scans shard K.
+            let fixed = num("CLEARSHOT_SHARD_COUNT")?;
             let index = match num("SLURM_ARRAY_TASK_ID")? {
+                Some(id) if fixed.is_some() => id,
                 Some(id) => id.checked_sub(num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0)).ok_or(
                     "--shard auto: SLURM_ARRAY_TASK_ID is below SLURM_ARRAY_TASK_MIN".to_string(),
                 )?,
@@ -278,11 +283,14 @@ impl Shard {
                     "--shard auto: no SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX; pass --shard I/N",
                 )?,
             };
-            let count = match num("SLURM_ARRAY_TASK_COUNT")? {
-                Some(c) => c,
-                None => num("CLEARSHOT_SHARD_COUNT")?.ok_or(
-                    "--shard auto: no SLURM_ARRAY_TASK_COUNT or CLEARSHOT_SHARD_COUNT; pass --shard I/N",
-                )?,
+            let count = match (fixed, num("SLURM_ARRAY_TASK_COUNT")?) {
+                (Some(c), _) | (None, Some(c)) => c,
+                (None, None) => {
+                    return Err(
+                        "--shard auto: no SLURM_ARRAY_TASK_COUNT or CLEARSHOT_SHARD_COUNT; pass --shard I/N"
+                            .into(),
+                    )
+                }
             };
             (index, count)
         } else {
@@ -403,5 +411,16 @@ mod shard_tests {
             _ => None,
         };
         assert_eq!(Shard::parse("auto", &k8s), Ok(Shard { index: 2, count: 4 }));
+        // Task 1 of 3 resubmitted alone: its own array is 1..=1 of one task.
+        let again = |k: &str| match k {
+            "SLURM_ARRAY_TASK_ID" | "SLURM_ARRAY_TASK_MIN" => Some("1".to_string()),
+            "SLURM_ARRAY_TASK_COUNT" => Some("1".to_string()),
+            "CLEARSHOT_SHARD_COUNT" => Some("3".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            Shard::parse("auto", &again),
+            Ok(Shard { index: 1, count: 3 })
+        );
     }
 }

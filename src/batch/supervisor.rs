@@ -38,13 +38,26 @@ impl Limits {
                     .find(|l| l.starts_with("MemTotal:"))
                     .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
             })
-            .map_or(8 << 30, |kib| kib * 1024);
+            .map_or(8 << 30, |kib| kib * 1024)
+            .min(cgroup_memory_max().unwrap_or(u64::MAX));
         let share = (total as f64 * 0.8 / jobs.max(1) as f64) as u64;
         Self {
             max_memory: max_memory.unwrap_or(share.min(8 << 30)),
             stall: Duration::from_secs_f64(stall.unwrap_or(120.0).max(0.05)),
         }
     }
+}
+
+/// The memory limit of this process's cgroup (v2), as Slurm, Kubernetes and Docker set it:
+/// a worker must be stopped by clearshot's cap, with its line, before the job's limit kills
+/// the whole job.
+fn cgroup_memory_max() -> Option<u64> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let file = std::path::Path::new("/sys/fs/cgroup")
+        .join(rel.trim_start_matches('/'))
+        .join("memory.max");
+    std::fs::read_to_string(file).ok()?.trim().parse().ok()
 }
 
 /// Parses a size: `8G`, `800M`, `1.5G`, `1073741824`.
