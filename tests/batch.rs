@@ -425,3 +425,41 @@ fn an_image_sequence_is_one_clip_at_its_frame_numbers_timecode() {
         "{so}"
     );
 }
+
+#[test]
+fn a_file_whose_key_changed_is_scanned_again_and_only_that_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = demo_gallery(dir.path());
+    let folder = dir.path().join("day");
+    std::fs::create_dir_all(&folder).unwrap();
+    let f = fixtures().join("formats");
+    std::fs::copy(f.join("h264_25.mp4"), folder.join("a.mp4")).unwrap();
+    std::fs::copy(f.join("still.png"), folder.join("b.png")).unwrap();
+    let journal = dir.path().join("j.sqlite");
+    let scan = |extra: &[&str]| {
+        let mut c = clearshot(&g);
+        c.args(["scan", "--journal"])
+            .arg(&journal)
+            .args(extra)
+            .arg(&folder);
+        let (st, events, se) = run_with_events(&mut c, |_, _| {});
+        assert_eq!(st.code(), Some(0), "{se}");
+        let d = &events[0]["data"];
+        (
+            d["to_scan"].as_u64().unwrap(),
+            d["from_journal"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(scan(&[]), (2, 0));
+    assert_eq!(scan(&[]), (0, 2));
+    // New content under the same name: that file only.
+    std::fs::copy(f.join("hevc.mp4"), folder.join("a.mp4")).unwrap();
+    assert_eq!(scan(&[]), (1, 1));
+    // Another setting that changes results: everything.
+    assert_eq!(scan(&["--sample-rate", "3"]), (2, 0));
+    // How the work is spread changes no result: nothing.
+    assert_eq!(
+        scan(&["--sample-rate", "3", "--jobs", "1", "--workers", "1"]),
+        (0, 2)
+    );
+}
