@@ -344,13 +344,29 @@ struct BatchHandler<'a> {
 }
 
 impl BatchHandler<'_> {
-    fn record(&mut self, job: usize, outcome: Outcome) -> Result<(), BatchError> {
+    /// Commits `outcome` to the journal (durably: a result counts only once it is there),
+    /// then tells the observer.
+    fn record(
+        &mut self,
+        job: usize,
+        outcome: Outcome,
+        seconds: Option<f64>,
+    ) -> Result<(), BatchError> {
         let entry = Entry {
             identity: self.identities[job].clone(),
             run_key: self.run_key.to_string(),
             outcome,
         };
         self.journal.put(&self.plan[job].key, &entry)?;
+        tell(
+            self.observer,
+            &self.plan[job],
+            &entry.outcome,
+            false,
+            seconds,
+            self.date,
+            self.approvals,
+        );
         Ok(())
     }
 }
@@ -370,35 +386,12 @@ impl Handler for BatchHandler<'_> {
     }
 
     fn done(&mut self, job: usize, report: &str, seconds: f64) -> Result<(), BatchError> {
-        let outcome = Outcome::Done(report.to_string());
-        // Durable first: a result is counted only once it is in the journal.
-        self.record(job, outcome.clone())?;
         self.scanned += 1;
-        tell(
-            self.observer,
-            &self.plan[job],
-            &outcome,
-            false,
-            Some(seconds),
-            self.date,
-            self.approvals,
-        );
-        Ok(())
+        self.record(job, Outcome::Done(report.to_string()), Some(seconds))
     }
 
     fn failed(&mut self, job: usize, error: &str) -> Result<(), BatchError> {
-        let outcome = Outcome::Failed(error.to_string());
-        self.record(job, outcome.clone())?;
-        tell(
-            self.observer,
-            &self.plan[job],
-            &outcome,
-            false,
-            None,
-            self.date,
-            self.approvals,
-        );
-        Ok(())
+        self.record(job, Outcome::Failed(error.to_string()), None)
     }
 
     fn crashed(&mut self, job: usize, cause: &str) -> Result<bool, BatchError> {
@@ -421,16 +414,7 @@ impl Handler for BatchHandler<'_> {
                 cause: format!("{name}: {cause}; trying once more"),
             }
         };
-        self.record(job, outcome.clone())?;
-        tell(
-            self.observer,
-            &self.plan[job],
-            &outcome,
-            false,
-            None,
-            self.date,
-            self.approvals,
-        );
+        self.record(job, outcome, None)?;
         Ok(attempts < MAX_ATTEMPTS)
     }
 
