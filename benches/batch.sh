@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Batch costs, as ratios and per-file figures measured in this run on this machine:
 #   1. files in parallel: 8 short 1080p clips scanned with --jobs 1 and with the default
-#      (--jobs chosen from the cores), as the ratio default/jobs-1 wall time;
+#      (--jobs chosen from the cores), as the ratio default/jobs-1 wall time, and with one
+#      model thread per worker at --jobs 1 and 2;
 #   2. isolation: what running each input in a supervised worker process adds, from the JSON
 #      Lines events: the worker's start (process, models, gallery) once, and per file the wall
 #      time beyond the worker's own scan time (pipes, report transfer, journal commit+fsync).
@@ -32,6 +33,12 @@ printf '8 x 10 s 1080p clips, %s cores\n' "$(nproc)"
 printf '  --jobs 1 (mean of 2): %.2f s\n  default jobs:         %.2f s\n  ratio default/jobs-1: %.2f\n' \
   "$(awk -v a="$one" -v b="$one2" 'BEGIN{print (a+b)/2}')" "$dflt" \
   "$(awk -v a="$one" -v b="$one2" -v c="$dflt" 'BEGIN{print c/((a+b)/2)}')"
+
+# The same with one model thread per worker: what running files side by side adds by itself.
+w1=$(t "$BIN" --gallery "$G" scan "$TMP/clips" --jobs 1 --workers 1)
+w2=$(t "$BIN" --gallery "$G" scan "$TMP/clips" --jobs 2 --workers 1)
+printf '  --jobs 1 --workers 1:  %.2f s\n  --jobs 2 --workers 1:  %.2f s\n  ratio:                %.2f\n' \
+  "$w1" "$w2" "$(awk -v a="$w1" -v b="$w2" 'BEGIN{print b/a}')"
 
 # Isolation: one still, then 40 (--jobs 1, --no-sequences so each is its own input).
 s1=$(t "$BIN" --gallery "$G" scan --jobs 1 --no-sequences "$TMP/stills/still_01.png")
