@@ -81,11 +81,17 @@ impl Approvals {
             path: path.to_path_buf(),
             source,
         })?;
+        Self::parse(&text, path)
+    }
+
+    /// Checks the text of an approvals file read from `path` (named in errors): the same
+    /// checks as [`Approvals::load`], without touching the disk (the fuzz harness uses it).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ApprovalError> {
         let invalid = |cause: String| ApprovalError::Invalid {
             path: path.to_path_buf(),
             cause,
         };
-        let f: ApprovalsFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let f: ApprovalsFile = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
         // Syntax check at the most permissive common rate; the real rate applies per file.
         let rate = crate::timecode::FrameRate { num: 60, den: 1 };
         for (i, a) in f.approvals.iter().enumerate() {

@@ -12,6 +12,7 @@ pub mod detect;
 pub mod embed;
 pub mod eval;
 pub mod evidence;
+pub mod fuzzing;
 pub mod gallery;
 pub mod ipmatch;
 pub mod matching;
