@@ -81,11 +81,17 @@ impl Approvals {
             path: path.to_path_buf(),
             source,
         })?;
+        Self::parse(&text, path)
+    }
+
+    /// Checks the text of an approvals file read from `path` (named in errors): the same
+    /// checks as [`Approvals::load`], without touching the disk (the fuzz harness uses it).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ApprovalError> {
         let invalid = |cause: String| ApprovalError::Invalid {
             path: path.to_path_buf(),
             cause,
         };
-        let f: ApprovalsFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let f: ApprovalsFile = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
         // Syntax check at the most permissive common rate; the real rate applies per file.
         let rate = crate::timecode::FrameRate { num: 60, den: 1 };
         for (i, a) in f.approvals.iter().enumerate() {
@@ -128,18 +134,20 @@ impl Approvals {
                         return false;
                     }
                 }
+                // In i128: frame counts read from a stored report can be any u64, and the
+                // difference of two of them must neither overflow nor wrap.
                 let frame_of = |tc: &str| {
                     Timecode::parse(tc, rate)
                         .ok()
-                        .map(|t| t.frames as i64 - start.frames as i64)
+                        .map(|t| i128::from(t.frames) - i128::from(start.frames))
                 };
                 let from_ok = match &a.from {
                     None => true,
-                    Some(tc) => frame_of(tc).is_some_and(|fr| fr <= f.first_frame as i64),
+                    Some(tc) => frame_of(tc).is_some_and(|fr| fr <= i128::from(f.first_frame)),
                 };
                 let to_ok = match &a.to {
                     None => true,
-                    Some(tc) => frame_of(tc).is_some_and(|fr| fr >= f.last_frame as i64),
+                    Some(tc) => frame_of(tc).is_some_and(|fr| fr >= i128::from(f.last_frame)),
                 };
                 from_ok && to_ok
             };
@@ -153,5 +161,53 @@ impl Approvals {
             }
         }
         changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obama(from: Option<&str>, to: Option<&str>) -> Approvals {
+        Approvals {
+            path: None,
+            list: vec![Approval {
+                who: "Barack Obama".into(),
+                file: None,
+                from: from.map(Into::into),
+                to: to.map(Into::into),
+                reference: "LEGAL-1".into(),
+                note: None,
+            }],
+        }
+    }
+
+    /// The 25 fps file of the writers' fixture: Barack Obama on frames 0-79 from 10:00:00:00.
+    fn clip() -> FileReport {
+        crate::report::csv::fixture::report().files.remove(1)
+    }
+
+    #[test]
+    fn a_range_covers_the_findings_inside_it() {
+        let a = obama(Some("10:00:00:00"), Some("10:00:04:00"));
+        assert_eq!(a.apply(&mut clip()), 1);
+        let late = obama(Some("10:00:00:01"), None);
+        assert_eq!(late.apply(&mut clip()), 0);
+    }
+
+    /// Frame counts of a stored report (the `journal` fuzz harness feeds any) can be any
+    /// u64: the subtraction overflowed (a panic with overflow checks) and casts to i64 wrapped.
+    #[test]
+    fn frame_counts_beyond_i64_neither_overflow_nor_wrap() {
+        let mut file = clip();
+        file.media.start_timecode.frames = 1 << 63;
+        let a = obama(Some("10:00:00:00"), Some("10:00:04:00"));
+        // The approved range lies long before this file starts: nothing is covered.
+        assert_eq!(a.apply(&mut file), 0);
+        let mut file = clip();
+        file.findings[0].first_frame = (1 << 63) + 10;
+        file.findings[0].last_frame = (1 << 63) + 20;
+        // From the file's start timecode on, open-ended: covered however late the finding.
+        assert_eq!(obama(Some("10:00:00:00"), None).apply(&mut file), 1);
     }
 }

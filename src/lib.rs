@@ -13,6 +13,7 @@ pub mod embed;
 pub mod enroll;
 pub mod eval;
 pub mod evidence;
+pub mod fuzzing;
 pub mod gallery;
 pub mod ipmatch;
 pub mod matching;

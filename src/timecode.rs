@@ -150,6 +150,10 @@ impl Timecode {
             let drop = nominal / 15;
             let per_10min = nominal * 600 - drop * 9;
             let per_min = nominal * 60 - drop;
+            // Labels repeat every day (144 ten-minute blocks), so a count reduced to one day
+            // has the same label, and `n + skipped` below cannot overflow on the absurd
+            // counts a stored report may hold.
+            n %= per_10min * 144;
             let tens = n / per_10min;
             let rem = n % per_10min;
             let skipped = if rem > drop {
@@ -268,5 +272,27 @@ mod tests {
             assert!(f > prev, "{f:?} after {prev:?}");
             prev = f;
         }
+    }
+
+    /// A stored report's start timecode (the `journal` fuzz harness feeds any) can be any
+    /// u64 frame count: adding the skipped labels overflowed near u64::MAX.
+    #[test]
+    fn any_frame_count_has_a_label() {
+        let rate = r(30000, 1001);
+        let day = 17982 * 144;
+        for frames in [u64::MAX, u64::MAX - 1, 1 << 63] {
+            let tc = Timecode::from_frames(frames, rate);
+            let (h, m, s, f) = tc.fields();
+            assert!(h < 24 && m < 60 && s < 60 && f < 30, "{tc}");
+            // The same label as the same time of day a whole number of days earlier.
+            assert_eq!(
+                tc.to_string(),
+                Timecode::from_frames(frames % day, rate).to_string()
+            );
+        }
+        assert_eq!(
+            Timecode::from_frames(day + 1800, rate).to_string(),
+            "00:01:00;02"
+        );
     }
 }

@@ -240,9 +240,17 @@ pub struct SequenceRecord {
 }
 
 impl SequenceRecord {
+    /// The frame number's width in names: clearshot never records more than
+    /// [`MAX_DIGITS`](crate::media::sequence::MAX_DIGITS), and a stored report that claims
+    /// more is capped there (a format width above u16::MAX panics, and the `#` run of the
+    /// pattern would be allocated at that length).
+    fn width(&self) -> usize {
+        self.digits.min(crate::media::sequence::MAX_DIGITS)
+    }
+
     /// `[1001-1048]`.
     pub fn range(&self) -> String {
-        let d = self.digits;
+        let d = self.width();
         format!("[{:0d$}-{:0d$}]", self.first, self.last)
     }
 
@@ -252,7 +260,7 @@ impl SequenceRecord {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let d = self.digits;
+        let d = self.width();
         let hashes = "#".repeat(d);
         let name = match name.rfind(&hashes) {
             Some(i) => format!("{}{:0d$}{}", &name[..i], number, &name[i + d..]),
@@ -389,4 +397,47 @@ pub fn write_atomic(path: &std::path::Path, text: &[u8]) -> std::io::Result<()> 
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sequence(digits: usize) -> SequenceRecord {
+        SequenceRecord {
+            first: 1001,
+            last: 1003,
+            digits,
+            files: 3,
+            missing: vec![(1002, 1002)],
+        }
+    }
+
+    #[test]
+    fn sequence_frames_are_named_from_the_pattern() {
+        let s = sequence(4);
+        assert_eq!(s.range(), "[1001-1003]");
+        let frames = s.frames(std::path::Path::new("/plates/shot_####.dpx"));
+        let names: Vec<_> = frames
+            .iter()
+            .map(|(n, p)| (*n, p.display().to_string()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (1001, "/plates/shot_1001.dpx".to_string()),
+                (1003, "/plates/shot_1003.dpx".to_string())
+            ]
+        );
+    }
+
+    /// A stored report's `digits` above u16::MAX (the `journal` fuzz harness feeds any) made
+    /// `range`, and so every writer naming the file, panic.
+    #[test]
+    fn an_impossible_width_is_capped() {
+        let s = sequence(70_000);
+        assert_eq!(s.range(), "[000001001-000001003]");
+        let p = s.frame_path(std::path::Path::new("/plates/shot_####.dpx"), 1001);
+        assert_eq!(p, std::path::Path::new("/plates/shot_####.dpx"));
+    }
 }

@@ -47,7 +47,11 @@ pub fn render(files: &[FileReport], failures: &[FileFailure]) -> String {
             if i + 1 == cells.len() {
                 s.push_str(c);
             } else {
-                let _ = write!(s, "{:<w$}  ", c, w = width[i]);
+                // Padded by hand: a format width above u16::MAX panics, and a cell (a name
+                // from the gallery, a path from a stored report) may be longer than that.
+                s.push_str(c);
+                let pad = width[i].saturating_sub(c.chars().count()) + 2;
+                s.extend(std::iter::repeat_n(' ', pad));
             }
         }
         out.push_str(s.trim_end());
@@ -62,4 +66,34 @@ pub fn render(files: &[FileReport], failures: &[FileFailure]) -> String {
         let _ = writeln!(out, "FAILED  {}", f.error);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_line_up() {
+        let r = crate::report::csv::fixture::report();
+        let t = render(&r.files, &r.failures);
+        let lines: Vec<&str> = t.lines().collect();
+        let at = lines[0].find("SHOT").expect("header");
+        assert!(lines[1..]
+            .iter()
+            .all(|l| l.chars().nth(at - 2) == Some(' ')));
+        assert!(lines[3].starts_with("clip_25.mp4"), "{t}");
+        assert_eq!(lines[3].chars().nth(at), Some('1'), "{t}");
+    }
+
+    /// A cell longer than u16::MAX characters (a name in a stored report or a gallery) made
+    /// the width argument of `format!` panic.
+    #[test]
+    fn a_cell_longer_than_a_format_width_is_padded() {
+        let mut r = crate::report::csv::fixture::report();
+        let long = "x".repeat(70_000);
+        r.files[1].findings[0].name = long.clone();
+        let t = render(&r.files, &r.failures);
+        let row = t.lines().find(|l| l.contains(&long)).expect("the long row");
+        assert!(row.contains(&format!("{long}  ")), "padded after the name");
+    }
 }

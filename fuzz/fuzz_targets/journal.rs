@@ -1,0 +1,4 @@
+//! Fuzz target: `clearshot::fuzzing::journal` (the harness and what it covers are documented there).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| clearshot::fuzzing::journal(data));
