@@ -284,8 +284,9 @@ fn journal_read(data: &[u8]) -> usize {
         let _ = h.key();
     }
     let plan = j.plan().ok().flatten().unwrap_or_default();
+    let planned: Vec<String> = plan.inputs.iter().map(|p| p.key.clone()).collect();
     let inputs = j.inputs().unwrap_or_default();
-    for input in inputs.iter().chain(&plan) {
+    for input in inputs.iter().chain(&planned) {
         let Ok(Some(entry)) = j.get(input) else {
             continue;
         };

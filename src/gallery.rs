@@ -395,6 +395,18 @@ impl Gallery {
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .map_err(|e| not_gallery(e.to_string()))?;
+        // A gallery holds tables only: a view or a trigger could make a read run forever or
+        // write behind our back.
+        let foreign: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type IN ('view', 'trigger')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| not_gallery(e.to_string()))?;
+        if foreign > 0 {
+            return Err(not_gallery("it holds views or triggers".into()));
+        }
         if tables > 0 {
             let kind: Option<String> = conn
                 .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {

@@ -93,7 +93,12 @@ pub fn run(report: &ScanReport, models_dir: Option<&Path>) -> Vec<Check> {
                 "image sequence".into(),
                 &f.path,
                 f.sha256.as_deref(),
-                crate::models::sha256_sequence(&s.frames(&f.path)),
+                match s.frames(&f.path) {
+                    Some(frames) => crate::models::sha256_sequence(&frames),
+                    None => Err(std::io::Error::other(
+                        "the report's frame range disagrees with its frame count",
+                    )),
+                },
             ),
             None => check("media".into(), &f.path, f.sha256.as_deref()),
         })

@@ -186,6 +186,18 @@ impl Journal {
             path: path.to_path_buf(),
             writer: false,
         };
+        // A journal holds tables only (a view or trigger could make a read run forever).
+        let foreign: i64 = j
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type IN ('view', 'trigger')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(busy)?;
+        if foreign > 0 {
+            return Err(not_journal("it holds views or triggers".into()));
+        }
         if tables == 0 {
             if read_only {
                 return Err(not_journal("empty".into()));

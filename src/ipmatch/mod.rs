@@ -306,6 +306,14 @@ impl RefImage {
                 r.format
             )));
         }
+        // Stored data is not trusted: the matcher indexes keypoints by descriptor.
+        if r.features.keypoints.len() != r.features.descriptors.len() {
+            return Err(IpError::Decode(format!(
+                "{} keypoints but {} descriptors; enroll the reference again",
+                r.features.keypoints.len(),
+                r.features.descriptors.len()
+            )));
+        }
         Ok(r)
     }
 }

@@ -269,12 +269,24 @@ impl SequenceRecord {
         path.with_file_name(name)
     }
 
-    /// Every frame present: (number, file).
-    pub fn frames(&self, path: &std::path::Path) -> Vec<(u64, PathBuf)> {
-        (self.first..=self.last)
-            .filter(|n| !self.missing.iter().any(|(a, b)| a <= n && n <= b))
-            .map(|n| (n, self.frame_path(path, n)))
-            .collect()
+    /// Every frame present: (number, file). None when the record cannot be a real sequence
+    /// (a report is user input: its range must agree with the frames it counts).
+    pub fn frames(&self, path: &std::path::Path) -> Option<Vec<(u64, PathBuf)>> {
+        let span = self.last.checked_sub(self.first)?.checked_add(1)?;
+        let missing: u64 = self
+            .missing
+            .iter()
+            .map(|(a, b)| b.saturating_sub(*a).saturating_add(1))
+            .fold(0, u64::saturating_add);
+        if span.checked_sub(missing)? != self.files as u64 {
+            return None;
+        }
+        Some(
+            (self.first..=self.last)
+                .filter(|n| !self.missing.iter().any(|(a, b)| a <= n && n <= b))
+                .map(|n| (n, self.frame_path(path, n)))
+                .collect(),
+        )
     }
 }
 
@@ -408,7 +420,7 @@ mod tests {
             first: 1001,
             last: 1003,
             digits,
-            files: 3,
+            files: 2,
             missing: vec![(1002, 1002)],
         }
     }
@@ -417,7 +429,14 @@ mod tests {
     fn sequence_frames_are_named_from_the_pattern() {
         let s = sequence(4);
         assert_eq!(s.range(), "[1001-1003]");
-        let frames = s.frames(std::path::Path::new("/plates/shot_####.dpx"));
+        let path = std::path::Path::new("/plates/shot_####.dpx");
+        // A record whose range disagrees with its count (a crafted report) lists nothing.
+        let lying = SequenceRecord {
+            last: u64::MAX,
+            ..sequence(4)
+        };
+        assert!(lying.frames(path).is_none());
+        let frames = s.frames(path).unwrap();
         let names: Vec<_> = frames
             .iter()
             .map(|(n, p)| (*n, p.display().to_string()))
