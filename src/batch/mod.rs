@@ -21,7 +21,7 @@ pub mod supervisor;
 pub mod worker;
 
 use crate::approvals::Approvals;
-use crate::report::{FileReport, ScanReport};
+use crate::report::ScanReport;
 use events::{Event, Observer};
 use journal::{Entry, Journal, Outcome};
 use plan::{Plan, Planned};
@@ -120,8 +120,6 @@ pub struct BatchOutcome {
     pub scanned: usize,
     /// Inputs taken from the journal.
     pub from_journal: usize,
-    /// Problems with the set-up that stopped nothing (stale enrollments), one line each.
-    pub warnings: Vec<String>,
 }
 
 /// Scans `paths` as one batch.
@@ -275,7 +273,6 @@ pub fn run(
         interrupted,
         scanned,
         from_journal,
-        warnings: Vec::new(),
     })
 }
 
@@ -423,11 +420,6 @@ impl Handler for BatchHandler<'_> {
     }
 }
 
-/// Joins a message's lines into one (library errors sometimes span lines).
-pub fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// The default journal of a batch over `paths` with `gallery`: `<state dir>/journals/<id>.sqlite`,
 /// where the id is a digest of the canonical paths as given and of the gallery (so the same
 /// command finds it again, and scans of the same folder against two galleries do not meet).
@@ -453,11 +445,6 @@ pub fn remove_journal(path: &Path) -> std::io::Result<()> {
         let _ = std::fs::remove_file(PathBuf::from(p));
     }
     std::fs::remove_file(path)
-}
-
-/// The report of one file as stored, for callers that read journals themselves.
-pub fn stored_report(text: &str) -> Result<FileReport, String> {
-    journal::parse_report(text)
 }
 
 /// True when `path` names standard output (`-`).

@@ -57,7 +57,7 @@ pub fn serve(input: impl BufRead, mut output: impl Write) -> Result<(), BatchErr
             },
             Err(e) => Reply::Failed {
                 job: req.job,
-                error: super::one_line(&e.to_string()),
+                error: crate::media::one_line(&e.to_string()),
             },
         };
         send(&mut output, &reply)?;

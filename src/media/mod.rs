@@ -28,6 +28,7 @@ mod stream;
 
 pub use error::{MediaError, OptionsError};
 pub use sequence::{probe_sequence, stream_sequence, ImageSequence, Input};
+pub(crate) use still::one_line;
 pub use stream::stream;
 
 use crate::shots::{Shot, DEFAULT_CUT_THRESHOLD};
