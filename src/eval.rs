@@ -2,8 +2,8 @@
 //! the user's gallery), scan its queries, count registered faces found and false matches,
 //! and show how both move with the threshold.
 
+use crate::face::matching::Matcher;
 use crate::gallery::{Consent, ConsentRecord, Talent};
-use crate::matching::Matcher;
 use crate::media;
 use crate::scan::Scanner;
 use serde::Deserialize;

@@ -4,7 +4,7 @@
 //! name and sha256, and a 150 px aligned face chip per photo so evidence reports can show the
 //! reference next to the match (`gallery add --no-chip` stores none).
 
-use crate::embed::Embedding;
+use crate::face::embed::Embedding;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

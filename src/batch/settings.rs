@@ -48,7 +48,7 @@ impl Default for ScanSettings {
         Self {
             sample_rate: s.per_second,
             min_per_shot: s.min_per_shot,
-            tile: crate::detect::DetectOptions::default().tile,
+            tile: crate::face::detect::DetectOptions::default().tile,
             threshold: None,
             references: true,
             ref_rate: 1.0,

@@ -3,7 +3,7 @@
 //! all of them, and each reported match is scored against the scene's truth.
 
 use super::{IpError, IpMatcher, RefImage};
-use crate::detect::blazeface::iou;
+use crate::face::detect::blazeface::iou;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

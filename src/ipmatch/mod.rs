@@ -502,7 +502,7 @@ impl IpMatcher {
                 let rect = windows[wi].0;
                 if kept
                     .iter()
-                    .all(|k| crate::detect::blazeface::iou(k.1, rect) < 0.3)
+                    .all(|k| crate::face::detect::blazeface::iou(k.1, rect) < 0.3)
                 {
                     kept.push((cos, rect));
                 }

@@ -2,6 +2,7 @@
 //! best evidence per finding.
 
 use super::{RefHit, Scanner, WorkerError};
+use crate::face::track::{self, Observation};
 use crate::media;
 use crate::policy;
 use crate::report::{
@@ -9,7 +10,6 @@ use crate::report::{
     SameRegion, ShotReport,
 };
 use crate::timecode::FrameIndex;
-use crate::track::{self, Observation};
 use std::path::Path;
 
 impl Scanner {
@@ -212,7 +212,7 @@ impl Scanner {
             for a in &f.refs {
                 for b in &f.refs {
                     if a.reference != b.reference
-                        && crate::detect::blazeface::iou(a.found.bbox, b.found.bbox) >= 0.5
+                        && crate::face::detect::blazeface::iou(a.found.bbox, b.found.bbox) >= 0.5
                     {
                         same.insert((a.reference, b.reference));
                     }

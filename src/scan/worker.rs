@@ -1,16 +1,16 @@
 //! One worker thread's models: the face detector and embedder, and the reference matcher.
 
 use super::WorkerError;
-use crate::detect::{DetectOptions, FaceDetector};
-use crate::embed::Embedder;
+use crate::face::detect::{DetectOptions, FaceDetector};
+use crate::face::embed::Embedder;
+use crate::face::matching::Matcher;
+use crate::face::track::Observation;
 use crate::gallery::Reference;
 use crate::ipmatch::embed::IpEmbedder;
 use crate::ipmatch::{IpError, IpMatch, IpMatcher, MatchConfig, RefImage};
-use crate::matching::Matcher;
 use crate::models::ModelSet;
 use crate::runtime::RuntimeError;
 use crate::timecode::FrameIndex;
-use crate::track::Observation;
 
 /// The registered references a scan matches against: every enrolled image, and the
 /// reference each belongs to.

@@ -1,6 +1,6 @@
 //! Comparing face embeddings with the talent gallery.
 
-use crate::embed::Embedding;
+use crate::face::embed::Embedding;
 use crate::gallery::Talent;
 use crate::models::Metric;
 use serde::Serialize;

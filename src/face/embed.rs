@@ -1,7 +1,7 @@
 //! Face embeddings: aligned chips through the manifest's embedder.
 
-use crate::align::align_face;
-use crate::detect::Face;
+use crate::face::align::align_face;
+use crate::face::detect::Face;
 use crate::models::{Channels, EmbedderSpec, Layout, Metric, ModelRef};
 use crate::runtime::{Model, RuntimeError};
 use image::RgbImage;

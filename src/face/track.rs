@@ -2,9 +2,9 @@
 //! screen), and deciding who each track is from all its frames together: one good frontal
 //! frame is enough to name someone, one lucky frame of a stranger is not.
 
-use crate::detect::Face;
-use crate::embed::Embedding;
-use crate::matching::{Candidate, Matcher};
+use crate::face::detect::Face;
+use crate::face::embed::Embedding;
+use crate::face::matching::{Candidate, Matcher};
 use crate::models::Metric;
 use crate::timecode::FrameIndex;
 

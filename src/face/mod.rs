@@ -1,0 +1,9 @@
+//! Faces, from pixels to identities: `detect` finds them on a frame, `align` warps each to the
+//! embedder's template, `embed` turns the chip into a vector, `matching` ranks the gallery for
+//! it, and `track` links a shot's faces into tracks and decides who each track is.
+
+pub mod align;
+pub mod detect;
+pub mod embed;
+pub mod matching;
+pub mod track;
