@@ -19,6 +19,7 @@ use crate::batch::settings::parse_rate;
 use crate::batch::setup::RunHeader;
 use crate::face::embed::Embedding;
 use crate::face::matching::Matcher;
+use crate::face::track::Decision;
 use crate::gallery::{Consent, ConsentRecord, Gallery};
 use crate::media::sequence::{group, parse_numbered, ImageSequence, Input};
 use crate::media::MediaInfo;
@@ -123,6 +124,7 @@ fn sample_report(rate: FrameRate, start: u64, names: &[&str]) -> FileReport {
                 kind: "talent".into(),
                 shot: i + 1,
                 name: (*name).to_string(),
+                identity: None,
                 consent: Some(ConsentRecord {
                     consent: Consent::Denied,
                     scope: None,
@@ -237,7 +239,9 @@ fn gallery_records(g: &Gallery) -> usize {
     let mut read = 0;
     if let Ok(people) = g.talent(None) {
         for p in &people {
-            let _ = crate::policy::talent(&p.consent, today());
+            for d in [Decision::Identified, Decision::Possible] {
+                let _ = crate::policy::talent(&p.consent, today(), d);
+            }
         }
         read += people.len();
     }

@@ -240,6 +240,9 @@ struct TuneArgs {
     /// Face distance at or below which a face is a registered person [default: the embedder's, from the manifest].
     #[arg(long)]
     threshold: Option<f32>,
+    /// Upper limit of the review band: a track whose faces sit consistently between the threshold and this distance of one registered person is a possible match, severity review [default: threshold + 0.10; the threshold itself turns the band off].
+    #[arg(long)]
+    review_limit: Option<f32>,
     /// Tile side for small-face detection in pixels (0: whole frame only).
     #[arg(long, default_value_t = 640)]
     tile: u32,
@@ -441,6 +444,7 @@ fn settings(t: &TuneArgs) -> Result<ScanSettings> {
         min_per_shot: t.min_per_shot,
         tile: t.tile,
         threshold: t.threshold,
+        review_limit: t.review_limit,
         references: !t.no_refs,
         ref_rate: t.ref_rate,
         fine_refs: t.fine_refs,

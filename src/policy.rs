@@ -1,6 +1,7 @@
 //! The one place that decides how serious a finding is. Reports, exit codes and gates all
 //! read the severity from here.
 
+use crate::face::track::Decision;
 use crate::gallery::{Consent, ConsentRecord, RefRecord, RefStatus};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -31,8 +32,33 @@ impl fmt::Display for Severity {
 /// Severity of a finding covered by a written approval on file.
 pub const APPROVED: Severity = Severity::Info;
 
-/// Severity of a registered person's appearance, with the reason in words.
-pub fn talent(record: &ConsentRecord, today: Date) -> (Severity, String) {
+/// Severity of a registered person's appearance, with the reason in words. A possible match
+/// (the faces point to the person but fall short of naming them) is always `review`, never
+/// `escalate`: a person must first confirm who it is; the consent record is cited so the
+/// reviewer knows what hangs on the answer.
+pub fn talent(record: &ConsentRecord, today: Date, decision: Decision) -> (Severity, String) {
+    let (severity, why) = identified_talent(record, today);
+    match decision {
+        Decision::Identified => (severity, why),
+        Decision::Possible => {
+            let then = match severity {
+                Severity::Escalate => "if it is them, written approval is needed before delivery",
+                _ => "if it is them, their consent covers it",
+            };
+            (
+                Severity::Review,
+                format!(
+                    "possible match, not certain enough to name: a person must confirm who this \
+                     is ({why}; {then})",
+                    why = why.split(':').next().unwrap_or(&why)
+                ),
+            )
+        }
+    }
+}
+
+/// Severity of an identified registered person's appearance.
+fn identified_talent(record: &ConsentRecord, today: Date) -> (Severity, String) {
     let scope = record
         .scope
         .as_deref()
@@ -135,25 +161,51 @@ mod tests {
     fn only_valid_consent_is_info() {
         let today = parse_date("2026-11-21").unwrap();
         assert_eq!(
-            talent(&rec(Consent::Granted, None), today).0,
+            talent(&rec(Consent::Granted, None), today, Decision::Identified).0,
             Severity::Info
         );
         assert_eq!(
-            talent(&rec(Consent::Granted, Some("2027-01-01")), today).0,
+            talent(
+                &rec(Consent::Granted, Some("2027-01-01")),
+                today,
+                Decision::Identified
+            )
+            .0,
             Severity::Info
         );
-        let (s, why) = talent(&rec(Consent::Granted, Some("2026-01-01")), today);
+        let (s, why) = talent(
+            &rec(Consent::Granted, Some("2026-01-01")),
+            today,
+            Decision::Identified,
+        );
         assert_eq!(s, Severity::Escalate);
         assert!(why.contains("expired on 2026-01-01"), "{why}");
         assert_eq!(
-            talent(&rec(Consent::Denied, None), today).0,
+            talent(&rec(Consent::Denied, None), today, Decision::Identified).0,
             Severity::Escalate
         );
         assert_eq!(
-            talent(&rec(Consent::Unknown, None), today).0,
+            talent(&rec(Consent::Unknown, None), today, Decision::Identified).0,
             Severity::Escalate
         );
         assert!(Severity::Escalate > Severity::Review && Severity::Review > Severity::Info);
+    }
+
+    #[test]
+    fn a_possible_match_is_review_whatever_the_consent() {
+        let today = parse_date("2026-11-21").unwrap();
+        for (c, then) in [
+            (Consent::Denied, "written approval is needed"),
+            (Consent::Unknown, "written approval is needed"),
+            (Consent::Granted, "consent covers it"),
+        ] {
+            let (s, why) = talent(&rec(c, None), today, Decision::Possible);
+            assert_eq!(s, Severity::Review, "{c:?}");
+            assert!(why.starts_with("possible match"), "{why}");
+            assert!(why.contains(then), "{why}");
+        }
+        let (_, why) = talent(&rec(Consent::Denied, None), today, Decision::Possible);
+        assert!(why.contains("(consent denied;"), "{why}");
     }
 
     #[test]

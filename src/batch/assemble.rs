@@ -29,7 +29,7 @@ pub fn judge(r: &mut FileReport, path: &Path, date: Date, approvals: &Approvals)
     r.path = path.to_path_buf();
     for f in &mut r.findings {
         if let (Some(consent), None) = (&f.consent, &f.reference) {
-            (f.severity, f.reason) = crate::policy::talent(consent, date);
+            (f.severity, f.reason) = crate::policy::talent(consent, date, f.decision());
         }
     }
     crate::report::sort_findings(&mut r.findings);

@@ -21,6 +21,9 @@ pub struct ScanSettings {
     pub tile: u32,
     /// Face distance threshold; None: the embedder's, from the manifest.
     pub threshold: Option<f32>,
+    /// Upper limit of the review band (possible matches); None: the default band.
+    #[serde(default)]
+    pub review_limit: Option<f32>,
     /// Match registered references.
     pub references: bool,
     /// Frames per second references are matched on, at most.
@@ -50,6 +53,7 @@ impl Default for ScanSettings {
             min_per_shot: s.min_per_shot,
             tile: crate::face::detect::DetectOptions::default().tile,
             threshold: None,
+            review_limit: None,
             references: true,
             ref_rate: 1.0,
             fine_refs: false,
@@ -77,6 +81,7 @@ impl ScanSettings {
         o.detect.tile = self.tile;
         o.workers = workers;
         o.threshold = self.threshold;
+        o.review_limit = self.review_limit;
         o.references = self.references;
         o.ref_per_second = self.ref_rate;
         o.keep_all_scores = self.keep_all_scores;
@@ -96,7 +101,8 @@ impl ScanSettings {
     }
 
     /// The record of these settings in reports and the journal: every field, with the
-    /// threshold resolved to the one in force and the reference matcher's full settings.
+    /// threshold and review band resolved to the ones in force and the reference matcher's
+    /// full settings.
     pub fn record(
         &self,
         opts: &ScanOptions,
@@ -106,6 +112,12 @@ impl ScanSettings {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(m) = v.as_object_mut() {
             m.insert("threshold".into(), serde_json::json!(threshold));
+            m.insert(
+                "review_limit".into(),
+                serde_json::json!(self
+                    .review_limit
+                    .unwrap_or(threshold + crate::face::matching::DEFAULT_REVIEW_BAND)),
+            );
             m.insert("references".into(), serde_json::json!(references));
             m.insert(
                 "reference_matcher".into(),

@@ -5,11 +5,18 @@ use crate::gallery::Talent;
 use crate::models::Metric;
 use serde::Serialize;
 
+/// How far beyond the threshold the review band reaches by default. Measured on the
+/// dlib embedder: blurred, low-resolution and archive faces of a registered person sit at
+/// 0.50-0.56 from their frontal gallery photo, strangers from about 0.54 up but rarely
+/// nearest to the same person on every frame of a track; see `track::identify`.
+pub const DEFAULT_REVIEW_BAND: f32 = 0.10;
+
 /// The gallery as the matcher sees it: each person's embeddings for the active embedder.
 pub struct Matcher {
     people: Vec<(String, Vec<Embedding>)>,
     metric: Metric,
     threshold: f32,
+    review_limit: f32,
 }
 
 /// Distance from one face to one registered person (the nearest of their photos).
@@ -32,7 +39,20 @@ impl Matcher {
                 .collect(),
             metric,
             threshold,
+            review_limit: threshold + DEFAULT_REVIEW_BAND,
         }
+    }
+
+    /// The same matcher with the review band reaching to `limit` (at least the threshold).
+    pub fn with_review_limit(mut self, limit: f32) -> Self {
+        self.review_limit = limit.max(self.threshold);
+        self
+    }
+
+    /// Upper limit of the review band: a track whose faces sit consistently between the
+    /// threshold and this distance of one person is a possible match.
+    pub fn review_limit(&self) -> f32 {
+        self.review_limit
     }
 
     /// Number of people with embeddings.

@@ -25,6 +25,10 @@ pub struct Finding {
     pub shot: usize,
     /// Who, or which reference.
     pub name: String,
+    /// Talent: whether the track(s) identify the person or only point to them (a possible
+    /// match, for review), and the evidence that decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<crate::face::track::IdentityEvidence>,
     /// Talent: their consent record at scan time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent: Option<ConsentRecord>,
@@ -74,6 +78,30 @@ pub struct Finding {
     /// Every gallery distance on the best frame (spot-check mode only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub all_scores: Option<Vec<(String, f32)>>,
+}
+
+impl Finding {
+    /// Identified, unless the finding is a possible match. Reference findings and reports
+    /// written before the review band existed count as identified.
+    pub fn decision(&self) -> crate::face::track::Decision {
+        self.identity
+            .as_ref()
+            .map_or(crate::face::track::Decision::Identified, |i| i.decision)
+    }
+
+    /// True for a possible match (review band).
+    pub fn is_possible(&self) -> bool {
+        self.decision() == crate::face::track::Decision::Possible
+    }
+
+    /// The name as reports show it: `possibly NAME` for a possible match.
+    pub fn label(&self) -> String {
+        if self.is_possible() {
+            format!("possibly {}", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
 }
 
 /// What a reference finding rests on, beyond the fields shared with talent.

@@ -32,10 +32,11 @@ impl Scanner {
             let obs: Vec<Observation> = frames.iter().flat_map(|f| f.faces.clone()).collect();
             let faces_seen = obs.len();
             let tracks = track::link(obs, metric, link);
+            let rules = track::IdentityRules::for_matcher(&self.matcher);
             let mut unknown = 0;
             let mut by_person: Vec<(usize, Vec<(&track::Track, track::Identity)>)> = Vec::new();
             for t in &tracks {
-                match track::identify(t, &self.matcher) {
+                match track::identify(t, &rules) {
                     Some(id) => match by_person.iter_mut().find(|(p, _)| *p == id.person) {
                         Some((_, v)) => v.push((t, id)),
                         None => by_person.push((id.person, vec![(t, id)])),
@@ -43,12 +44,19 @@ impl Scanner {
                     None => unknown += 1,
                 }
             }
-            for (person, group) in by_person {
+            for (person, mut group) in by_person {
                 let name = self.matcher.name(person);
                 let Some(talent) = self.talent.iter().find(|t| t.name == name) else {
                     continue;
                 };
-                let (severity, reason) = policy::talent(&talent.consent, self.opts.today);
+                // One finding per person and shot, at the strongest decision: a track that
+                // identifies them makes the possible ones beside it moot (another face that
+                // resembles them, or the same face at a worse moment).
+                let Some(decision) = group.iter().map(|(_, id)| id.evidence.decision).max() else {
+                    continue;
+                };
+                group.retain(|(_, id)| id.evidence.decision == decision);
+                let (severity, reason) = policy::talent(&talent.consent, self.opts.today, decision);
                 let first = group
                     .iter()
                     .flat_map(|(t, _)| t.obs.first())
@@ -90,6 +98,7 @@ impl Scanner {
                     kind: "talent".into(),
                     shot: shot.index,
                     name: name.to_string(),
+                    identity: Some(bid.evidence.clone()),
                     consent: Some(talent.consent.clone()),
                     reference: None,
                     severity,
@@ -280,6 +289,7 @@ impl Scanner {
                 kind: "reference".into(),
                 shot,
                 name: reference.name.clone(),
+                identity: None,
                 consent: None,
                 reference: Some(RefDetail {
                     record: reference.record.clone(),

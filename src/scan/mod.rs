@@ -77,6 +77,9 @@ pub struct ScanOptions {
     pub workers: usize,
     /// Distance at or below which a face is a registered person (default: the manifest's).
     pub threshold: Option<f32>,
+    /// Upper limit of the review band (possible matches); None: the threshold plus
+    /// [`crate::face::matching::DEFAULT_REVIEW_BAND`]. Equal to the threshold: no band.
+    pub review_limit: Option<f32>,
     /// The date consent expiry is judged against.
     pub today: Date,
     /// Keep every gallery distance of every face (spot-check mode).
@@ -101,6 +104,7 @@ impl ScanOptions {
             detect: DetectOptions::default(),
             workers: cores.max(1),
             threshold: None,
+            review_limit: None,
             today,
             keep_all_scores: false,
             references: true,
@@ -126,6 +130,13 @@ impl ScanOptions {
         if let Some(t) = self.threshold {
             if !(t > 0.0 && t.is_finite()) {
                 return Err(format!("threshold must be a positive number, got {t}"));
+            }
+        }
+        if let Some(r) = self.review_limit {
+            if !(r > 0.0 && r.is_finite()) || self.threshold.is_some_and(|t| r < t) {
+                return Err(format!(
+                    "review limit must be a distance at or above the threshold, got {r}"
+                ));
             }
         }
         Ok(())
@@ -169,7 +180,10 @@ impl Scanner {
     ) -> Result<Self, WorkerError> {
         let spec = models.embedder_spec().clone();
         let threshold = opts.threshold.unwrap_or(spec.match_threshold);
-        let matcher = Matcher::new(&talent, spec.metric, threshold);
+        let matcher = Matcher::new(&talent, spec.metric, threshold).with_review_limit(
+            opts.review_limit
+                .unwrap_or(threshold + crate::face::matching::DEFAULT_REVIEW_BAND),
+        );
         let ip = (always_ip || (opts.references && !refs.is_empty())).then_some(&opts.ip);
         let workers = (0..opts.workers)
             .map(|_| Worker::load(&models, &opts.detect, ip))

@@ -181,9 +181,11 @@ impl Worker {
                     .as_ref()
                     .map(|e| matcher.rank(e))
                     .unwrap_or_default();
+                // Evidence for faces within the review band too: a possible match needs
+                // its evidence as much as an identification.
                 let matched = ranking
                     .first()
-                    .is_some_and(|c| c.distance <= matcher.threshold());
+                    .is_some_and(|c| c.distance <= matcher.review_limit());
                 let evidence = (evidence && matched).then(|| {
                     Box::new(crate::evidence::capture(
                         img,
