@@ -63,6 +63,8 @@ enum Cmd {
     },
     /// Measure identification on a labelled photo set (labels.json: gallery + queries).
     Eval(EvalArgs),
+    /// Measure identification on a labelled video set (scripts/make_face_video_eval.py writes one).
+    EvalVideo(EvalVideoArgs),
     /// Measure reference matching on a labelled scene set (scripts/make_ip_eval.py writes one).
     EvalRefs {
         /// labels.json with references and scenes.
@@ -327,6 +329,21 @@ struct EvalArgs {
     threshold: Option<f32>,
 }
 
+#[derive(Args)]
+struct EvalVideoArgs {
+    /// labels.json of the video set (gallery, clips and their labelled shots).
+    labels: PathBuf,
+    /// Write the per-shot results and totals as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Exit 1 when fewer registered appearances than this are found or flagged possible.
+    #[arg(long)]
+    min_hits: Option<usize>,
+    /// Exit 1 when false identities plus false review flags exceed this.
+    #[arg(long, default_value_t = 0)]
+    max_false: usize,
+}
+
 fn main() -> ExitCode {
     // clap exits 2 on a usage error, which here means "some inputs could not be scanned":
     // usage errors are 3, as documented; --help and --version are 0.
@@ -409,6 +426,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Gallery(cmd) => gallery(cmd, &gallery_path, &models_dir),
         Cmd::Refs(cmd) => refs(cmd, &gallery_path, &models_dir),
         Cmd::Eval(args) => clearshot_eval(args, &models_dir),
+        Cmd::EvalVideo(args) => eval_video(args, &models_dir),
         Cmd::EvalRefs {
             labels,
             no_tiles,
@@ -801,6 +819,40 @@ fn clearshot_eval(args: EvalArgs, models_dir: &Path) -> Result<ExitCode> {
     let summary = clearshot::eval::run(&mut scanner, &args.labels, &mut |line| println!("{line}"))?;
     println!("{summary}");
     Ok(ExitCode::SUCCESS)
+}
+
+fn eval_video(args: EvalVideoArgs, models_dir: &Path) -> Result<ExitCode> {
+    let models = enroll::load_models(models_dir)?;
+    let result = clearshot::eval::video::run(models, &args.labels, &mut |line| println!("{line}"))?;
+    print!("{}", clearshot::eval::video::table(&result));
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&result)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("{}", path.display()))?;
+    }
+    let all = result.overall;
+    let mut ok = true;
+    if let Some(min) = args.min_hits {
+        if all.hits() < min {
+            println!(
+                "FAIL: {} of {} registered appearances found or possible, at least {min} required",
+                all.hits(),
+                all.expected
+            );
+            ok = false;
+        }
+    }
+    if all.false_total() > args.max_false {
+        println!(
+            "FAIL: {} false identities and {} false review flags, at most {} allowed",
+            all.false_identities, all.false_review_flags, args.max_false
+        );
+        ok = false;
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn refs(cmd: RefsCmd, path: &Path, models_dir: &Path) -> Result<ExitCode> {

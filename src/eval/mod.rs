@@ -10,6 +10,8 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+pub mod video;
+
 /// Errors of the evaluation command.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -27,6 +29,12 @@ pub enum EvalError {
     /// A model failed.
     #[error(transparent)]
     Runtime(#[from] crate::runtime::RuntimeError),
+    /// A worker could not load its models.
+    #[error(transparent)]
+    Worker(#[from] crate::scan::WorkerError),
+    /// A clip could not be scanned.
+    #[error(transparent)]
+    Scan(#[from] crate::scan::ScanError),
 }
 
 #[derive(Deserialize)]
@@ -69,39 +77,7 @@ pub fn run(
         return Err(EvalError::Gallery("no worker".into()));
     };
 
-    // Enroll: the largest face of each gallery photo.
-    let mut talent = Vec::new();
-    for (name, photos) in &labels.gallery {
-        let mut embeddings = Vec::new();
-        for p in photos {
-            let path = base.join(p);
-            let img = media::load_still(&path).map_err(|e| EvalError::Gallery(e.to_string()))?;
-            let obs = worker.analyse(0, &img, &empty, false, false)?;
-            if obs.len() != 1 {
-                out(format!(
-                    "note: {p}: {} faces, enrolling the largest",
-                    obs.len()
-                ));
-            }
-            match obs.into_iter().find_map(|o| o.embedding) {
-                Some(e) => embeddings.push(e),
-                None => return Err(EvalError::Gallery(format!("{p}: no usable face"))),
-            }
-        }
-        talent.push(Talent {
-            id: 0,
-            name: name.clone(),
-            consent: ConsentRecord {
-                consent: Consent::Unknown,
-                scope: None,
-                expires: None,
-            },
-            added: String::new(),
-            photos: embeddings.len(),
-            embeddings,
-            reference_jpeg: None,
-        });
-    }
+    let talent = enroll_gallery(worker, &empty, base, &labels.gallery, out)?;
     let matcher = Matcher::new(&talent, spec.metric, threshold);
 
     let mut faces = Vec::new();
@@ -212,4 +188,48 @@ pub fn run(
         faces.len(),
         labels.queries.len(),
     ))
+}
+
+/// Enrolls a labelled gallery in memory (never the user's gallery): the largest face of each
+/// photo, photos relative to `base`. Consent is unknown: evaluation judges identity only.
+pub(crate) fn enroll_gallery(
+    worker: &mut crate::scan::Worker,
+    empty: &Matcher,
+    base: &Path,
+    gallery: &BTreeMap<String, Vec<String>>,
+    out: &mut dyn FnMut(String),
+) -> Result<Vec<Talent>, EvalError> {
+    let mut talent = Vec::new();
+    for (name, photos) in gallery {
+        let mut embeddings = Vec::new();
+        for p in photos {
+            let path = base.join(p);
+            let img = media::load_still(&path).map_err(|e| EvalError::Gallery(e.to_string()))?;
+            let obs = worker.analyse(0, &img, empty, false, false)?;
+            if obs.len() != 1 {
+                out(format!(
+                    "note: {p}: {} faces, enrolling the largest",
+                    obs.len()
+                ));
+            }
+            match obs.into_iter().find_map(|o| o.embedding) {
+                Some(e) => embeddings.push(e),
+                None => return Err(EvalError::Gallery(format!("{p}: no usable face"))),
+            }
+        }
+        talent.push(Talent {
+            id: 0,
+            name: name.clone(),
+            consent: ConsentRecord {
+                consent: Consent::Unknown,
+                scope: None,
+                expires: None,
+            },
+            added: String::new(),
+            photos: embeddings.len(),
+            embeddings,
+            reference_jpeg: None,
+        });
+    }
+    Ok(talent)
 }
