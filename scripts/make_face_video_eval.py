@@ -40,7 +40,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "third_party" / "cache"
-VERSION = 1
+VERSION = 2
 W, H, FPS = 1920, 1080, 24
 SHOT_FRAMES = 60
 MARGIN = 48  # canvas margin for the pan
@@ -327,7 +327,7 @@ def build_split(split, out):
         ff = subprocess.Popen(
             ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo",
              "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r", str(FPS), "-i", "-", "-c:v", "libx264",
-             "-preset", "faster", "-crf", "20", "-pix_fmt", "yuv420p", "-g", "48",
+             "-preset", "ultrafast", "-crf", "20", "-pix_fmt", "yuv420p", "-g", "48",
              "-f", "mp4", str(tmp / clip_rel)], stdin=subprocess.PIPE)
         shots = []
         for si, (case, px, roll, effect, spx) in enumerate(CASES[c0:c0 + CLIP_SHOTS]):
