@@ -5,6 +5,7 @@
 # as a ratio to the face-only scan (reference matching must not double it), and with
 # --fine-refs (the thorough matcher for small references) as a ratio to the face-only scan.
 # Usage: benches/scan_vs_ffmpeg.sh [SECONDS=60] [extra scan flags...]
+# CLEARSHOT_BIN=path runs another build (e.g. the previous release, for a before/after).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -13,7 +14,8 @@ bash scripts/setup.sh
 bash scripts/make_demo.sh
 CLIP="$ROOT/fixtures/generated/bench/h264_1080p_${SECS}s.mp4"
 bash scripts/make_bench_clip.sh "$CLIP" "$SECS"
-BIN="$ROOT/target/release/clearshot"
+BIN="${CLEARSHOT_BIN:-$ROOT/target/release/clearshot}"
+export CLEARSHOT_MODELS="${CLEARSHOT_MODELS:-$ROOT/models}"
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 G="$TMP/gallery.sqlite"
 "$BIN" --gallery "$G" gallery add --name "Barack Obama" --consent denied fixtures/generated/demo/enroll/obama.jpg >/dev/null

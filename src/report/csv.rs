@@ -9,7 +9,7 @@ use super::{FileReport, Finding, ScanReport};
 use std::fmt::Write;
 
 /// Column names, in order.
-pub const HEADER: [&str; 12] = [
+pub const HEADER: [&str; 13] = [
     "file",
     "shot",
     "tc_in",
@@ -22,6 +22,7 @@ pub const HEADER: [&str; 12] = [
     "best_frame",
     "best_tc",
     "reason",
+    "decision",
 ];
 
 /// Renders every finding of every scanned file as CSV (header first, CRLF line ends).
@@ -40,7 +41,7 @@ pub fn render(report: &ScanReport) -> String {
 }
 
 /// The cells of one finding's row, in [`HEADER`] order.
-fn row(file: &FileReport, x: &Finding) -> [String; 12] {
+fn row(file: &FileReport, x: &Finding) -> [String; 13] {
     [
         text(&file.display_path()),
         (x.shot + 1).to_string(),
@@ -54,6 +55,11 @@ fn row(file: &FileReport, x: &Finding) -> [String; 12] {
         x.best_frame.to_string(),
         x.best_tc.clone(),
         text(&x.reason),
+        if x.reference.is_none() {
+            x.decision().to_string()
+        } else {
+            String::new()
+        },
     ]
 }
 
@@ -120,6 +126,9 @@ pub(crate) mod fixture {
           "findings": [
             {
               "kind": "talent", "shot": 2, "name": "Zoë \"Zed\" O'Hara, Jr.",
+              "identity": {"decision": "possible", "faces": 5, "nearest": 5,
+                           "within_threshold": 0, "median_distance": 0.54, "spread": 0.02,
+                           "margin": 0.2, "threshold": 0.5, "review_limit": 0.6},
               "consent": {"consent": "unknown", "scope": null, "expires": null},
               "severity": "review", "reason": "no consent record,\nreview | before delivery",
               "first_frame": 1700, "last_frame": 1830,
@@ -201,21 +210,21 @@ mod tests {
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert_eq!(
             lines[0],
-            "file,shot,tc_in,tc_out,kind,name,score,distance,severity,best_frame,best_tc,reason"
+            "file,shot,tc_in,tc_out,kind,name,score,distance,severity,best_frame,best_tc,reason,decision"
         );
         assert_eq!(
             lines[1],
             "\"/media/in/interview \"\"A&B\"\", take 1.mov\",3,01:00:56;20,01:01:01;02,talent,\
              \"Zoë \"\"Zed\"\" O'Hara, Jr.\",0.7500,0.2500,review,1760,01:00:58;20,\
-             \"no consent record,\nreview | before delivery\""
+             \"no consent record,\nreview | before delivery\",possible"
         );
         // The quoted line break stays inside the field; the record ends with CRLF.
-        assert!(csv.contains("\"no consent record,\nreview | before delivery\"\r\n"));
+        assert!(csv.contains("\"no consent record,\nreview | before delivery\",possible\r\n"));
         assert!(csv.contains(",talent,\"'=HYPERLINK(\"\"x\"\")\",0.9000,0.1000,info,17987,"));
         assert!(csv.ends_with(
             "/media/in/clip_25.mp4,1,10:00:00:00,10:00:03:04,talent,Barack Obama,0.6720,\
              0.3280,escalate,63,10:00:02:13,consent denied: written approval needed before \
-             delivery\r\n"
+             delivery,identified\r\n"
         ));
         assert_eq!(csv.matches("\r\n").count(), 4, "header + 3 findings");
     }

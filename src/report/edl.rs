@@ -61,7 +61,7 @@ fn push_event(out: &mut String, number: usize, file: &FileReport, x: &Finding) {
     let tc_in = file_tc(file, x.first_frame);
     let tc_out = file_tc(file, x.last_frame.saturating_add(1));
     let frames = x.last_frame.saturating_sub(x.first_frame).saturating_add(1);
-    let label = one_line(&format!("{} ({})", x.name, x.severity)).replace('|', "/");
+    let label = one_line(&format!("{} ({})", x.label(), x.severity)).replace('|', "/");
     let (resolve, avid) = colours(x.severity);
     let reason = one_line(&x.reason).replace('|', "/");
     let note = if reason.starts_with(|c: char| c.is_ascii_digit() || c == '*') {
@@ -166,12 +166,12 @@ mod tests {
         );
         assert!(edl.contains(
             "no consent record, review / before delivery |C:ResolveColorYellow \
-             |M:Zoë \"Zed\" O'Hara, Jr. (review) |D:131\n"
+             |M:possibly Zoë \"Zed\" O'Hara, Jr. (review) |D:131\n"
         ));
         assert!(edl.contains("* FROM CLIP NAME:  interview \"A&B\", take 1.mov\n"));
         assert!(edl.contains(
-            "* LOC: 01:00:56;20 YELLOW  Zoë \"Zed\" O'Hara, Jr. (review): no consent record, \
-             review / before delivery\n"
+            "* LOC: 01:00:56;20 YELLOW  possibly Zoë \"Zed\" O'Hara, Jr. (review): no consent \
+             record, review / before delivery\n"
         ));
         assert!(edl.contains("* LOC: 01:09:59;29 GREEN   =HYPERLINK(\"x\") (info): 2 releases"));
         // Across the ten-minute mark nothing is dropped.

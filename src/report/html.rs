@@ -450,8 +450,12 @@ fn card(out: &mut String, file: &FileReport, x: &Finding) {
          <span class=\"where\">{} &middot; shot {} &middot; <span class=\"mono\">{} &ndash; {}</span></span>\n\
          </div>\n<p class=\"reason\"><strong>Reason:</strong> {}</p>\n<div class=\"facts\">\n<dl>\n",
         Esc(&x.name),
-        Esc(&x.name),
-        Esc(&x.kind),
+        Esc(&x.label()),
+        Esc(&if x.is_possible() {
+            "talent: possible match".to_string()
+        } else {
+            x.kind.clone()
+        }),
         Esc(&file.display_name()),
         x.shot + 1,
         Esc(&x.tc_in),
@@ -483,6 +487,21 @@ fn card(out: &mut String, file: &FileReport, x: &Finding) {
         x.distance,
         x.threshold
     );
+    if let Some(id) = &x.identity {
+        w!(
+            out,
+            "<dl class=\"identity\">\n<dt>Identity</dt><dd><strong>{}</strong> \
+             <span class=\"muted\">(review band up to distance {:.2})</span></dd>\n\
+             <dt>Evidence</dt><dd>{}</dd>\n</dl>\n",
+            if id.decision == crate::face::track::Decision::Possible {
+                "possible match: confirm who this is"
+            } else {
+                "identified"
+            },
+            id.review_limit,
+            Esc(&id.summary())
+        );
+    }
     rights(out, x);
     match &x.approval {
         Some(a) => {
@@ -787,6 +806,20 @@ h2,h3{break-after:avoid;page-break-after:avoid}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_possible_match_says_so_with_its_evidence() {
+        let page = render(&crate::report::csv::fixture::report());
+        assert!(
+            page.contains("<h3 class=\"who\">possibly Zoë &quot;Zed&quot;"),
+            "who"
+        );
+        assert!(page.contains("talent: possible match"));
+        assert!(page.contains("possible match: confirm who this is"));
+        assert!(page.contains("5 of 5 faces nearest to this person, 0 within the threshold"));
+        // An identified finding says identified only when it carries the evidence.
+        assert_eq!(page.matches("<dt>Identity</dt>").count(), 1);
+    }
 
     #[test]
     fn escape_covers_markup_and_quotes() {

@@ -156,7 +156,7 @@ fn marker(x: &Finding, start: u64, fps: f64) -> Result<Value, OtioError> {
     Ok(json!({
         "OTIO_SCHEMA": "Marker.2",
         "metadata": { "clearshot": finding },
-        "name": format!("{} ({})", x.name, x.severity),
+        "name": format!("{} ({})", x.label(), x.severity),
         "color": colour(x.severity),
         "marked_range": range(start.saturating_add(x.first_frame), frames, fps),
         "comment": x.reason,
@@ -294,7 +294,11 @@ mod tests {
         assert_eq!(clip["source_range"], *avail);
         let m = &clip["markers"][0];
         assert_eq!(m["OTIO_SCHEMA"], "Marker.2");
-        assert_eq!(m["name"], "Zoë \"Zed\" O'Hara, Jr. (review)");
+        assert_eq!(m["name"], "possibly Zoë \"Zed\" O'Hara, Jr. (review)");
+        assert_eq!(
+            m["metadata"]["clearshot"]["identity"]["decision"],
+            "possible"
+        );
         assert_eq!(m["color"], "YELLOW");
         assert_eq!(m["comment"], "no consent record,\nreview | before delivery");
         assert_eq!(m["marked_range"]["start_time"]["value"], 107_892.0 + 1700.0);

@@ -24,7 +24,7 @@ pub fn render(files: &[FileReport], failures: &[FileFailure]) -> String {
                 name.clone(),
                 (x.shot + 1).to_string(),
                 format!("{}-{}", x.tc_in, x.tc_out),
-                x.name.clone(),
+                x.label(),
                 match &x.reference {
                     Some(r) => format!("{:.2} ({} inliers)", x.score, r.inliers),
                     None => format!("{:.2} (d={:.3})", x.score, x.distance),
@@ -82,6 +82,10 @@ mod tests {
             .iter()
             .all(|l| l.chars().nth(at - 2) == Some(' ')));
         assert!(lines[3].starts_with("clip_25.mp4"), "{t}");
+        assert!(
+            lines[1].contains("  possibly Zoë \"Zed\" O'Hara, Jr.  "),
+            "{t}"
+        );
         assert_eq!(lines[3].chars().nth(at), Some('1'), "{t}");
     }
 
