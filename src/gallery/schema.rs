@@ -5,7 +5,7 @@ use super::{Gallery, GalleryError};
 use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
 
-const SCHEMA: &str = "
+pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS talent (
   id INTEGER PRIMARY KEY,
@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS talent_embedding (
 ";
 
 /// Third-party / owned IP references, in the same file (added to older galleries on open).
-const REF_SCHEMA: &str = "
+pub(super) const REF_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS reference (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,

@@ -1,5 +1,6 @@
 use super::*;
 use crate::face::embed::Embedding;
+use crate::face::pose::Pose;
 
 fn enroll(v: f32) -> Enrollment {
     Enrollment {
@@ -155,4 +156,78 @@ fn consent_validity_and_expiry() {
     assert!(r.expired_on(today));
     assert!(!rec(Consent::Unknown).valid_on(today));
     assert!(parse_date("21/11/2026").is_err());
+}
+
+/// A gallery as clearshot wrote it before poses were kept: one person, one embedding.
+fn old_gallery(p: &Path) {
+    let c = Connection::open(p).unwrap();
+    c.execute_batch(schema::SCHEMA).unwrap();
+    c.execute_batch(schema::REF_SCHEMA).unwrap();
+    c.execute_batch(
+        "INSERT INTO meta (key, value) VALUES ('format', 'clearshot-gallery-1');
+         INSERT INTO talent (name, consent, added) VALUES ('Old', 'granted', 'then');
+         INSERT INTO talent_embedding (talent_id, model, model_sha256, dim, vector, photo_name, photo_sha256, added)
+           VALUES (1, 'm', 'sha', 1, x'0000803f', 'old.jpg', '00', 'then');",
+    )
+    .unwrap();
+}
+
+#[test]
+fn older_galleries_gain_poses_in_place_and_still_open_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("old.sqlite");
+    old_gallery(&p);
+    // Scans open it read-only as it is: nothing written, faces of unknown pose.
+    let before = std::fs::read(&p).unwrap();
+    let ro = Gallery::open_read_only(&p).unwrap();
+    let digest = ro.state_digest().unwrap();
+    let t = ro.talent_poses().unwrap();
+    assert_eq!(t[0].poses.unknown, 1);
+    assert_eq!(ro.talent(Some("sha")).unwrap()[0].embeddings.len(), 1);
+    drop(ro);
+    assert_eq!(std::fs::read(&p).unwrap(), before, "a read-only open wrote");
+    // A read-write open migrates; the old row stays unknown, the digest (what reports and
+    // journals were made against) does not change.
+    let mut g = Gallery::open(&p).unwrap();
+    assert_eq!(g.state_digest().unwrap(), digest);
+    let mut e = enroll(2.0);
+    e.pose = Some(Pose {
+        yaw: -31.0,
+        roll: 2.0,
+    });
+    g.add("Old", &rec(Consent::Granted), "m", "sha", &[e], true)
+        .unwrap();
+    let t = g.talent_poses().unwrap();
+    assert_eq!(
+        t[0].poses,
+        PoseCounts {
+            frontal: 0,
+            three_quarter: 1,
+            profile: 0,
+            unknown: 1
+        }
+    );
+    assert_eq!(
+        t[0].poses.to_string(),
+        "frontal 0, three-quarter 1, profile 0, unknown 1"
+    );
+    let yaw: f64 = g
+        .conn
+        .query_row(
+            "SELECT yaw FROM talent_embedding WHERE pose IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(yaw, -31.0);
+    drop(g);
+    // Opening again finds the columns and changes nothing more.
+    let g = Gallery::open_read_only(&p).unwrap();
+    assert_eq!(g.talent_poses().unwrap()[0].poses.three_quarter, 1);
+    // A stored pose outside the classes is refused by the column's check.
+    assert!(Gallery::open(&p)
+        .unwrap()
+        .conn
+        .execute("UPDATE talent_embedding SET pose = 'sideways'", [])
+        .is_err());
 }
