@@ -2,6 +2,7 @@
 //! keep (a few of the best per pose bin, no near-duplicates). Pure logic over the faces seen
 //! on the samples, so the rules are tested without models.
 
+use crate::face::detect::blazeface::iou;
 use crate::face::embed::Embedding;
 use crate::face::pose::{Pose, PoseBin};
 use crate::models::Metric;
@@ -150,19 +151,6 @@ pub fn choose(faces: &[Seen], group: &[usize], l: &Linking, per_bin: usize) -> V
         }
     }
     kept
-}
-
-fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
-    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = w * h;
-    let area = |r: [f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
-    let union = area(a) + area(b) - inter;
-    if union <= 0.0 {
-        0.0
-    } else {
-        inter / union
-    }
 }
 
 /// Variance of the 4-neighbour Laplacian of the picture's grey levels (0..255): the usual
