@@ -168,3 +168,25 @@ fn a_truncated_clip_fails_in_one_line_and_leaves_the_gallery_as_it_was() {
     assert!(one_line(&se).contains("junk.mov"), "{se}");
     assert_eq!(std::fs::read(&g).unwrap(), before, "the gallery changed");
 }
+
+/// The hostile corpus (scripts/make_hostile.sh): damaged, empty, huge, foreign files and the
+/// test-pattern sources they are made from. None shows a person, so each is refused (no crash)
+/// in one line naming it, and leaves no gallery behind.
+#[test]
+fn hostile_files_are_refused_in_one_line_naming_them() {
+    let hostile = common::fixtures().join("hostile");
+    let expected = json(&hostile.join("expected.json"));
+    let files = expected.as_object().unwrap();
+    assert!(files.len() >= 30, "hostile corpus: {files:?}");
+    for name in files.keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = dir.path().join("g.sqlite");
+        let (o, so, se) = run(clearshot(&g)
+            .args(["gallery", "add", "--name", "X", "--consent", "denied"])
+            .arg(hostile.join(name)));
+        let file = Path::new(name).file_name().unwrap().to_string_lossy();
+        assert_eq!(o.status.code(), Some(3), "{name}: {so}{se}");
+        assert!(one_line(&se).contains(&*file), "{name}: {se}");
+        assert!(!g.exists(), "{name} created the gallery");
+    }
+}

@@ -36,6 +36,19 @@ impl Default for ClipLimits {
     }
 }
 
+impl ClipLimits {
+    /// Samples per second for a clip of `seconds` (None: unknown): [`Self::per_second`], lowered
+    /// so that the grid fills 80% of [`Self::max_samples`] (shots add their first and last
+    /// frames). Samples beyond the cap are never analysed.
+    pub fn rate(&self, seconds: Option<f64>) -> f64 {
+        let budget = self.max_samples as f64 * 0.8;
+        match seconds.filter(|s| s.is_finite() && *s > 0.0) {
+            Some(s) => (budget / s).min(self.per_second),
+            None => self.per_second,
+        }
+    }
+}
+
 /// Enrolls the one person of the clip at `path`.
 pub fn talent_clip(
     scanner: &mut Scanner,
@@ -47,13 +60,9 @@ pub fn talent_clip(
     let fps = info.frame_rate.fps();
     let seconds = info
         .duration_seconds
-        .or_else(|| info.frame_count.map(|n| n as f64 / fps))
-        .filter(|s| s.is_finite() && *s > 0.0);
-    // Shots add their first and last frames to the grid: leave room for them.
-    let budget = limits.max_samples as f64 * 0.8;
-    let per_second = seconds.map_or(limits.per_second, |s| (budget / s).min(limits.per_second));
+        .or_else(|| info.frame_count.map(|n| n as f64 / fps));
     let opts = SamplingOptions {
-        per_second,
+        per_second: limits.rate(seconds),
         min_per_shot: 1,
         ..SamplingOptions::default()
     };
@@ -96,6 +105,14 @@ pub fn talent_clip(
         });
     };
     let on_main = select::samples_of(&faces, main);
+    if !select::enough_samples(on_main, samples) {
+        return Err(EnrollError::Faces {
+            path: path.to_path_buf(),
+            found: format!(
+                "a face on only {on_main} of {samples} samples, too few to tell a person from a false detection"
+            ),
+        });
+    }
     if let Some(second) = groups.get(1) {
         let on_second = select::samples_of(&faces, second);
         if select::too_many_people(on_main, on_second) {
@@ -184,5 +201,22 @@ impl FrameSink for Collector<'_> {
             });
         }
         ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_clips_are_sampled_more_sparsely_within_the_cap() {
+        let l = ClipLimits::default();
+        assert_eq!(l.rate(Some(7.2)), 4.0);
+        assert_eq!(l.rate(None), 4.0);
+        assert_eq!(l.rate(Some(f64::NAN)), 4.0);
+        for s in [60.0, 600.0, 7200.0] {
+            let r = l.rate(Some(s));
+            assert!(r < 4.0 && (r * s - 240.0).abs() < 1e-6, "{s} s: {r}/s");
+        }
     }
 }

@@ -124,6 +124,13 @@ pub fn too_many_people(main: usize, second: usize) -> bool {
     second >= 3 && second * 4 >= main
 }
 
+/// True when the main person is on enough of a clip's samples to be a person rather than a
+/// false detection (damaged frames can look like a face to the detector): on 2 samples at least
+/// (1 for a one-sample clip) and on a tenth of them.
+pub fn enough_samples(on: usize, samples: usize) -> bool {
+    on >= samples.min(2) && on * 10 >= samples
+}
+
 /// The faces of `group` to keep: per pose bin, up to `per_bin` of the best (see
 /// [`Seen::quality`]), skipping any within `duplicate` of a face already kept. Faces without
 /// a pose are not kept. Returned best bin first (frontal), best face first.
@@ -237,6 +244,8 @@ mod tests {
         assert!(!too_many_people(40, 9));
         assert!(too_many_people(40, 10));
         assert!(too_many_people(4, 3));
+        assert!(enough_samples(1, 1) && enough_samples(2, 20));
+        assert!(!enough_samples(1, 9) && !enough_samples(2, 21) && !enough_samples(0, 0));
     }
 
     #[test]
