@@ -214,7 +214,7 @@ mod tests {
         assert_eq!(l.rate(Some(7.2)), 4.0);
         assert_eq!(l.rate(None), 4.0);
         assert_eq!(l.rate(Some(f64::NAN)), 4.0);
-        for s in [60.0, 600.0, 7200.0] {
+        for s in [120.0, 600.0, 7200.0] {
             let r = l.rate(Some(s));
             assert!(r < 4.0 && (r * s - 240.0).abs() < 1e-6, "{s} s: {r}/s");
         }

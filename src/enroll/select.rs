@@ -128,7 +128,7 @@ pub fn too_many_people(main: usize, second: usize) -> bool {
 /// false detection (damaged frames can look like a face to the detector): on 2 samples at least
 /// (1 for a one-sample clip) and on a tenth of them.
 pub fn enough_samples(on: usize, samples: usize) -> bool {
-    on >= samples.min(2) && on * 10 >= samples
+    on >= samples.clamp(1, 2) && on * 10 >= samples
 }
 
 /// The faces of `group` to keep: per pose bin, up to `per_bin` of the best (see
