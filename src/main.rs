@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use clearshot::approvals::Approvals;
 use clearshot::batch::{self, events::JsonLines, settings::ScanSettings, BatchConfig, RunInfo};
 use clearshot::enroll;
-use clearshot::gallery::{ConsentRecord, Gallery, RefRecord};
+use clearshot::gallery::{ConsentRecord, Gallery, RefRecord, TalentPoses};
 use clearshot::ipmatch::MatchConfig;
 use clearshot::media;
 use clearshot::models;
@@ -283,7 +283,7 @@ enum FailOn {
 
 #[derive(Subcommand)]
 enum GalleryCmd {
-    /// Enroll a person from photos that each show exactly one face.
+    /// Enroll a person from photos that each show exactly one face, and from video clips of them (sampled; a few of the sharpest faces per pose are kept).
     Add {
         /// The person's name (unique).
         #[arg(long)]
@@ -303,9 +303,9 @@ enum GalleryCmd {
         /// Do not keep the 150 px aligned face chip used as the reference image in evidence reports.
         #[arg(long)]
         no_chip: bool,
-        /// Reference photos.
+        /// Reference photos (one face each) and video clips (one person; at most 4 samples per second and 300 per clip).
         #[arg(required = true)]
-        photos: Vec<PathBuf>,
+        files: Vec<PathBuf>,
     },
     /// List enrolled people and their consent records.
     List {
@@ -760,7 +760,7 @@ fn gallery(cmd: GalleryCmd, path: &Path, models_dir: &Path) -> Result<ExitCode> 
             expires,
             update,
             no_chip,
-            photos,
+            files,
         } => {
             let record = ConsentRecord {
                 consent: consent.parse()?,
@@ -771,35 +771,48 @@ fn gallery(cmd: GalleryCmd, path: &Path, models_dir: &Path) -> Result<ExitCode> 
                 clearshot::gallery::parse_date(e)?;
             }
             let mut scanner = enroll::single_worker_scanner(models_dir, None)?;
-            let faces = enroll::talent_photos(&mut scanner, &photos, !no_chip)?;
+            let limits = enroll::ClipLimits::default();
+            let enrolled = enroll::talent_files(&mut scanner, &files, !no_chip, &limits)?;
+            let faces: Vec<_> = enrolled
+                .into_iter()
+                .flat_map(|e| {
+                    println!("{e}");
+                    e.faces
+                })
+                .collect();
             let mut g = Gallery::open_or_create(path)?;
             let emb = &scanner.models.embedder;
             g.add(&name, &record, &emb.name, &emb.entry.sha256, &faces, update)?;
             println!(
-                "enrolled {name} ({} photo{}, consent {}) in {}",
+                "enrolled {name} ({} face{} from {} file{}, consent {}) in {}",
                 faces.len(),
                 if faces.len() == 1 { "" } else { "s" },
+                files.len(),
+                if files.len() == 1 { "" } else { "s" },
                 record.consent,
                 path.display()
             );
         }
         GalleryCmd::List { json } => {
             let g = Gallery::open(path)?;
-            let t = g.talent(None)?;
+            let t = g.talent_poses()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&t)?);
             } else {
                 println!(
-                    "{:<24} {:<8} {:<11} {:<6} SCOPE",
-                    "NAME", "CONSENT", "EXPIRES", "PHOTOS"
+                    "{:<24} {:<8} {:<11} {:<6} {:<7} {:<5} {:<7} SCOPE",
+                    "NAME", "CONSENT", "EXPIRES", "FACES", "FRONTAL", "3/4", "PROFILE"
                 );
-                for p in &t {
+                for TalentPoses { talent: p, poses } in &t {
                     println!(
-                        "{:<24} {:<8} {:<11} {:<6} {}",
+                        "{:<24} {:<8} {:<11} {:<6} {:<7} {:<5} {:<7} {}",
                         p.name,
                         p.consent.consent,
                         p.consent.expires.as_deref().unwrap_or("-"),
                         p.photos,
+                        poses.frontal,
+                        poses.three_quarter,
+                        poses.profile,
                         p.consent.scope.as_deref().unwrap_or("-")
                     );
                 }

@@ -6,4 +6,5 @@ pub mod align;
 pub mod detect;
 pub mod embed;
 pub mod matching;
+pub mod pose;
 pub mod track;

@@ -1,12 +1,20 @@
-//! Enrolling into the gallery: a person from photos that each show one face, a reference
-//! from its images. Only what matching needs is kept (embeddings, keypoint data, a small
+//! Enrolling into the gallery: a person from photos that each show one face and from clips of
+//! them (`clip`: sampled, the one person kept, a few faces per pose), a reference from its
+//! images. Only what matching needs is kept (embeddings, keypoint data, a small
 //! chip or thumbnail for evidence reports, the file name and sha256), never the pictures.
 
-use crate::gallery::{Enrollment, RefEnrollment};
+pub mod clip;
+mod select;
+
+pub use clip::ClipLimits;
+
+use crate::face::pose::Pose;
+use crate::gallery::{Enrollment, PoseCounts, RefEnrollment};
 use crate::ipmatch::{embed::IpEmbedder, IpMatcher, MatchConfig};
 use crate::media::{self, MediaError};
 use crate::models::{self, ModelSet};
 use crate::scan::{RefSet, ScanOptions, Scanner};
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Why a photo or an image cannot be enrolled, or the models cannot be loaded.
@@ -33,12 +41,32 @@ pub enum EnrollError {
     #[error(transparent)]
     Media(#[from] MediaError),
     /// No face, or several.
-    #[error("{path}: {found}; a reference photo must show exactly one face")]
+    #[error("{}: {found}; a reference photo must show exactly one face, a clip one person", path.display())]
     Faces {
         /// The photo.
         path: PathBuf,
         /// What was found.
         found: String,
+    },
+    /// A clip shows more than one person on many samples.
+    #[error("{}: two people each on many samples ({first} and {second} of {samples}); enroll from a clip of one person (trim or crop it)", path.display())]
+    People {
+        /// The clip.
+        path: PathBuf,
+        /// Samples the most frequent person is on.
+        first: usize,
+        /// Samples the next person is on.
+        second: usize,
+        /// Samples analysed.
+        samples: usize,
+    },
+    /// A clip decoded with damage (truncated, corrupt frames): not enrolled.
+    #[error("{}: damaged or truncated clip, not enrolled: {cause}", path.display())]
+    Damaged {
+        /// The clip.
+        path: PathBuf,
+        /// What the decoder found.
+        cause: String,
     },
     /// The face's landmarks could not be aligned.
     #[error("{}: the face could not be aligned (eyes, nose and mouth must be visible)", .0.display())]
@@ -101,43 +129,100 @@ fn sha256(p: &Path) -> Result<String, EnrollError> {
     })
 }
 
-/// Embeds the one face of each photo; any photo without exactly one face fails the lot.
-/// `keep_chip` keeps the 150 px aligned face as the gallery's evidence picture.
-pub fn talent_photos(
-    scanner: &mut Scanner,
-    photos: &[PathBuf],
-    keep_chip: bool,
-) -> Result<Vec<Enrollment>, EnrollError> {
-    let mut out = Vec::new();
-    for p in photos {
-        let img = media::load_still(p)?;
-        let mut obs = scanner.analyse_image(&img)?;
-        if obs.len() != 1 {
-            return Err(EnrollError::Faces {
-                path: p.clone(),
-                found: match obs.len() {
-                    0 => "no face found".into(),
-                    n => format!("{n} faces found (crop it)"),
-                },
-            });
+/// What one input file gives: the faces to store and, for the report line, their poses.
+#[derive(Debug, Clone)]
+pub struct EnrolledFile {
+    /// The file's name.
+    pub name: String,
+    /// The faces to store.
+    pub faces: Vec<Enrollment>,
+    /// Their poses.
+    pub poses: PoseCounts,
+    /// Samples analysed, for a clip (None for a photo).
+    pub samples: Option<usize>,
+}
+
+impl fmt::Display for EnrolledFile {
+    /// `clip.mp4: 7 faces kept (frontal 3, three-quarter 2, profile 2) from 120 samples`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.faces.len();
+        write!(
+            f,
+            "{}: {n} face{} kept ({})",
+            self.name,
+            if n == 1 { "" } else { "s" },
+            self.poses
+        )?;
+        if let Some(s) = self.samples {
+            write!(f, " from {s} sample{}", if s == 1 { "" } else { "s" })?;
         }
-        let o = obs.remove(0);
-        let chip_jpeg = o
-            .chip
-            .as_ref()
-            .filter(|_| keep_chip)
-            .and_then(|c| crate::evidence::decode_base64(&crate::evidence::jpeg_base64(c, 90)));
-        let embedding = o
-            .embedding
-            .ok_or_else(|| EnrollError::NotAligned(p.clone()))?;
-        out.push(Enrollment {
+        Ok(())
+    }
+}
+
+/// Enrolls a person from each file: a photo showing exactly one face, or a video clip of
+/// them (see [`clip::talent_clip`]). Any file that cannot be enrolled fails the lot, so the
+/// caller stores all or nothing. `keep_chip` keeps the 150 px aligned faces as the gallery's
+/// evidence pictures.
+pub fn talent_files(
+    scanner: &mut Scanner,
+    files: &[PathBuf],
+    keep_chip: bool,
+    limits: &ClipLimits,
+) -> Result<Vec<EnrolledFile>, EnrollError> {
+    let mut out = Vec::new();
+    for p in files {
+        if media::probe(p)?.is_still {
+            out.push(talent_photo(scanner, p, keep_chip)?);
+        } else {
+            out.push(clip::talent_clip(scanner, p, keep_chip, limits)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The one face of a photo.
+fn talent_photo(
+    scanner: &mut Scanner,
+    p: &Path,
+    keep_chip: bool,
+) -> Result<EnrolledFile, EnrollError> {
+    let img = media::load_still(p)?;
+    let mut obs = scanner.analyse_image(&img)?;
+    if obs.len() != 1 {
+        return Err(EnrollError::Faces {
+            path: p.to_path_buf(),
+            found: match obs.len() {
+                0 => "no face found".into(),
+                n => format!("{n} faces found (crop it)"),
+            },
+        });
+    }
+    let o = obs.remove(0);
+    let chip_jpeg = o.chip.as_ref().filter(|_| keep_chip).and_then(chip_jpeg);
+    let embedding = o
+        .embedding
+        .ok_or_else(|| EnrollError::NotAligned(p.to_path_buf()))?;
+    let pose = Pose::from_keypoints(&o.face.keypoints);
+    let mut poses = PoseCounts::default();
+    poses.count(pose.map(|p| p.class()));
+    Ok(EnrolledFile {
+        name: file_name(p),
+        faces: vec![Enrollment {
             embedding,
             photo_name: file_name(p),
             photo_sha256: sha256(p)?,
             chip_jpeg,
-        });
-    }
-    Ok(out)
+            pose,
+        }],
+        poses,
+        samples: None,
+    })
+}
+
+/// An aligned chip as the JPEG the gallery keeps.
+fn chip_jpeg(chip: &image::RgbImage) -> Option<Vec<u8>> {
+    crate::evidence::decode_base64(&crate::evidence::jpeg_base64(chip, 90))
 }
 
 /// Enrolls each image of reference `name` (PNG transparency honoured: only the opaque part
