@@ -75,5 +75,13 @@ PY_MODELS=$(venv venv-models scripts/requirements-models.txt)
 # and no false review flag, and at least the registered appearances the pipeline found or
 # flagged possible when the gate was set (tune 7/11, heldout 8/11: raise these as it
 # improves; tune on `tune`, never on `heldout`). Prints each split's per-case table.
+# The still-photo evaluation (../shared/eval, where the machine has it) must keep every
+# registered face found with zero false matches.
+STILLS=../shared/eval/faces/labels.json
+if [ -f "$STILLS" ]; then
+  "$BIN" eval "$STILLS" | tee target/eval-stills.log | tail -1
+  grep -Eq '^threshold [0-9.]+: recall ([0-9]+)/\1 \(100\.0%\), precision 100\.0%, false matches 0 ' target/eval-stills.log \
+    || { echo "still-photo evaluation: a registered face missed or a false match" >&2; exit 1; }
+fi
 "$BIN" eval-video fixtures/generated/face_video_eval/tune/labels.json --min-hits 7 --max-false 0
 "$BIN" eval-video fixtures/generated/face_video_eval/heldout/labels.json --min-hits 8 --max-false 0
