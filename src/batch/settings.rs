@@ -3,6 +3,7 @@
 //! make the key that says whether a journal entry is still valid. How the work is spread
 //! (`--jobs`, `--workers`) is not among them: it never changes a result.
 
+use crate::face::detect::HardFaces;
 use crate::ipmatch::MatchConfig;
 use crate::media::SamplingOptions;
 use crate::scan::ScanOptions;
@@ -37,6 +38,10 @@ pub struct ScanSettings {
     pub max_pixels: u64,
     /// Frame rate of numbered image sequences.
     pub seq_rate: FrameRate,
+    /// Where the detection passes for hard faces (turned, tiny) are spent. Part of the run
+    /// key, so journals made with another mode (or before the setting existed) rescan.
+    #[serde(default)]
+    pub hard_faces: HardFaces,
 }
 
 /// Default `--max-pixels`: well above 8K UHD (33 MP) and a 150 MP medium-format still.
@@ -58,6 +63,7 @@ impl Default for ScanSettings {
             keep_all_scores: false,
             max_pixels: DEFAULT_MAX_PIXELS,
             seq_rate: FrameRate { num: 24, den: 1 },
+            hard_faces: HardFaces::default(),
         }
     }
 }
@@ -75,6 +81,7 @@ impl ScanSettings {
             ..SamplingOptions::default()
         };
         o.detect.tile = self.tile;
+        o.detect.hard = self.hard_faces;
         o.workers = workers;
         o.threshold = self.threshold;
         o.references = self.references;
