@@ -156,7 +156,7 @@ impl Subject {
 
 /// The face found at `truth` (centre x, centre y, size): its centre within a third of the
 /// size, its size within a factor of 1.6.
-pub fn found_at<'a, T>(faces: &'a [(Face, T)], truth: [f32; 3]) -> Option<&'a (Face, T)> {
+pub fn found_at<T>(faces: &[(Face, T)], truth: [f32; 3]) -> Option<&(Face, T)> {
     faces.iter().find(|(f, _)| {
         let [x, y] = f.centre();
         let r = f.size() / truth[2];
