@@ -28,7 +28,7 @@ for mode in ${MODES:-off regions key all}; do
   for i in $(seq "$RUNS"); do
     s=$(date +%s.%N)
     "$TARGET/release/clearshot" --gallery "$WORK/g.sqlite" scan "$CLIP" --hard-faces "$mode" \
-      --workers 1 --jobs 1 --fresh --json "$WORK/$mode.json" >/dev/null 2>&1 \
+      --workers 1 --jobs 1 --fresh --overwrite --json "$WORK/$mode.json" >/dev/null 2>&1 \
       || [ -s "$WORK/$mode.json" ] || { echo "scan failed ($mode)" >&2; exit 1; }
     e=$(date +%s.%N)
     times+=("$(echo "$e - $s" | bc)")

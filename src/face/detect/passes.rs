@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn the_upright_detection_wins_and_extras_do_not_repeat() {
-        let up = vec![det(100.0, 100.0, 50.0, 50.0, 0.7)];
+        let up = vec![det(100.0, 100.0, 50.0, 50.0, 0.9)];
         let extra = vec![
             (
                 det(105.0, 100.0, 60.0, 60.0, 0.95),
