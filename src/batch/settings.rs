@@ -169,6 +169,28 @@ mod tests {
     }
 
     #[test]
+    fn the_hard_faces_mode_reaches_the_options_and_the_record() {
+        let today = crate::gallery::parse_date("2026-12-01").unwrap();
+        let s = ScanSettings {
+            hard_faces: HardFaces::Key,
+            ..ScanSettings::default()
+        };
+        let o = s.options(today, 1).unwrap();
+        assert_eq!(o.detect.hard, HardFaces::Key);
+        let d = ScanSettings::default();
+        assert_ne!(
+            s.record(&o, 0.5, true),
+            d.record(&d.options(today, 1).unwrap(), 0.5, true),
+            "another mode is another run key"
+        );
+        // Settings recorded before the field existed still read back.
+        let mut old = serde_json::to_value(&d).unwrap();
+        old.as_object_mut().unwrap().remove("hard_faces");
+        let back: ScanSettings = serde_json::from_value(old).unwrap();
+        assert_eq!(back.hard_faces, HardFaces::default());
+    }
+
+    #[test]
     fn defaults_make_valid_options_and_nonsense_is_refused() {
         let today = crate::gallery::parse_date("2026-12-01").unwrap();
         let s = ScanSettings::default();
