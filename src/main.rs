@@ -5,6 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use clearshot::approvals::Approvals;
 use clearshot::batch::{self, events::JsonLines, settings::ScanSettings, BatchConfig, RunInfo};
 use clearshot::enroll;
+use clearshot::face::detect::HardFaces;
 use clearshot::gallery::{ConsentRecord, Gallery, RefRecord, TalentPoses};
 use clearshot::ipmatch::MatchConfig;
 use clearshot::media;
@@ -272,6 +273,9 @@ struct TuneArgs {
     /// Look harder for small references (background signage down to ~5% of the frame width), at about twice the reference-matching cost (`inspect` always does).
     #[arg(long)]
     fine_refs: bool,
+    /// Where to look for hard faces (turned 90/180 degrees, ~24-40 px): `regions` takes a close, turned and enlarged look at what the usual pass found face-like; `key` adds whole-frame turned and fine passes on each shot's key frames (about one a second, several times the detection cost there); `all` on every sample; `off` not at all.
+    #[arg(long, default_value = "regions", value_parser = HardFaces::NAMES)]
+    hard_faces: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -466,6 +470,7 @@ fn settings(t: &TuneArgs) -> Result<ScanSettings> {
         references: !t.no_refs,
         ref_rate: t.ref_rate,
         fine_refs: t.fine_refs,
+        hard_faces: HardFaces::parse(&t.hard_faces).map_err(anyhow::Error::msg)?,
         max_pixels: t.max_pixels,
         seq_rate: batch::settings::parse_rate(&t.seq_rate).map_err(anyhow::Error::msg)?,
         ..ScanSettings::default()

@@ -3,6 +3,7 @@
 //! make the key that says whether a journal entry is still valid. How the work is spread
 //! (`--jobs`, `--workers`) is not among them: it never changes a result.
 
+use crate::face::detect::HardFaces;
 use crate::ipmatch::MatchConfig;
 use crate::media::SamplingOptions;
 use crate::scan::ScanOptions;
@@ -40,6 +41,10 @@ pub struct ScanSettings {
     pub max_pixels: u64,
     /// Frame rate of numbered image sequences.
     pub seq_rate: FrameRate,
+    /// Where the detection passes for hard faces (turned, tiny) are spent. Part of the run
+    /// key, so journals made with another mode (or before the setting existed) rescan.
+    #[serde(default)]
+    pub hard_faces: HardFaces,
 }
 
 /// Default `--max-pixels`: well above 8K UHD (33 MP) and a 150 MP medium-format still.
@@ -62,6 +67,7 @@ impl Default for ScanSettings {
             keep_all_scores: false,
             max_pixels: DEFAULT_MAX_PIXELS,
             seq_rate: FrameRate { num: 24, den: 1 },
+            hard_faces: HardFaces::default(),
         }
     }
 }
@@ -79,6 +85,7 @@ impl ScanSettings {
             ..SamplingOptions::default()
         };
         o.detect.tile = self.tile;
+        o.detect.hard = self.hard_faces;
         o.workers = workers;
         o.threshold = self.threshold;
         o.review_limit = self.review_limit;
@@ -171,6 +178,28 @@ mod tests {
         for bad in ["", "0", "-24", "x", "24/0", "1e9", "NaN", "inf"] {
             assert!(parse_rate(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_hard_faces_mode_reaches_the_options_and_the_record() {
+        let today = crate::gallery::parse_date("2026-12-01").unwrap();
+        let s = ScanSettings {
+            hard_faces: HardFaces::Key,
+            ..ScanSettings::default()
+        };
+        let o = s.options(today, 1).unwrap();
+        assert_eq!(o.detect.hard, HardFaces::Key);
+        let d = ScanSettings::default();
+        assert_ne!(
+            s.record(&o, 0.5, true),
+            d.record(&d.options(today, 1).unwrap(), 0.5, true),
+            "another mode is another run key"
+        );
+        // Settings recorded before the field existed still read back.
+        let mut old = serde_json::to_value(&d).unwrap();
+        old.as_object_mut().unwrap().remove("hard_faces");
+        let back: ScanSettings = serde_json::from_value(old).unwrap();
+        assert_eq!(back.hard_faces, HardFaces::default());
     }
 
     #[test]

@@ -247,6 +247,7 @@ impl Scanner {
         let refs = &self.refs;
         let sampling = &self.opts.sampling;
         let ref_rate = self.opts.ref_per_second;
+        let hard = self.opts.detect.hard;
         let (frame_tx, frame_rx) = bounded::<Job>(self.workers.len() * 2);
         let (obs_tx, obs_rx) = unbounded::<Result<FrameResult, WorkerError>>();
         let (summary, collected, sha256) = std::thread::scope(|s| {
@@ -257,10 +258,11 @@ impl Scanner {
                     for Job {
                         frame: f,
                         refs: match_refs,
+                        key,
                     } in rx
                     {
                         let r = w
-                            .analyse(f.index, &f.image, matcher, true, false)
+                            .analyse_with(f.index, &f.image, matcher, true, false, hard.passes(key))
                             .map_err(WorkerError::from)
                             .and_then(|faces| {
                                 let hits = if match_refs {

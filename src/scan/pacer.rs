@@ -4,46 +4,85 @@
 use crate::media::{self, FrameSink, SampledFrame};
 use crate::timecode::FrameIndex;
 use std::ops::ControlFlow;
-/// A sampled frame on its way to a worker, and whether references are matched on it.
+/// A sampled frame on its way to a worker, whether references are matched on it, and
+/// whether it is one of its shot's key frames (first and last sample, about one a second),
+/// where `--hard-faces key` runs the whole-frame passes for hard faces.
 pub(super) struct Job {
     pub(super) frame: SampledFrame,
     pub(super) refs: bool,
+    pub(super) key: bool,
 }
+
+/// Samples at least `gap` frames apart within a shot, plus each shot's first and last.
+struct Cadence {
+    per_second: f64,
+    gap: f64,
+    /// Shot and index of the last sample chosen.
+    last: Option<(usize, FrameIndex)>,
+}
+
+impl Cadence {
+    fn new(per_second: f64) -> Self {
+        Self {
+            per_second,
+            gap: 0.0,
+            last: None,
+        }
+    }
+
+    fn start(&mut self, fps: f64, every: bool) {
+        self.gap = if every || !(fps > 0.0 && fps.is_finite()) {
+            0.0
+        } else {
+            fps / self.per_second
+        };
+        self.last = None;
+    }
+
+    fn choose(&mut self, frame: &SampledFrame, last_of_shot: bool) -> bool {
+        let first_of_shot = self.last.is_none_or(|(shot, _)| shot != frame.shot);
+        // Half a frame of slack: grid samples land on whole frames.
+        let due = self
+            .last
+            .is_none_or(|(_, at)| (frame.index - at) as f64 + 0.5 >= self.gap);
+        let chosen = first_of_shot || last_of_shot || due;
+        if chosen {
+            self.last = Some((frame.shot, frame.index));
+        }
+        chosen
+    }
+}
+
+/// Key frames for the hard-faces passes: about one a second.
+const KEY_PER_SECOND: f64 = 1.0;
 
 /// Decides which sampled frames reference matching runs on: each shot's first and last
 /// sample, and in between samples at least `1 / per_second` seconds after the previous one
 /// matched (every sample when that is denser than the sampling, or in every-frame mode).
 /// Faces are still looked for on every sample; this bounds what reference matching, the
 /// costlier stage, adds to a scan. Holds one frame back, to know whether it ends its shot.
+/// Key frames for the hard-faces passes are chosen the same way, at one a second.
 pub(super) struct RefPacer {
-    per_second: f64,
     every: bool,
-    /// Frames between matched samples (from the file's frame rate; 0 = every sample).
-    gap: f64,
-    /// Shot and index of the last sample matched.
-    last: Option<(usize, FrameIndex)>,
+    refs: Cadence,
+    key: Cadence,
     pending: Option<SampledFrame>,
 }
 
 impl RefPacer {
     pub(super) fn new(per_second: f64, every: bool) -> Self {
         Self {
-            per_second,
             every,
-            gap: 0.0,
-            last: None,
+            refs: Cadence::new(per_second),
+            key: Cadence::new(KEY_PER_SECOND),
             pending: None,
         }
     }
 
     /// The file's frame rate is known.
     fn start(&mut self, fps: f64) {
-        self.gap = if self.every || !(fps > 0.0 && fps.is_finite()) {
-            0.0
-        } else {
-            fps / self.per_second
-        };
-        self.last = None;
+        self.refs.start(fps, self.every);
+        self.key.start(fps, self.every);
         self.pending = None;
     }
 
@@ -61,17 +100,10 @@ impl RefPacer {
     }
 
     fn decide(&mut self, frame: SampledFrame, next_shot: Option<usize>) -> Job {
-        let first_of_shot = self.last.is_none_or(|(shot, _)| shot != frame.shot);
         let last_of_shot = next_shot != Some(frame.shot);
-        // Half a frame of slack: grid samples land on whole frames.
-        let due = self
-            .last
-            .is_none_or(|(_, at)| (frame.index - at) as f64 + 0.5 >= self.gap);
-        let refs = first_of_shot || last_of_shot || due;
-        if refs {
-            self.last = Some((frame.shot, frame.index));
-        }
-        Job { frame, refs }
+        let refs = self.refs.choose(&frame, last_of_shot);
+        let key = self.key.choose(&frame, last_of_shot);
+        Job { frame, refs, key }
     }
 }
 
@@ -123,6 +155,17 @@ mod tests {
 
     /// The frames (index) the pacer matches references on, for samples (index, shot).
     fn paced(samples: &[(u64, usize)], fps: f64, per_second: f64, every: bool) -> Vec<u64> {
+        paced_by(samples, fps, per_second, every, |j| j.refs)
+    }
+
+    /// The frames (index) of the jobs `pick` chooses.
+    fn paced_by(
+        samples: &[(u64, usize)],
+        fps: f64,
+        per_second: f64,
+        every: bool,
+        pick: fn(&Job) -> bool,
+    ) -> Vec<u64> {
         let mut p = RefPacer::new(per_second, every);
         p.start(fps);
         let mut jobs = Vec::new();
@@ -136,9 +179,29 @@ mod tests {
         jobs.extend(p.finish());
         assert_eq!(jobs.len(), samples.len(), "every sample reaches a worker");
         jobs.iter()
-            .filter(|j| j.refs)
+            .filter(|j| pick(j))
             .map(|j| j.frame.index)
             .collect()
+    }
+
+    #[test]
+    fn key_frames_are_one_a_second_and_each_shots_ends_whatever_the_reference_rate() {
+        let samples = [
+            (0, 0),
+            (13, 0),
+            (25, 0),
+            (38, 0),
+            (50, 0),
+            (63, 0),
+            (99, 0),
+            (100, 1),
+            (105, 1),
+            (109, 1),
+        ];
+        let keys = |rate| paced_by(&samples, 25.0, rate, false, |j| j.key);
+        assert_eq!(keys(1.0), vec![0, 25, 50, 99, 100, 109]);
+        assert_eq!(keys(10.0), keys(1.0));
+        assert_eq!(paced_by(&samples, 25.0, 1.0, true, |j| j.key).len(), 10);
     }
 
     #[test]

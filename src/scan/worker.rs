@@ -1,7 +1,7 @@
 //! One worker thread's models: the face detector and embedder, and the reference matcher.
 
 use super::WorkerError;
-use crate::face::detect::{DetectOptions, FaceDetector};
+use crate::face::detect::{DetectOptions, FaceDetector, Pass};
 use crate::face::embed::Embedder;
 use crate::face::matching::Matcher;
 use crate::face::track::Observation;
@@ -153,8 +153,9 @@ impl Worker {
             .collect())
     }
 
-    /// Faces in one picture, each with its embedding and gallery ranking; evidence images
-    /// for faces that match someone when `evidence`, the aligned chip when `keep_chip`.
+    /// Faces in one picture (the upright detection pass), each with its embedding and
+    /// gallery ranking; evidence images for faces that match someone when `evidence`, the
+    /// aligned chip when `keep_chip`.
     pub fn analyse(
         &mut self,
         frame: FrameIndex,
@@ -163,7 +164,20 @@ impl Worker {
         evidence: bool,
         keep_chip: bool,
     ) -> Result<Vec<Observation>, RuntimeError> {
-        let faces = self.detector.detect(img)?;
+        self.analyse_with(frame, img, matcher, evidence, keep_chip, &[])
+    }
+
+    /// As [`Worker::analyse`], with the `extra` detection passes (hard faces).
+    pub fn analyse_with(
+        &mut self,
+        frame: FrameIndex,
+        img: &image::RgbImage,
+        matcher: &Matcher,
+        evidence: bool,
+        keep_chip: bool,
+        extra: &[Pass],
+    ) -> Result<Vec<Observation>, RuntimeError> {
+        let faces = self.detector.detect_with(img, extra)?;
         let chips = self.embedder.chips(img, &faces);
         let ok: Vec<&image::RgbImage> = chips.iter().flatten().collect();
         let mut embs = if ok.is_empty() {

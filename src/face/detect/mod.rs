@@ -2,11 +2,15 @@
 //! tiles (so small faces are found), short range on the frame for close-ups, merged.
 
 pub mod blazeface;
+mod input;
+mod passes;
 
-use crate::models::{Channels, InputSpec, Layout, ModelRef};
-use crate::runtime::{Model, RuntimeError};
+use crate::models::ModelRef;
+use crate::runtime::RuntimeError;
 use blazeface::RawDetection;
 use image::RgbImage;
+use input::BlazeModel;
+pub use passes::{HardFaces, Pass, Turn};
 use serde::Serialize;
 
 /// A face found in a frame, in frame pixels.
@@ -53,6 +57,8 @@ pub struct DetectOptions {
     pub overlap: u32,
     /// Faces smaller than this many pixels are dropped (too small to identify reliably).
     pub min_face: f32,
+    /// Where a scan spends the passes for hard faces (turned, tiny).
+    pub hard: HardFaces,
 }
 
 impl Default for DetectOptions {
@@ -61,6 +67,7 @@ impl Default for DetectOptions {
             tile: 640,
             overlap: 192,
             min_face: 24.0,
+            hard: HardFaces::default(),
         }
     }
 }
@@ -124,179 +131,6 @@ pub fn tiles(width: u32, height: u32, tile: u32, overlap: u32) -> Vec<Region> {
     out
 }
 
-/// Where a region landed inside the square model input.
-#[derive(Debug, Clone, Copy)]
-struct Letterbox {
-    scale: f32,
-    pad_x: f32,
-    pad_y: f32,
-}
-
-/// Area-averaged resize of `region` into the model's input, letterboxed (centred, zero
-/// padding in model units), written as `pixel * scale + offset` into `out` at batch slot
-/// `slot`. Area averaging avoids the aliasing a point sampler shows at 5-10x reduction.
-fn fill_input(
-    img: &RgbImage,
-    region: Region,
-    spec: &InputSpec,
-    out: &mut ndarray::ArrayD<f32>,
-    slot: usize,
-) -> Letterbox {
-    let (iw, ih) = (spec.width as usize, spec.height as usize);
-    let s = (iw as f32 / region.w as f32).min(ih as f32 / region.h as f32);
-    let dw = ((region.w as f32 * s).round() as usize).clamp(1, iw);
-    let dh = ((region.h as f32 * s).round() as usize).clamp(1, ih);
-    let px = (iw - dw) / 2;
-    let py = (ih - dh) / 2;
-    let pad_value = spec.offset; // pixel 0 (black), as MediaPipe pads
-    let raw = img.as_raw();
-    let stride = img.width() as usize * 3;
-    let sx = region.w as f32 / dw as f32;
-    let sy = region.h as f32 / dh as f32;
-    let order: [usize; 3] = match spec.channels {
-        Channels::Rgb => [0, 1, 2],
-        Channels::Bgr => [2, 1, 0],
-    };
-    let mut put = |y: usize, x: usize, c: usize, v: f32| match spec.layout {
-        Layout::Nchw => out[[slot, c, y, x]] = v,
-        Layout::Nhwc => out[[slot, y, x, c]] = v,
-    };
-    for oy in 0..ih {
-        for ox in 0..iw {
-            if oy < py || oy >= py + dh || ox < px || ox >= px + dw {
-                for c in 0..3 {
-                    put(oy, ox, c, pad_value);
-                }
-                continue;
-            }
-            let fy0 = region.y as f32 + (oy - py) as f32 * sy;
-            let fx0 = region.x as f32 + (ox - px) as f32 * sx;
-            let y0 = fy0 as usize;
-            let x0 = fx0 as usize;
-            let y1 = ((fy0 + sy).ceil() as usize)
-                .min((region.y + region.h) as usize)
-                .max(y0 + 1);
-            let x1 = ((fx0 + sx).ceil() as usize)
-                .min((region.x + region.w) as usize)
-                .max(x0 + 1);
-            let mut acc = [0u32; 3];
-            for yy in y0..y1 {
-                let row = &raw[yy * stride + x0 * 3..yy * stride + x1 * 3];
-                for p in row.chunks_exact(3) {
-                    acc[0] += u32::from(p[0]);
-                    acc[1] += u32::from(p[1]);
-                    acc[2] += u32::from(p[2]);
-                }
-            }
-            let n = ((y1 - y0) * (x1 - x0)) as f32;
-            for (c, &src) in order.iter().enumerate() {
-                put(oy, ox, c, acc[src] as f32 / n * spec.scale + spec.offset);
-            }
-        }
-    }
-    Letterbox {
-        scale: s,
-        pad_x: px as f32,
-        pad_y: py as f32,
-    }
-}
-
-/// One BlazeFace model with its decoding facts.
-struct BlazeModel {
-    model: Model,
-    reference: ModelRef,
-    anchors: Vec<[f32; 2]>,
-}
-
-impl BlazeModel {
-    fn load(r: &ModelRef, threads: usize) -> Result<Self, RuntimeError> {
-        let spec = r
-            .entry
-            .blazeface
-            .as_ref()
-            .ok_or_else(|| RuntimeError::Session {
-                path: r.path.clone(),
-                cause: "no blazeface decoding in the manifest".into(),
-            })?;
-        Ok(Self {
-            model: Model::load(&r.name, &r.path, threads)?,
-            anchors: blazeface::anchors(&spec.anchors),
-            reference: r.clone(),
-        })
-    }
-
-    /// Runs the model on each region (batched when the model allows) and returns the
-    /// detections in frame pixels, each with the region it came from.
-    fn detect(
-        &mut self,
-        img: &RgbImage,
-        regions: &[Region],
-    ) -> Result<Vec<(RawDetection, Region)>, RuntimeError> {
-        let entry = &self.reference.entry;
-        let spec = &entry.input;
-        let Some(bf) = entry.blazeface.as_ref() else {
-            return Ok(Vec::new());
-        };
-        let reg_name = entry
-            .output("regressors")
-            .unwrap_or("regressors")
-            .to_string();
-        let score_name = entry.output("scores").unwrap_or("scores").to_string();
-        let batch = if entry.dynamic_batch() {
-            regions.len().max(1)
-        } else {
-            1
-        };
-        let mut out = Vec::new();
-        for chunk in regions.chunks(batch) {
-            let (h, w) = (spec.height as usize, spec.width as usize);
-            let shape = match spec.layout {
-                Layout::Nchw => vec![chunk.len(), 3, h, w],
-                Layout::Nhwc => vec![chunk.len(), h, w, 3],
-            };
-            let mut input = ndarray::ArrayD::<f32>::zeros(shape);
-            let boxes: Vec<Letterbox> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, r)| fill_input(img, *r, spec, &mut input, i))
-                .collect();
-            let outs =
-                self.model
-                    .run(&spec.name, input, &[reg_name.as_str(), score_name.as_str()])?;
-            let per_reg = outs[0].data.len() / chunk.len();
-            let per_score = outs[1].data.len() / chunk.len();
-            for (i, (region, lb)) in chunk.iter().zip(&boxes).enumerate() {
-                let dets = blazeface::decode(
-                    &outs[0].data[i * per_reg..(i + 1) * per_reg],
-                    &outs[1].data[i * per_score..(i + 1) * per_score],
-                    &self.anchors,
-                    bf,
-                    w as f32,
-                    h as f32,
-                );
-                for d in dets {
-                    out.push((to_frame(d, *lb, *region, w as f32, h as f32), *region));
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// Maps a detection from normalised model input to frame pixels.
-fn to_frame(d: RawDetection, lb: Letterbox, r: Region, iw: f32, ih: f32) -> RawDetection {
-    let mx = |x: f32| (x * iw - lb.pad_x) / lb.scale + r.x as f32;
-    let my = |y: f32| (y * ih - lb.pad_y) / lb.scale + r.y as f32;
-    RawDetection {
-        cx: mx(d.cx),
-        cy: my(d.cy),
-        w: d.w * iw / lb.scale,
-        h: d.h * ih / lb.scale,
-        score: d.score,
-        keypoints: d.keypoints.iter().map(|p| [mx(p[0]), my(p[1])]).collect(),
-    }
-}
-
 /// True when the box touches an edge of its tile that is not an edge of the frame: such a
 /// face is cut off here and seen whole in the neighbouring tile.
 fn cut_by_tile(d: &RawDetection, r: Region, fw: u32, fh: u32) -> bool {
@@ -320,6 +154,12 @@ pub struct FaceDetector {
     opts: DetectOptions,
 }
 
+/// The upright pass's result: accepted detections, and the face-like regions it saw.
+struct Upright {
+    faces: Vec<RawDetection>,
+    regions: Vec<RawDetection>,
+}
+
 impl FaceDetector {
     /// Loads the detector models named by the manifest.
     pub fn load(
@@ -335,28 +175,93 @@ impl FaceDetector {
         })
     }
 
-    /// All faces in `img`, largest first.
+    /// The settings in use.
+    pub fn options(&self) -> &DetectOptions {
+        &self.opts
+    }
+
+    /// All faces in `img` from the upright pass, largest first.
     pub fn detect(&mut self, img: &RgbImage) -> Result<Vec<Face>, RuntimeError> {
+        self.detect_with(img, &[])
+    }
+
+    /// All faces in `img` from the upright pass and `extra` passes, largest first.
+    pub fn detect_with(
+        &mut self,
+        img: &RgbImage,
+        extra: &[Pass],
+    ) -> Result<Vec<Face>, RuntimeError> {
+        Ok(self
+            .detect_passes(img, extra)?
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect())
+    }
+
+    /// As [`FaceDetector::detect_with`], each face with the pass that found it (the upright
+    /// one when several did).
+    pub fn detect_passes(
+        &mut self,
+        img: &RgbImage,
+        extra: &[Pass],
+    ) -> Result<Vec<(Face, Pass)>, RuntimeError> {
         let (fw, fh) = img.dimensions();
         if fw == 0 || fh == 0 {
             return Ok(Vec::new());
         }
-        let whole = Region {
-            x: 0,
-            y: 0,
-            w: fw,
-            h: fh,
+        let want_regions = extra.contains(&Pass::Regions);
+        let up = self.upright(img, want_regions, true)?;
+        let mut more = Vec::new();
+        for &pass in extra {
+            let found = match pass {
+                Pass::Upright => Vec::new(),
+                Pass::Turned(turn) => self.turned(img, turn)?,
+                Pass::Fine => self.fine(img)?,
+                Pass::Regions => self.regions(img, &up.regions)?,
+            };
+            more.extend(
+                found
+                    .into_iter()
+                    .filter(|d| d.score >= passes::EXTRA_SCORE)
+                    .map(|d| (d, pass)),
+            );
+        }
+        let iou = self.full.nms_iou();
+        let mut faces: Vec<(Face, Pass)> = passes::merge(up.faces, more, iou)
+            .into_iter()
+            .map(|(d, pass)| (to_face(d), pass))
+            .filter(|(f, _)| f.size() >= self.opts.min_face)
+            .collect();
+        faces.sort_by(|a, b| b.0.size().total_cmp(&a.0.size()));
+        Ok(faces)
+    }
+
+    /// Full range on the frame and its tiles, short range on the frame (with `short`),
+    /// merged; with `regions`, also the sub-threshold responses that overlap no accepted face.
+    fn upright(
+        &mut self,
+        img: &RgbImage,
+        regions: bool,
+        short: bool,
+    ) -> Result<Upright, RuntimeError> {
+        let threshold = self.full.threshold();
+        let low = if regions {
+            passes::REGION_SCORE.min(threshold)
+        } else {
+            threshold
         };
-        let mut regions = vec![whole];
-        regions.extend(tiles(fw, fh, self.opts.tile, self.opts.overlap));
-        let mut all: Vec<RawDetection> = self
+        let (fw, fh) = img.dimensions();
+        let whole = whole(img);
+        let mut rs = vec![whole];
+        rs.extend(tiles(fw, fh, self.opts.tile, self.opts.overlap));
+        let (mut all, weak): (Vec<RawDetection>, Vec<RawDetection>) = self
             .full
-            .detect(img, &regions)?
+            .detect_above(img, &rs, low)?
             .into_iter()
             .filter(|(d, r)| *r == whole || !cut_by_tile(d, *r, fw, fh))
             .map(|(d, _)| d)
-            .collect();
-        if let Some(short) = self.short.as_mut() {
+            .partition(|d| d.score >= threshold);
+        if let Some(short) = self.short.as_mut().filter(|_| short) {
             // Short range is trained on close faces; small hits from it are unreliable.
             let min = 0.15 * fw.max(fh) as f32;
             all.extend(
@@ -367,33 +272,161 @@ impl FaceDetector {
                     .filter(|d| d.w.max(d.h) >= min),
             );
         }
-        let iou = self
-            .full
-            .reference
-            .entry
-            .blazeface
-            .as_ref()
-            .map_or(0.3, |b| b.nms_iou);
-        let mut faces: Vec<Face> = blazeface::weighted_nms(all, iou)
+        let iou = self.full.nms_iou();
+        let faces = blazeface::weighted_nms(all, iou);
+        let mut regions: Vec<RawDetection> = if regions {
+            let unsure = faces
+                .iter()
+                .filter(|f| f.score < passes::SURE_SCORE)
+                .cloned();
+            let weak = blazeface::weighted_nms(weak, iou)
+                .into_iter()
+                .filter(|w| !faces.iter().any(|f| f.iou(w) > 0.0));
+            unsure.chain(weak).collect()
+        } else {
+            Vec::new()
+        };
+        regions.truncate(passes::MAX_REGIONS);
+        Ok(Upright { faces, regions })
+    }
+
+    /// The upright pass on the frame turned, mapped back.
+    fn turned(&mut self, img: &RgbImage, turn: Turn) -> Result<Vec<RawDetection>, RuntimeError> {
+        let (fw, fh) = img.dimensions();
+        let t = turn.apply(img);
+        // No short range here: it gave false faces on turned real photos (a cat, a cup).
+        let found: Vec<RawDetection> = self
+            .upright(&t, false, false)?
+            .faces
             .into_iter()
-            .map(|d| Face {
-                x: d.cx - d.w / 2.0,
-                y: d.cy - d.h / 2.0,
-                w: d.w,
-                h: d.h,
-                score: d.score,
-                keypoints: d.keypoints,
-            })
-            .filter(|f| f.size() >= self.opts.min_face)
+            .map(|d| turn.back_detection(d, fw as f32, fh as f32, [0.0, 0.0]))
             .collect();
-        faces.sort_by(|a, b| b.size().total_cmp(&a.size()));
-        Ok(faces)
+        // Each one confirmed by a close look at the same turn: a spoon's highlights passed
+        // the whole turned frame at 0.81, and a close look at 0.63.
+        let mut confirmed = Vec::new();
+        for d in found {
+            confirmed.extend(
+                self.close_looks(img, std::slice::from_ref(&d), &[turn])?
+                    .into_iter()
+                    .filter(|c| c.score >= passes::EXTRA_SCORE)
+                    .map(|_| d.clone()),
+            );
+        }
+        Ok(confirmed)
+    }
+
+    /// Full range on small tiles, for faces too small for the 640 px ones; its own
+    /// sub-threshold responses there get a close look (enlarged crops), which finds the
+    /// ~24 px faces the tiles alone see only faintly.
+    fn fine(&mut self, img: &RgbImage) -> Result<Vec<RawDetection>, RuntimeError> {
+        let (fw, fh) = img.dimensions();
+        let rs = tiles(fw, fh, passes::FINE_TILE, passes::FINE_OVERLAP);
+        let threshold = self.full.threshold();
+        let (found, weak): (Vec<RawDetection>, Vec<RawDetection>) = self
+            .full
+            .detect_above(img, &rs, passes::REGION_SCORE.min(threshold))?
+            .into_iter()
+            .filter(|(d, r)| !cut_by_tile(d, *r, fw, fh))
+            .map(|(d, _)| d)
+            .filter(|d| d.w.max(d.h) <= passes::FINE_MAX_FACE)
+            .partition(|d| d.score >= threshold);
+        let iou = self.full.nms_iou();
+        let mut found = blazeface::weighted_nms(found, iou);
+        let mut weak: Vec<RawDetection> = blazeface::weighted_nms(weak, iou)
+            .into_iter()
+            .filter(|w| !found.iter().any(|f| f.iou(w) > 0.0))
+            .collect();
+        weak.truncate(passes::MAX_REGIONS);
+        found.extend(self.close_looks(img, &weak, &[Turn::None])?);
+        Ok(found)
+    }
+
+    /// Close looks at the upright pass's face-like regions, at every turn.
+    fn regions(
+        &mut self,
+        img: &RgbImage,
+        regions: &[RawDetection],
+    ) -> Result<Vec<RawDetection>, RuntimeError> {
+        self.close_looks(img, regions, &Turn::ALL)
+    }
+
+    /// The face-like regions of the upright pass (what [`Pass::Regions`] looks at): the faces
+    /// it accepted unsure, then its sub-threshold responses that overlap no accepted face.
+    pub fn face_like_regions(&mut self, img: &RgbImage) -> Result<Vec<Face>, RuntimeError> {
+        Ok(self
+            .upright(img, true, true)?
+            .regions
+            .into_iter()
+            .map(to_face)
+            .collect())
+    }
+
+    /// A close look at each face-like region: its crop, at each of `turns`, enlarged to the
+    /// model's input; the best detection whose centre lies in the crop's middle half.
+    fn close_looks(
+        &mut self,
+        img: &RgbImage,
+        regions: &[RawDetection],
+        turns: &[Turn],
+    ) -> Result<Vec<RawDetection>, RuntimeError> {
+        let (fw, fh) = img.dimensions();
+        let mut out = Vec::new();
+        for d in regions {
+            let Some(r) = passes::region_crop(d, fw, fh) else {
+                continue;
+            };
+            let sub = passes::crop(img, r);
+            let mut found = Vec::new();
+            for &turn in turns {
+                let t = turn.apply(&sub);
+                let w = whole(&t);
+                found.extend(self.full.detect(&t, &[w])?.into_iter().map(|(d, _)| {
+                    turn.back_detection(d, r.w as f32, r.h as f32, [r.x as f32, r.y as f32])
+                }));
+            }
+            let mid = |p: &RawDetection| {
+                (p.cx - (r.x + r.w / 2) as f32).abs() < r.w as f32 / 4.0
+                    && (p.cy - (r.y + r.h / 2) as f32).abs() < r.h as f32 / 4.0
+            };
+            if let Some(best) = found
+                .into_iter()
+                .filter(mid)
+                .max_by(|a, b| a.score.total_cmp(&b.score))
+            {
+                out.push(best);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A detection in frame pixels as a face.
+fn to_face(d: RawDetection) -> Face {
+    Face {
+        x: d.cx - d.w / 2.0,
+        y: d.cy - d.h / 2.0,
+        w: d.w,
+        h: d.h,
+        score: d.score,
+        keypoints: d.keypoints,
+    }
+}
+
+/// The whole picture as a region.
+fn whole(img: &RgbImage) -> Region {
+    Region {
+        x: 0,
+        y: 0,
+        w: img.width(),
+        h: img.height(),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::input::{fill_input, to_frame};
     use super::*;
+    use crate::models::{Channels, InputSpec, Layout};
 
     #[test]
     fn tiles_cover_a_1080p_frame_with_overlap() {

@@ -1,0 +1,332 @@
+//! The passes for hard faces, beyond the upright pass: the frame turned a quarter, half and
+//! three quarters (people lying down, upside down), finer tiles (faces down to ~24 px on
+//! 1080p), and close looks around the upright pass's face-like regions (its sub-threshold
+//! responses), turned and enlarged. Every detection is mapped back to frame pixels, boxes and
+//! keypoints, so alignment cuts upright chips from them.
+
+use super::blazeface::RawDetection;
+use super::Region;
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+/// Where a scan spends the passes for hard faces (`--hard-faces`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HardFaces {
+    /// The upright pass only.
+    Off,
+    /// Close looks (turned, enlarged) at the face-like regions the upright pass saw but did
+    /// not accept, on every sample; the whole-frame turned and fine passes on none.
+    #[default]
+    Regions,
+    /// Close looks on every sample, and the whole-frame turned and fine passes on each shot's
+    /// key frames (first and last sample, about one a second).
+    Key,
+    /// Close looks and every pass on every sample.
+    All,
+}
+
+impl HardFaces {
+    /// The names the command line takes.
+    pub const NAMES: [&'static str; 4] = ["off", "regions", "key", "all"];
+
+    /// Parses a command-line name.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "off" => Ok(Self::Off),
+            "regions" => Ok(Self::Regions),
+            "key" => Ok(Self::Key),
+            "all" => Ok(Self::All),
+            _ => Err(format!(
+                "'{text}' is not a hard-faces mode ({})",
+                Self::NAMES.join(", ")
+            )),
+        }
+    }
+
+    /// The passes to run on one sample, `key` when it is one of its shot's key frames.
+    pub fn passes(self, key: bool) -> &'static [Pass] {
+        const LOOKS: &[Pass] = &[Pass::Regions];
+        const EVERY: &[Pass] = &[
+            Pass::Regions,
+            Pass::Turned(Turn::Cw90),
+            Pass::Turned(Turn::Half),
+            Pass::Turned(Turn::Ccw90),
+            Pass::Fine,
+        ];
+        match (self, key) {
+            (Self::Off, _) => &[],
+            (Self::Regions, _) | (Self::Key, false) => LOOKS,
+            (Self::Key, true) | (Self::All, _) => EVERY,
+        }
+    }
+}
+
+/// A detection pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// Full range on the frame and 640 px tiles, short range on the frame.
+    Upright,
+    /// The upright pass on the frame turned.
+    Turned(Turn),
+    /// Full range on ~320 px tiles, for faces of 24-80 px.
+    Fine,
+    /// Crops around the upright pass's sub-threshold responses, enlarged, at each turn.
+    Regions,
+}
+
+impl Pass {
+    /// A short name for reports and benches.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Upright => "upright",
+            Self::Turned(Turn::None) => "turned 0",
+            Self::Turned(Turn::Cw90) => "turned 90",
+            Self::Turned(Turn::Half) => "turned 180",
+            Self::Turned(Turn::Ccw90) => "turned 270",
+            Self::Fine => "fine",
+            Self::Regions => "regions",
+        }
+    }
+}
+
+/// How the picture is turned before the model sees it (clockwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// As it is.
+    None,
+    /// A quarter turn clockwise.
+    Cw90,
+    /// Half a turn.
+    Half,
+    /// A quarter turn anticlockwise.
+    Ccw90,
+}
+
+impl Turn {
+    /// Every turn.
+    pub const ALL: [Turn; 4] = [Turn::None, Turn::Cw90, Turn::Half, Turn::Ccw90];
+
+    /// The picture turned.
+    pub fn apply(self, img: &RgbImage) -> RgbImage {
+        match self {
+            Turn::None => img.clone(),
+            Turn::Cw90 => image::imageops::rotate90(img),
+            Turn::Half => image::imageops::rotate180(img),
+            Turn::Ccw90 => image::imageops::rotate270(img),
+        }
+    }
+
+    /// A point of the turned picture back in the original one, which is `w` x `h`
+    /// (continuous coordinates: pixel edges at whole numbers).
+    pub fn back(self, p: [f32; 2], w: f32, h: f32) -> [f32; 2] {
+        match self {
+            Turn::None => p,
+            // rotate90 sends (x, y) to (h - y, x).
+            Turn::Cw90 => [p[1], h - p[0]],
+            Turn::Half => [w - p[0], h - p[1]],
+            // rotate270 sends (x, y) to (y, w - x).
+            Turn::Ccw90 => [w - p[1], p[0]],
+        }
+    }
+
+    /// A detection on the turned picture back in the original `w` x `h` one, moved by
+    /// `offset` (where that picture sits in the frame).
+    pub fn back_detection(self, d: RawDetection, w: f32, h: f32, offset: [f32; 2]) -> RawDetection {
+        let shift = |p: [f32; 2]| {
+            let q = self.back(p, w, h);
+            [q[0] + offset[0], q[1] + offset[1]]
+        };
+        let [cx, cy] = shift([d.cx, d.cy]);
+        let (bw, bh) = match self {
+            Turn::None | Turn::Half => (d.w, d.h),
+            Turn::Cw90 | Turn::Ccw90 => (d.h, d.w),
+        };
+        RawDetection {
+            cx,
+            cy,
+            w: bw,
+            h: bh,
+            score: d.score,
+            keypoints: d.keypoints.iter().map(|&p| shift(p)).collect(),
+        }
+    }
+}
+
+/// Side and overlap of the fine pass's tiles: a 24 px face is ~7% of a tile (the full-range
+/// model finds most faces from ~6% of its input), and faces up to the overlap are whole in
+/// some tile (bigger ones are the 640 px tiles' business).
+pub const FINE_TILE: u32 = 320;
+/// Overlap of the fine tiles.
+pub const FINE_OVERLAP: u32 = 80;
+/// Faces the fine pass reports are at most this big (bigger ones are cut by its tiles).
+pub const FINE_MAX_FACE: f32 = 80.0;
+
+/// Sub-threshold responses of the upright pass at or above this score are face-like regions
+/// (measured: 0.43-0.58 at faces turned 90-270 degrees, 0.15-0.40 at most 32 px faces).
+pub const REGION_SCORE: f32 = 0.15;
+/// Upright faces accepted below this score also get a close look: a face turned a quarter
+/// can pass upright (0.61-0.78 measured) with its keypoints wrong.
+pub const SURE_SCORE: f32 = 0.8;
+/// The extra passes' detections must score at least this (the upright pass's threshold is
+/// 0.6): they look at more pictures of the same frame, so more chances of a face-like
+/// pattern; 0.75 removed those they found on face-free real photos but one.
+pub const EXTRA_SCORE: f32 = 0.75;
+/// At most this many face-like regions per frame get a close look, best first.
+pub const MAX_REGIONS: usize = 4;
+
+/// The square crop of the frame a face-like region gets a close look in: three times the
+/// response's size (a turned face's box is off, and its context helps), at least 96 px, so
+/// the model sees a small face enlarged; clamped inside the frame.
+pub fn region_crop(d: &RawDetection, fw: u32, fh: u32) -> Option<Region> {
+    if ![d.cx, d.cy, d.w, d.h].iter().all(|v| v.is_finite()) || fw == 0 || fh == 0 {
+        return None;
+    }
+    let side = (3.0 * d.w.max(d.h)).max(96.0).min(fw.min(fh) as f32);
+    let side = side as u32;
+    let x = (d.cx - side as f32 / 2.0).clamp(0.0, (fw - side) as f32) as u32;
+    let y = (d.cy - side as f32 / 2.0).clamp(0.0, (fh - side) as f32) as u32;
+    Some(Region {
+        x,
+        y,
+        w: side,
+        h: side,
+    })
+}
+
+/// The region cut out of the frame.
+pub fn crop(img: &RgbImage, r: Region) -> RgbImage {
+    image::imageops::crop_imm(img, r.x, r.y, r.w, r.h).to_image()
+}
+
+/// An extra pass's detection replaces the upright one of the same face only when it scores
+/// this much higher: a face turned 90 degrees can pass upright with its keypoints wrong.
+pub const REPLACE_MARGIN: f32 = 0.1;
+
+/// Merges the extra passes' detections into the upright pass's. Where several found the same
+/// face (overlap above `iou`, or either's centre inside the other's box) the upright detection
+/// stays unless an extra one scores [`REPLACE_MARGIN`] higher; among extras the best score wins.
+pub fn merge(
+    upright: Vec<RawDetection>,
+    mut extra: Vec<(RawDetection, Pass)>,
+    iou: f32,
+) -> Vec<(RawDetection, Pass)> {
+    let mut kept: Vec<(RawDetection, Pass)> =
+        upright.into_iter().map(|d| (d, Pass::Upright)).collect();
+    extra.sort_by(|a, b| b.0.score.total_cmp(&a.0.score));
+    for (d, pass) in extra {
+        match kept.iter_mut().find(|(k, _)| same_face(k, &d, iou)) {
+            Some(k) if k.1 == Pass::Upright && d.score > k.0.score + REPLACE_MARGIN => {
+                *k = (d, pass)
+            }
+            Some(_) => {}
+            None => kept.push((d, pass)),
+        }
+    }
+    kept
+}
+
+fn same_face(a: &RawDetection, b: &RawDetection, iou: f32) -> bool {
+    let inside = |p: &RawDetection, q: &RawDetection| {
+        (p.cx - q.cx).abs() < q.w / 2.0 && (p.cy - q.cy).abs() < q.h / 2.0
+    };
+    a.iou(b) > iou || inside(a, b) || inside(b, a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(cx: f32, cy: f32, w: f32, h: f32, score: f32) -> RawDetection {
+        RawDetection {
+            cx,
+            cy,
+            w,
+            h,
+            score,
+            keypoints: vec![[cx - w / 4.0, cy - h / 4.0], [cx + w / 4.0, cy - h / 4.0]],
+        }
+    }
+
+    /// A picture with one marked pixel, turned each way: the marked pixel of the turned
+    /// picture maps back onto the original mark.
+    #[test]
+    fn turned_points_map_back_onto_the_same_pixel() {
+        let (w, h) = (7u32, 4u32);
+        let mut img = RgbImage::new(w, h);
+        img.put_pixel(5, 1, image::Rgb([255, 0, 0]));
+        for turn in Turn::ALL {
+            let t = turn.apply(&img);
+            let (u, v) = t
+                .enumerate_pixels()
+                .find(|(_, _, p)| p[0] == 255)
+                .map(|(u, v, _)| (u, v))
+                .unwrap();
+            let back = turn.back([u as f32 + 0.5, v as f32 + 0.5], w as f32, h as f32);
+            assert_eq!(back, [5.5, 1.5], "{turn:?}");
+        }
+    }
+
+    #[test]
+    fn a_quarter_turn_swaps_the_box_and_moves_every_keypoint() {
+        // On the picture turned clockwise (h x w = 100 x 200), a face box 20 wide, 40 high.
+        let d = det(30.0, 50.0, 20.0, 40.0, 0.9);
+        let b = Turn::Cw90.back_detection(d.clone(), 200.0, 100.0, [10.0, 5.0]);
+        assert_eq!((b.w, b.h), (40.0, 20.0));
+        assert_eq!([b.cx, b.cy], [50.0 + 10.0, 100.0 - 30.0 + 5.0]);
+        // Image-left eye of the turned picture (25, 40) is at (40, 75) + offset.
+        assert_eq!(b.keypoints[0], [40.0 + 10.0, 75.0 + 5.0]);
+        let half = Turn::Half.back_detection(d, 100.0, 200.0, [0.0, 0.0]);
+        assert_eq!(
+            [half.cx, half.cy, half.w, half.h],
+            [70.0, 150.0, 20.0, 40.0]
+        );
+    }
+
+    #[test]
+    fn the_upright_detection_wins_and_extras_do_not_repeat() {
+        let up = vec![det(100.0, 100.0, 50.0, 50.0, 0.9)];
+        let extra = vec![
+            (
+                det(105.0, 100.0, 60.0, 60.0, 0.95),
+                Pass::Turned(Turn::Cw90),
+            ),
+            (det(400.0, 100.0, 30.0, 30.0, 0.8), Pass::Turned(Turn::Half)),
+            (det(402.0, 101.0, 32.0, 30.0, 0.9), Pass::Regions),
+        ];
+        let m = merge(up, extra, 0.3);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].1, Pass::Upright);
+        assert_eq!(m[0].0.cx, 100.0);
+        assert_eq!(m[1].1, Pass::Regions);
+        // A face the upright pass barely accepted (turned, keypoints wrong) is replaced by
+        // a turned pass that is sure of it.
+        let up = vec![det(100.0, 100.0, 50.0, 50.0, 0.6)];
+        let extra = vec![(det(104.0, 98.0, 52.0, 52.0, 0.9), Pass::Turned(Turn::Cw90))];
+        let m = merge(up, extra, 0.3);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].1, Pass::Turned(Turn::Cw90));
+    }
+
+    #[test]
+    fn region_crops_stay_inside_the_frame_and_enlarge_small_responses() {
+        let r = region_crop(&det(10.0, 1075.0, 24.0, 24.0, 0.3), 1920, 1080).unwrap();
+        assert_eq!((r.x, r.y, r.w, r.h), (0, 1080 - 96, 96, 96));
+        let r = region_crop(&det(960.0, 540.0, 200.0, 200.0, 0.3), 1920, 1080).unwrap();
+        assert_eq!((r.x, r.w), (660, 600));
+        let r = region_crop(&det(960.0, 540.0, 900.0, 900.0, 0.3), 1920, 1080).unwrap();
+        assert_eq!((r.y, r.h), (0, 1080));
+        assert!(region_crop(&det(0.0, 0.0, f32::NAN, 1.0, 0.3), 1920, 1080).is_none());
+    }
+
+    #[test]
+    fn modes_parse_and_choose_passes() {
+        assert_eq!(HardFaces::parse("key"), Ok(HardFaces::Key));
+        assert!(HardFaces::parse("sometimes").is_err());
+        assert!(HardFaces::Off.passes(true).is_empty());
+        assert_eq!(HardFaces::Regions.passes(true), &[Pass::Regions]);
+        assert_eq!(HardFaces::Key.passes(false), &[Pass::Regions]);
+        assert_eq!(HardFaces::Key.passes(true).len(), 5);
+        assert_eq!(HardFaces::All.passes(false).len(), 5);
+    }
+}

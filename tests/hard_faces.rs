@@ -1,0 +1,151 @@
+//! Hard faces on real photos: faces turned 90/180/270 degrees and faces of 24/32 px, pasted
+//! into 1080p frames of real face-free photos, must be found in place, turned ones with
+//! keypoints that align an upright chip (its embedding close to the upright photo's); the
+//! extra passes must add no faces on the face-free photos.
+
+#[path = "hard_faces/scene.rs"]
+mod scene;
+
+use clearshot::face::detect::{HardFaces, Pass, Turn};
+use scene::{found_at, Stages, Subject};
+
+/// The spots faces are pasted at: not tile centres, one near a frame edge.
+const SPOTS: [[u32; 2]; 5] = [
+    [1333, 287],
+    [517, 803],
+    [1601, 700],
+    [301, 333],
+    [1850, 541],
+];
+
+fn setup() -> (Stages, Vec<Subject>, Vec<image::RgbImage>) {
+    let mut st = Stages::load();
+    let subjects = scene::face_photos()
+        .iter()
+        .map(|p| Subject::load(p, &mut st))
+        .collect();
+    let bgs = scene::backgrounds()
+        .iter()
+        .map(|p| scene::frame_from(p))
+        .collect();
+    (st, subjects, bgs)
+}
+
+/// Each subject turned each way at 160 px (15 cases): found in place by `passes`, the chip
+/// from its keypoints embedding within `max_distance` of the upright photo's. Returns the
+/// faces not found, and those found with a chip too far from the person.
+fn turned_failures(passes: &[Pass], max_distance: f32) -> (Vec<String>, Vec<String>) {
+    let (mut st, subjects, bgs) = setup();
+    let metric = st.embedder.spec().metric;
+    let mut missed = Vec::new();
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for s in &subjects {
+        for turn in [Turn::Cw90, Turn::Half, Turn::Ccw90] {
+            let mut frame = bgs[n % bgs.len()].clone();
+            let truth = s.paste(&mut frame, 160.0, turn, SPOTS[n % SPOTS.len()]);
+            n += 1;
+            let faces = st.detector.detect_passes(&frame, passes).expect("detect");
+            let Some((face, pass)) = found_at(&faces, truth) else {
+                missed.push(format!("{} {turn:?}: not found", s.name));
+                continue;
+            };
+            let d = st
+                .embed(&frame, face)
+                .map_or(f32::INFINITY, |e| e.distance(&s.embedding, metric));
+            if d >= max_distance {
+                failures.push(format!(
+                    "{} {turn:?}: distance {d:.2} (via {pass:?})",
+                    s.name
+                ));
+            }
+        }
+    }
+    (missed, failures)
+}
+
+#[test]
+fn turned_faces_are_found_by_the_default_close_looks_and_align_upright() {
+    // Measured: 11 of 15 found and aligned (3 missed; one the upright pass accepts sure of
+    // itself, with keypoints off).
+    let (missed, far) = turned_failures(HardFaces::default().passes(false), 0.35);
+    assert!(missed.len() + far.len() <= 4, "{missed:#?} {far:#?}");
+}
+
+#[test]
+fn turned_faces_are_found_by_the_whole_frame_turned_passes_and_align_upright() {
+    let turned = [
+        Pass::Turned(Turn::Cw90),
+        Pass::Turned(Turn::Half),
+        Pass::Turned(Turn::Ccw90),
+    ];
+    // Measured: 12 of 15 found (the close look confirming each misses 3), all aligned.
+    let (missed, far) = turned_failures(&turned, 0.35);
+    assert!(far.is_empty(), "{far:#?}");
+    assert!(missed.len() <= 3, "{missed:#?}");
+}
+
+#[test]
+fn the_upright_pass_alone_misses_or_misaligns_turned_faces() {
+    // What the passes above are for: without them most turned faces are lost or give chips
+    // far from the person.
+    let (missed, far) = turned_failures(&[], 0.35);
+    assert!(missed.len() + far.len() >= 10, "{missed:#?} {far:#?}");
+}
+
+/// How many subjects pasted at `size` px the passes find in place.
+fn tiny_found(passes: &[Pass], size: f32) -> usize {
+    let (mut st, subjects, bgs) = setup();
+    let mut found = 0;
+    for (n, s) in subjects.iter().enumerate() {
+        let mut frame = bgs[(n + 3) % bgs.len()].clone();
+        let truth = s.paste(&mut frame, size, Turn::None, SPOTS[n]);
+        let faces = st.detector.detect_passes(&frame, passes).expect("detect");
+        found += usize::from(found_at(&faces, truth).is_some());
+    }
+    found
+}
+
+#[test]
+fn faces_of_32_px_are_found_in_place_by_the_fine_pass() {
+    // Measured 4 of 5.
+    assert!(tiny_found(&[Pass::Fine], 32.0) >= 4);
+    assert_eq!(
+        tiny_found(&[], 32.0),
+        0,
+        "the upright pass alone finds none"
+    );
+}
+
+#[test]
+fn some_faces_of_24_px_are_found_in_place_by_the_fine_pass() {
+    // The limit of this detector at ~24 px (see README): measured 1 of 5 here (2 of 5 at
+    // the bench's spots); the upright pass alone finds none.
+    let n = tiny_found(&[Pass::Fine], 24.0);
+    assert!(n >= 1, "{n}");
+    assert_eq!(tiny_found(&[], 24.0), 0);
+}
+
+#[test]
+fn the_extra_passes_add_no_faces_on_face_free_real_photos() {
+    let (mut st, _, bgs) = setup();
+    let mut extra = Vec::new();
+    for (i, bg) in bgs.iter().enumerate() {
+        let upright = st.detector.detect(bg).expect("detect").len();
+        let faces = st
+            .detector
+            .detect_passes(bg, HardFaces::Regions.passes(true))
+            .expect("detect");
+        assert_eq!(faces.len(), upright, "background {i}: {faces:?}");
+        for (f, p) in st
+            .detector
+            .detect_passes(bg, HardFaces::All.passes(true))
+            .expect("detect")
+        {
+            if p != Pass::Upright {
+                extra.push(format!("background {i}: {p:?} {f:?}"));
+            }
+        }
+    }
+    assert!(extra.is_empty(), "{extra:#?}");
+}
