@@ -123,7 +123,10 @@ fn batches_killed_at_random_moments_resume_to_the_same_reports() {
             .spawn()
             .unwrap();
         let pid = child.id();
-        let wait = Duration::from_millis(300 + next() % (whole.as_millis() as u64).max(400));
+        // Within the first three quarters of an uninterrupted run: a wait past its end let
+        // the first run finish, and the ones after it had nothing left to do.
+        let span = (whole.as_millis() as u64 * 3 / 4).max(200);
+        let wait = Duration::from_millis(100 + next() % span);
         std::thread::sleep(wait);
         if child.try_wait().unwrap().is_none() {
             signal(pid, "KILL");
