@@ -14,26 +14,38 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The face photos: four from scikit-image and the face_recognition sdist (US-government
+/// The scripts that extract this test's photos, run once per test binary (the tests run in
+/// parallel threads; two runs of a script at once would race on its output folder).
+fn ensure_fixtures() {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        for script in ["scripts/make_hard_faces.sh", "scripts/make_enroll_clips.sh"] {
+            let st = std::process::Command::new("bash")
+                .arg(root().join(script))
+                .status()
+                .expect("run a fixture script");
+            assert!(st.success(), "{script} failed");
+        }
+    });
+}
+
+/// The face photos: five from scikit-image and the face_recognition sdist (US-government
 /// and NASA photos, public domain), each showing one face.
 pub fn face_photos() -> Vec<PathBuf> {
+    ensure_fixtures();
     let c = root().join("third_party/cache");
     vec![
         c.join("photos/astronaut.png"),
         c.join("photos/obama.jpg"),
         c.join("photos/biden.jpg"),
-        c.join("face_recognition_photos/obama2.jpg"),
+        root().join("fixtures/generated/enroll/photos/obama2.jpg"),
         c.join("photos/obama3.jpg"),
     ]
 }
 
 /// Face-free real photos (extracted on first use).
 pub fn backgrounds() -> Vec<PathBuf> {
-    let st = std::process::Command::new("bash")
-        .arg(root().join("scripts/make_hard_faces.sh"))
-        .status()
-        .expect("run scripts/make_hard_faces.sh");
-    assert!(st.success(), "scripts/make_hard_faces.sh failed");
+    ensure_fixtures();
     let dir = root().join("fixtures/generated/hard_faces");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("backgrounds folder")
