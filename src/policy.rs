@@ -50,7 +50,9 @@ pub fn talent(record: &ConsentRecord, today: Date, decision: Decision) -> (Sever
                 format!(
                     "possible match, not certain enough to name: a person must confirm who this \
                      is ({why}; {then})",
-                    why = why.split(':').next().unwrap_or(&why)
+                    why = why
+                        .strip_suffix(": written approval needed before delivery")
+                        .unwrap_or(&why)
                 ),
             )
         }
@@ -189,6 +191,18 @@ mod tests {
             Severity::Escalate
         );
         assert!(Severity::Escalate > Severity::Review && Severity::Review > Severity::Info);
+    }
+
+    #[test]
+    fn a_possible_match_keeps_a_scope_with_a_colon_whole() {
+        let today = parse_date("2026-11-21").unwrap();
+        let mut r = rec(Consent::Granted, Some("2026-01-01"));
+        r.scope = Some("S1: promo".into());
+        let (_, why) = talent(&r, today, Decision::Possible);
+        assert!(
+            why.contains("(consent expired on 2026-01-01 (scope: S1: promo);"),
+            "{why}"
+        );
     }
 
     #[test]

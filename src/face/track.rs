@@ -255,7 +255,7 @@ pub fn identify(track: &Track, rules: &IdentityRules) -> Option<Identity> {
         .collect();
     let margin = (!margins.is_empty()).then(|| median(margins));
     d.sort_by(f32::total_cmp);
-    let median_distance = median(d.clone());
+    let median_distance = quantile(&d, 0.5);
     let spread = quantile(&d, 0.75) - quantile(&d, 0.25);
     let (best, distance) = faces
         .iter()
