@@ -4,6 +4,8 @@
 # on this machine; then the same scan with three references (logo, poster, artwork) enrolled,
 # as a ratio to the face-only scan (reference matching must not double it), and with
 # --fine-refs (the thorough matcher for small references) as a ratio to the face-only scan.
+# Last, where the face scan's time goes: the CPU time of each pipeline stage (examples/stage_times.rs,
+# the same scan in one process with the same default settings).
 # Usage: benches/scan_vs_ffmpeg.sh [SECONDS=60] [extra scan flags...]
 # CLEARSHOT_BIN=path runs another build (e.g. the previous release, for a before/after).
 set -euo pipefail
@@ -45,3 +47,8 @@ printf 'clip: %s (%ss 1080p H.264), cores: %s\n' "$(basename "$CLIP")" "$SECS" "
 printf 'ffmpeg decode (mean of 2): %.2f s\nclearshot scan:            %.2f s\nratio scan/ffmpeg:         %.2f\n' "$base" "$scan" "$(awk -v a="$scan" -v b="$base" 'BEGIN{print a/b}')"
 printf 'clearshot scan + 3 refs:   %.2f s\nratio refs/face-only:      %.2f\n' "$scan_refs" "$(awk -v a="$scan_refs" -v b="$scan" 'BEGIN{print a/b}')"
 printf 'scan + 3 refs, --fine-refs: %.2f s\nratio fine/face-only:      %.2f\n' "$scan_fine" "$(awk -v a="$scan_fine" -v b="$scan" 'BEGIN{print a/b}')"
+if [ -z "${CLEARSHOT_BIN:-}" ]; then
+  cargo build --release --quiet --example stage_times
+  echo "where the face scan's CPU time goes (threads summed):"
+  "$ROOT/target/release/examples/stage_times" "$G" "$CLIP"
+fi

@@ -22,5 +22,6 @@ pub mod report;
 pub mod runtime;
 pub mod scan;
 pub mod shots;
+pub mod stages;
 pub mod timecode;
 pub mod verify;

@@ -9,6 +9,7 @@ use super::{
     still, FrameSink, MediaError, MediaInfo, SampledFrame, SamplingOptions, StreamSummary,
 };
 use crate::shots::{CutDetector, Shot, ShotList};
+use crate::stages::{self, Stage};
 use ffmpeg::frame;
 use ffmpeg_next as ffmpeg;
 use std::ops::ControlFlow;
@@ -119,10 +120,15 @@ fn stream_video(
     let mut thumb_failures = 0u64;
     let mut reached_range_end = false;
 
-    while let Some(frame) = decoder.next_frame()? {
+    while let Some(frame) = stages::time(Stage::Decode, || decoder.next_frame())? {
         let index = decoder.decoded() - 1;
-        let starts_shot = match thumbnailer.thumbnail(&frame) {
-            Some(thumb) => detector.push(thumb),
+        let cut = stages::time(Stage::Cuts, || {
+            thumbnailer
+                .thumbnail(&frame)
+                .map(|thumb| detector.push(thumb))
+        });
+        let starts_shot = match cut {
+            Some(starts) => starts,
             None => {
                 // Without a thumbnail this frame cannot be compared; treat it as the same shot.
                 thumb_failures += 1;
@@ -203,7 +209,10 @@ impl Output<'_> {
         path: &Path,
     ) -> Result<(), MediaError> {
         for pick in picks.drain(..) {
-            let image = match self.converter.convert(&pick.payload, &self.geometry) {
+            let converted = stages::time(Stage::Convert, || {
+                self.converter.convert(&pick.payload, &self.geometry)
+            });
+            let image = match converted {
                 Ok(image) => image,
                 Err(e) => {
                     self.warnings.push(format!(

@@ -374,6 +374,37 @@ pub(super) struct EvidenceMap {
     refs: std::collections::HashMap<(usize, usize), (RefRank, crate::evidence::Evidence)>,
 }
 
+/// Which face evidence is worth capturing while workers run: a frame's (distance, frame)
+/// must beat the best claimed so far for its shot and person. The best frame of each is
+/// always captured (nothing before it can beat it), so the evidence kept is the same as when
+/// every frame is captured, in whatever order the workers go.
+#[derive(Default)]
+pub(super) struct EvidenceGate(
+    std::sync::Mutex<std::collections::HashMap<(usize, usize), (f32, FrameIndex)>>,
+);
+
+impl EvidenceGate {
+    /// True (and recorded) when (distance, frame) beats the best so far of (shot, person).
+    pub(super) fn claim(
+        &self,
+        shot: usize,
+        person: usize,
+        distance: f32,
+        frame: FrameIndex,
+    ) -> bool {
+        let Ok(mut best) = self.0.lock() else {
+            return true;
+        };
+        let better = best
+            .get(&(shot, person))
+            .is_none_or(|b| (distance, frame) < *b);
+        if better {
+            best.insert((shot, person), (distance, frame));
+        }
+        better
+    }
+}
+
 /// What the models saw on one sampled frame.
 pub(super) struct FrameResult {
     pub(super) index: FrameIndex,

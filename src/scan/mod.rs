@@ -11,7 +11,7 @@ mod findings;
 mod pacer;
 mod worker;
 
-use findings::{collect, FrameResult};
+use findings::{collect, EvidenceGate, FrameResult};
 use pacer::{Job, RefPacer, Sink};
 pub use worker::{RefHit, RefSet, Worker};
 
@@ -250,6 +250,7 @@ impl Scanner {
         let hard = self.opts.detect.hard;
         let (frame_tx, frame_rx) = bounded::<Job>(self.workers.len() * 2);
         let (obs_tx, obs_rx) = unbounded::<Result<FrameResult, WorkerError>>();
+        let gate = &EvidenceGate::default();
         let (summary, collected, sha256) = std::thread::scope(|s| {
             for w in self.workers.iter_mut() {
                 let rx = frame_rx.clone();
@@ -261,8 +262,17 @@ impl Scanner {
                         key,
                     } in rx
                     {
+                        let wanted =
+                            |person, distance| gate.claim(f.shot, person, distance, f.index);
                         let r = w
-                            .analyse_with(f.index, &f.image, matcher, true, false, hard.passes(key))
+                            .analyse_with(
+                                f.index,
+                                &f.image,
+                                matcher,
+                                &wanted,
+                                false,
+                                hard.passes(key),
+                            )
                             .map_err(WorkerError::from)
                             .and_then(|faces| {
                                 let hits = if match_refs {

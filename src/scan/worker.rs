@@ -10,6 +10,7 @@ use crate::ipmatch::embed::IpEmbedder;
 use crate::ipmatch::{IpError, IpMatch, IpMatcher, MatchConfig, RefImage};
 use crate::models::ModelSet;
 use crate::runtime::RuntimeError;
+use crate::stages::{self, Stage};
 use crate::timecode::FrameIndex;
 
 /// The registered references a scan matches against: every enrolled image, and the
@@ -126,7 +127,8 @@ impl Worker {
             return Ok(Vec::new());
         }
         let mut best: Vec<Option<IpMatch>> = vec![None; refs.refs.len()];
-        for found in m.match_frame(img, &refs.images)? {
+        let found = stages::time(Stage::References, || m.match_frame(img, &refs.images))?;
+        for found in found {
             let r = refs.owner[found.reference];
             if best[r].as_ref().is_none_or(|b| found.inliers > b.inliers) {
                 best[r] = Some(found);
@@ -164,26 +166,27 @@ impl Worker {
         evidence: bool,
         keep_chip: bool,
     ) -> Result<Vec<Observation>, RuntimeError> {
-        self.analyse_with(frame, img, matcher, evidence, keep_chip, &[])
+        self.analyse_with(frame, img, matcher, &|_, _| evidence, keep_chip, &[])
     }
 
-    /// As [`Worker::analyse`], with the `extra` detection passes (hard faces).
+    /// As [`Worker::analyse`], with the `extra` detection passes (hard faces); `evidence`
+    /// says for a face's nearest (person, distance) whether to capture evidence images.
     pub fn analyse_with(
         &mut self,
         frame: FrameIndex,
         img: &image::RgbImage,
         matcher: &Matcher,
-        evidence: bool,
+        evidence: &dyn Fn(usize, f32) -> bool,
         keep_chip: bool,
         extra: &[Pass],
     ) -> Result<Vec<Observation>, RuntimeError> {
         let faces = self.detector.detect_with(img, extra)?;
-        let chips = self.embedder.chips(img, &faces);
+        let chips = stages::time(Stage::Align, || self.embedder.chips(img, &faces));
         let ok: Vec<&image::RgbImage> = chips.iter().flatten().collect();
         let mut embs = if ok.is_empty() {
             Vec::new()
         } else {
-            self.embedder.embed_chips(&ok)?
+            stages::time(Stage::Embed, || self.embedder.embed_chips(&ok))?
         }
         .into_iter();
         Ok(faces
@@ -197,14 +200,19 @@ impl Worker {
                     .unwrap_or_default();
                 // Evidence for faces within the review band too: a possible match needs
                 // its evidence as much as an identification.
-                let matched = ranking
-                    .first()
-                    .is_some_and(|c| c.distance <= matcher.review_limit());
-                let evidence = (evidence && matched).then(|| {
-                    Box::new(crate::evidence::capture(
-                        img,
-                        [face.x, face.y, face.w, face.h],
-                    ))
+                // Only when `evidence` wants it (a scan asks for a frame that could beat the
+                // best so far of its shot and person: encoding JPEGs of every sample cost
+                // 37 ms a sample on the bench clip).
+                let wanted = ranking.first().is_some_and(|c| {
+                    c.distance <= matcher.review_limit() && evidence(c.person, c.distance)
+                });
+                let evidence = wanted.then(|| {
+                    stages::time(Stage::Evidence, || {
+                        Box::new(crate::evidence::capture(
+                            img,
+                            [face.x, face.y, face.w, face.h],
+                        ))
+                    })
                 });
                 Observation {
                     frame,

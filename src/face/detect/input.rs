@@ -5,6 +5,7 @@ use super::blazeface::{self, RawDetection};
 use super::Region;
 use crate::models::{Channels, InputSpec, Layout, ModelRef};
 use crate::runtime::{Model, RuntimeError};
+use crate::stages::{self, Stage};
 use image::RgbImage;
 
 /// Where a region landed inside the square model input.
@@ -25,64 +26,166 @@ pub(super) fn fill_input(
     out: &mut ndarray::ArrayD<f32>,
     slot: usize,
 ) -> Letterbox {
+    let r = [
+        region.x as f32,
+        region.y as f32,
+        region.w as f32,
+        region.h as f32,
+    ];
+    fill_scaled(img, r, 1.0, spec, out, slot)
+}
+
+/// As [`fill_input`], reading `src`, a copy of the frame shrunk by `factor` (1.0: the frame
+/// itself); `r` is the region in `src` pixels. The letterbox maps back to frame pixels.
+fn fill_scaled(
+    src: &RgbImage,
+    r: [f32; 4],
+    factor: f32,
+    spec: &InputSpec,
+    out: &mut ndarray::ArrayD<f32>,
+    slot: usize,
+) -> Letterbox {
     let (iw, ih) = (spec.width as usize, spec.height as usize);
-    let s = (iw as f32 / region.w as f32).min(ih as f32 / region.h as f32);
-    let dw = ((region.w as f32 * s).round() as usize).clamp(1, iw);
-    let dh = ((region.h as f32 * s).round() as usize).clamp(1, ih);
+    let [rx, ry, rw, rh] = r;
+    let s = (iw as f32 / rw).min(ih as f32 / rh);
+    let dw = ((rw * s).round() as usize).clamp(1, iw);
+    let dh = ((rh * s).round() as usize).clamp(1, ih);
     let px = (iw - dw) / 2;
     let py = (ih - dh) / 2;
-    let pad_value = spec.offset; // pixel 0 (black), as MediaPipe pads
-    let raw = img.as_raw();
-    let stride = img.width() as usize * 3;
-    let sx = region.w as f32 / dw as f32;
-    let sy = region.h as f32 / dh as f32;
+    let (sw, sh) = (src.width() as usize, src.height() as usize);
+    // The source span of each output column and row: [start, end), at least one pixel.
+    let spans = |origin: f32, step: f32, n: usize, limit: usize| -> Vec<(usize, usize)> {
+        (0..n)
+            .map(|i| {
+                let f0 = origin + i as f32 * step;
+                let a = (f0.max(0.0) as usize).min(limit.saturating_sub(1));
+                let b = ((f0 + step).ceil() as usize).min(limit).max(a + 1);
+                (a, b)
+            })
+            .collect()
+    };
+    let end_x = ((rx + rw).ceil() as usize).min(sw);
+    let end_y = ((ry + rh).ceil() as usize).min(sh);
+    let xs = spans(rx, rw / dw as f32, dw, end_x);
+    let ys = spans(ry, rh / dh as f32, dh, end_y);
     let order: [usize; 3] = match spec.channels {
         Channels::Rgb => [0, 1, 2],
         Channels::Bgr => [2, 1, 0],
     };
-    let mut put = |y: usize, x: usize, c: usize, v: f32| match spec.layout {
-        Layout::Nchw => out[[slot, c, y, x]] = v,
-        Layout::Nhwc => out[[slot, y, x, c]] = v,
+    let plane = iw * ih;
+    let base = slot * 3 * plane;
+    let pad_value = spec.offset; // pixel 0 (black), as MediaPipe pads
+    let raw = src.as_raw();
+    let stride = sw * 3;
+    let mut acc = vec![0u32; dw * 3];
+    let Some(data) = out.as_slice_mut() else {
+        return Letterbox {
+            scale: s * factor,
+            pad_x: px as f32,
+            pad_y: py as f32,
+        };
+    };
+    // Where output pixel (x, y), channel c goes in the slot.
+    let at = |y: usize, x: usize, c: usize| match spec.layout {
+        Layout::Nchw => base + c * plane + y * iw + x,
+        Layout::Nhwc => base + (y * iw + x) * 3 + c,
     };
     for oy in 0..ih {
-        for ox in 0..iw {
-            if oy < py || oy >= py + dh || ox < px || ox >= px + dw {
+        let inside_y = oy >= py && oy < py + dh;
+        if !inside_y {
+            for ox in 0..iw {
                 for c in 0..3 {
-                    put(oy, ox, c, pad_value);
+                    data[at(oy, ox, c)] = pad_value;
+                }
+            }
+            continue;
+        }
+        let (y0, y1) = ys[oy - py];
+        acc.iter_mut().for_each(|a| *a = 0);
+        for yy in y0..y1 {
+            let row = &raw[yy * stride..(yy + 1) * stride];
+            add_spans(row, &xs, &mut acc);
+        }
+        for ox in 0..iw {
+            if ox < px || ox >= px + dw {
+                for c in 0..3 {
+                    data[at(oy, ox, c)] = pad_value;
                 }
                 continue;
             }
-            let fy0 = region.y as f32 + (oy - py) as f32 * sy;
-            let fx0 = region.x as f32 + (ox - px) as f32 * sx;
-            let y0 = fy0 as usize;
-            let x0 = fx0 as usize;
-            let y1 = ((fy0 + sy).ceil() as usize)
-                .min((region.y + region.h) as usize)
-                .max(y0 + 1);
-            let x1 = ((fx0 + sx).ceil() as usize)
-                .min((region.x + region.w) as usize)
-                .max(x0 + 1);
-            let mut acc = [0u32; 3];
-            for yy in y0..y1 {
-                let row = &raw[yy * stride + x0 * 3..yy * stride + x1 * 3];
-                for p in row.chunks_exact(3) {
-                    acc[0] += u32::from(p[0]);
-                    acc[1] += u32::from(p[1]);
-                    acc[2] += u32::from(p[2]);
-                }
-            }
+            let k = ox - px;
+            let (x0, x1) = xs[k];
             let n = ((y1 - y0) * (x1 - x0)) as f32;
-            for (c, &src) in order.iter().enumerate() {
-                put(oy, ox, c, acc[src] as f32 / n * spec.scale + spec.offset);
+            let mul = spec.scale / n;
+            for (c, &from) in order.iter().enumerate() {
+                data[at(oy, ox, c)] = acc[k * 3 + from] as f32 * mul + spec.offset;
             }
         }
     }
     Letterbox {
-        scale: s,
+        scale: s * factor,
         pad_x: px as f32,
         pad_y: py as f32,
     }
 }
+
+/// Adds each span `[x0, x1)` of an RGB row to its three sums in `acc`.
+fn add_spans(row: &[u8], xs: &[(usize, usize)], acc: &mut [u32]) {
+    for (k, &(x0, x1)) in xs.iter().enumerate() {
+        let (mut a0, mut a1, mut a2) = (0u32, 0u32, 0u32);
+        for p in row[x0 * 3..x1 * 3].chunks_exact(3) {
+            a0 += u32::from(p[0]);
+            a1 += u32::from(p[1]);
+            a2 += u32::from(p[2]);
+        }
+        acc[k * 3] += a0;
+        acc[k * 3 + 1] += a1;
+        acc[k * 3 + 2] += a2;
+    }
+}
+
+/// The frame shrunk by area averaging to `factor` of its size (0 < factor < 1), so regions
+/// read at that scale or smaller cost a read of the small copy, not of the frame.
+pub(super) fn shrink(img: &RgbImage, factor: f32) -> RgbImage {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let nw = ((w as f32 * factor).round() as usize).clamp(1, w.max(1));
+    let nh = ((h as f32 * factor).round() as usize).clamp(1, h.max(1));
+    let spans = |len: usize, n: usize| -> Vec<(usize, usize)> {
+        (0..n)
+            .map(|i| {
+                let a = i * len / n;
+                let b = ((i + 1) * len / n).max(a + 1).min(len);
+                (a, b)
+            })
+            .collect()
+    };
+    let xs = spans(w, nw);
+    let ys = spans(h, nh);
+    let raw = img.as_raw();
+    let stride = w * 3;
+    let mut out = vec![0u8; nw * nh * 3];
+    let mut acc = vec![0u32; nw * 3];
+    for (oy, &(y0, y1)) in ys.iter().enumerate() {
+        acc.iter_mut().for_each(|a| *a = 0);
+        for yy in y0..y1 {
+            let row = &raw[yy * stride..(yy + 1) * stride];
+            add_spans(row, &xs, &mut acc);
+        }
+        let row = &mut out[oy * nw * 3..(oy + 1) * nw * 3];
+        for (k, &(x0, x1)) in xs.iter().enumerate() {
+            let n = ((y1 - y0) * (x1 - x0)) as u32;
+            for c in 0..3 {
+                row[k * 3 + c] = ((acc[k * 3 + c] + n / 2) / n) as u8;
+            }
+        }
+    }
+    RgbImage::from_raw(nw as u32, nh as u32, out).unwrap_or_else(|| img.clone())
+}
+
+/// Regions per detector run. Batches are slower per image here: the activations of a big
+/// batch no longer fit the cache. Whole 60 s bench scans (2 workers, detector model time):
+/// 14.8-15.0 s one at a time, 15.0-15.9 in twos, 19.0-21.0 in nines.
+const DETECT_BATCH: usize = 1;
 
 /// One BlazeFace model with its decoding facts.
 pub(super) struct BlazeModel {
@@ -106,6 +209,20 @@ impl BlazeModel {
             anchors: blazeface::anchors(&spec.anchors),
             reference: r.clone(),
         })
+    }
+
+    /// The frame shrunk for `regions`, when two or more of them are read shrunk 2x or more
+    /// (to the largest of their scales), so they read the small copy instead of the frame.
+    pub(super) fn shrunk_for(&self, img: &RgbImage, regions: &[Region]) -> Option<RgbImage> {
+        let spec = &self.reference.entry.input;
+        let (w, h) = (spec.width as f32, spec.height as f32);
+        let shrunk: Vec<f32> = regions
+            .iter()
+            .map(|r| (w / r.w as f32).min(h / r.h as f32))
+            .filter(|&s| s <= 0.5)
+            .collect();
+        let factor = shrunk.iter().copied().fold(0.0f32, f32::max);
+        (shrunk.len() > 1).then(|| stages::time(Stage::DetectInput, || shrink(img, factor)))
     }
 
     /// The manifest's score threshold (0.5 when it has none).
@@ -134,7 +251,7 @@ impl BlazeModel {
         regions: &[Region],
     ) -> Result<Vec<(RawDetection, Region)>, RuntimeError> {
         let t = self.threshold();
-        self.detect_above(img, regions, t)
+        self.detect_above(img, None, regions, t)
     }
 
     /// As [`BlazeModel::detect`], keeping detections scoring at least `threshold` (below the
@@ -142,6 +259,7 @@ impl BlazeModel {
     pub(super) fn detect_above(
         &mut self,
         img: &RgbImage,
+        small: Option<&RgbImage>,
         regions: &[Region],
         threshold: f32,
     ) -> Result<Vec<(RawDetection, Region)>, RuntimeError> {
@@ -160,26 +278,55 @@ impl BlazeModel {
             .to_string();
         let score_name = entry.output("scores").unwrap_or("scores").to_string();
         let batch = if entry.dynamic_batch() {
-            regions.len().max(1)
+            DETECT_BATCH
         } else {
             1
         };
         let mut out = Vec::new();
+        let (h, w) = (spec.height as usize, spec.width as usize);
+        // Regions shrunk 2x or more (the whole frame, the tiles) read a copy of the frame
+        // shrunk once (`small`, shared by the models of one frame, or made here), not the
+        // frame once per region.
+        let scale = |r: &Region| (w as f32 / r.w as f32).min(h as f32 / r.h as f32);
+        let made;
+        let small = match small {
+            Some(s) => Some(s),
+            None => {
+                made = self.shrunk_for(img, regions);
+                made.as_ref()
+            }
+        };
+        let small_factor = small.map_or(0.0, |s| s.width() as f32 / img.width().max(1) as f32);
         for chunk in regions.chunks(batch) {
-            let (h, w) = (spec.height as usize, spec.width as usize);
             let shape = match spec.layout {
                 Layout::Nchw => vec![chunk.len(), 3, h, w],
                 Layout::Nhwc => vec![chunk.len(), h, w, 3],
             };
             let mut input = ndarray::ArrayD::<f32>::zeros(shape);
-            let boxes: Vec<Letterbox> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, r)| fill_input(img, *r, spec, &mut input, i))
-                .collect();
-            let outs =
+            let boxes: Vec<Letterbox> = stages::time(Stage::DetectInput, || {
+                chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| match small {
+                        Some(sm) if scale(r) <= 0.5 && scale(r) <= small_factor + 1e-3 => {
+                            let fx = sm.width() as f32 / img.width() as f32;
+                            let fy = sm.height() as f32 / img.height() as f32;
+                            let rr = [
+                                r.x as f32 * fx,
+                                r.y as f32 * fy,
+                                r.w as f32 * fx,
+                                r.h as f32 * fy,
+                            ];
+                            fill_scaled(sm, rr, fx, spec, &mut input, i)
+                        }
+                        _ => fill_input(img, *r, spec, &mut input, i),
+                    })
+                    .collect()
+            });
+            let outs = stages::time(Stage::DetectModel, || {
                 self.model
-                    .run(&spec.name, input, &[reg_name.as_str(), score_name.as_str()])?;
+                    .run(&spec.name, input, &[reg_name.as_str(), score_name.as_str()])
+            })?;
             let per_reg = outs[0].data.len() / chunk.len();
             let per_score = outs[1].data.len() / chunk.len();
             for (i, (region, lb)) in chunk.iter().zip(&boxes).enumerate() {

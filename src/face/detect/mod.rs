@@ -254,9 +254,11 @@ impl FaceDetector {
         let whole = whole(img);
         let mut rs = vec![whole];
         rs.extend(tiles(fw, fh, self.opts.tile, self.opts.overlap));
+        // One shrunk copy of the frame for the tiles, the whole frame and the short range.
+        let small = self.full.shrunk_for(img, &rs);
         let (mut all, weak): (Vec<RawDetection>, Vec<RawDetection>) = self
             .full
-            .detect_above(img, &rs, low)?
+            .detect_above(img, small.as_ref(), &rs, low)?
             .into_iter()
             .filter(|(d, r)| *r == whole || !cut_by_tile(d, *r, fw, fh))
             .map(|(d, _)| d)
@@ -266,7 +268,7 @@ impl FaceDetector {
             let min = 0.15 * fw.max(fh) as f32;
             all.extend(
                 short
-                    .detect(img, &[whole])?
+                    .detect_above(img, small.as_ref(), &[whole], short.threshold())?
                     .into_iter()
                     .map(|(d, _)| d)
                     .filter(|d| d.w.max(d.h) >= min),
@@ -324,7 +326,7 @@ impl FaceDetector {
         let threshold = self.full.threshold();
         let (found, weak): (Vec<RawDetection>, Vec<RawDetection>) = self
             .full
-            .detect_above(img, &rs, passes::REGION_SCORE.min(threshold))?
+            .detect_above(img, None, &rs, passes::REGION_SCORE.min(threshold))?
             .into_iter()
             .filter(|(d, r)| !cut_by_tile(d, *r, fw, fh))
             .map(|(d, _)| d)
@@ -424,7 +426,7 @@ fn whole(img: &RgbImage) -> Region {
 
 #[cfg(test)]
 mod tests {
-    use super::input::{fill_input, to_frame};
+    use super::input::{fill_input, shrink, to_frame};
     use super::*;
     use crate::models::{Channels, InputSpec, Layout};
 
@@ -488,6 +490,68 @@ mod tests {
         assert!((f.w - 8.0).abs() < 1e-4);
         assert!((f.keypoints[0][0] - 8.0).abs() < 1e-4);
         assert!((f.keypoints[0][1] - 0.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn shrinking_averages_each_block_and_tiles_read_from_it_as_from_the_frame() {
+        // A 6x4 frame of 2x2 blocks with distinct colours shrinks to their means.
+        let img = RgbImage::from_fn(6, 4, |x, y| {
+            let v = (10 * (x / 2) + 40 * (y / 2) + (x % 2) + (y % 2)) as u8;
+            image::Rgb([v, 255 - v, 7])
+        });
+        let small = shrink(&img, 0.5);
+        assert_eq!(small.dimensions(), (3, 2));
+        for (x, y, p) in small.enumerate_pixels() {
+            let v = (10 * x + 40 * y + 1) as u8;
+            assert_eq!(p.0, [v, 255 - v, 7], "block {x},{y}");
+        }
+        // A smooth 1080p frame through a shrunk copy gives the input read directly, but for
+        // where the box edges fall (3.33 px boxes vs 3-4 px blocks).
+        let frame = RgbImage::from_fn(1920, 1080, |x, y| {
+            let v = |a: f32, b: f32| {
+                (128.0 + 100.0 * (x as f32 / a).sin() * (y as f32 / b).cos()) as u8
+            };
+            image::Rgb([v(37.0, 23.0), v(19.0, 41.0), v(53.0, 11.0)])
+        });
+        let spec = InputSpec {
+            name: "in".into(),
+            width: 192,
+            height: 192,
+            layout: Layout::Nchw,
+            channels: Channels::Rgb,
+            scale: 1.0 / 255.0,
+            offset: 0.0,
+        };
+        let r = Region {
+            x: 640,
+            y: 440,
+            w: 640,
+            h: 640,
+        };
+        let mut direct = ndarray::ArrayD::<f32>::zeros(vec![1, 3, 192, 192]);
+        fill_input(&frame, r, &spec, &mut direct, 0);
+        let small = shrink(&frame, 0.3);
+        assert_eq!(small.dimensions(), (576, 324));
+        let mut via = ndarray::ArrayD::<f32>::zeros(vec![1, 3, 192, 192]);
+        let sub = image::imageops::crop_imm(&small, 192, 132, 192, 192).to_image();
+        let whole = Region {
+            x: 0,
+            y: 0,
+            w: 192,
+            h: 192,
+        };
+        fill_input(&sub, whole, &spec, &mut via, 0);
+        let diffs: Vec<f32> = direct
+            .iter()
+            .zip(via.iter())
+            .map(|(a, b)| (a - b).abs() * 255.0)
+            .collect();
+        let max = diffs.iter().copied().fold(0.0f32, f32::max);
+        let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
+        assert!(
+            mean < 2.0 && max < 12.0,
+            "difference in levels: mean {mean}, max {max}"
+        );
     }
 
     #[test]
