@@ -82,7 +82,8 @@ def fetch_npm_tarball() -> Path:
     if not tgz.exists():
         log(f"npm pack {NPM_PACKAGE}@{NPM_VERSION}")
         subprocess.run(
-            ["npm", "pack", f"{NPM_PACKAGE}@{NPM_VERSION}", "--pack-destination", str(CACHE)],
+            ["npm", "pack", "--loglevel=error", f"{NPM_PACKAGE}@{NPM_VERSION}",
+             "--pack-destination", str(CACHE)],
             check=True,
             stdout=subprocess.DEVNULL,
         )

