@@ -418,7 +418,9 @@ pub(super) struct FrameResult {
 pub(super) fn collect(
     rx: crossbeam_channel::Receiver<Result<FrameResult, WorkerError>>,
 ) -> Result<(Vec<FrameResult>, EvidenceMap), WorkerError> {
-    let mut frames = Vec::new();
+    let mut frames: Vec<FrameResult> = Vec::new();
+    // A sample's faces and its reference matches may come from different workers.
+    let mut at: std::collections::HashMap<FrameIndex, usize> = Default::default();
     let mut best = EvidenceMap::default();
     for r in rx {
         let mut f = r?;
@@ -451,7 +453,18 @@ pub(super) fn collect(
                 best.refs.insert(key, (rank, *e));
             }
         }
-        frames.push(f);
+        match at.get(&f.index) {
+            Some(&i) => {
+                let known = &mut frames[i];
+                known.faces.append(&mut f.faces);
+                known.refs.append(&mut f.refs);
+                known.refs_checked |= f.refs_checked;
+            }
+            None => {
+                at.insert(f.index, frames.len());
+                frames.push(f);
+            }
+        }
     }
     Ok((frames, best))
 }

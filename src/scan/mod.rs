@@ -27,6 +27,7 @@ use crate::report::{FileReport, SequenceRecord};
 use crate::runtime::RuntimeError;
 use crossbeam_channel::{bounded, unbounded};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use time::Date;
 
 /// Hears how a file's scan goes (progress bars, the worker process's reports).
@@ -248,46 +249,78 @@ impl Scanner {
         let sampling = &self.opts.sampling;
         let ref_rate = self.opts.ref_per_second;
         let hard = self.opts.detect.hard;
-        let (frame_tx, frame_rx) = bounded::<Job>(self.workers.len() * 2);
+        // One queue per worker: a shot's samples go to one worker, in order (see `Sink`).
+        let (frame_txs, frame_rxs): (Vec<_>, Vec<_>) =
+            (0..self.workers.len()).map(|_| bounded::<Job>(2)).unzip();
+        // Samples for reference matching, taken by whichever worker is free.
+        let matching = self.matches_references();
+        let (ref_tx, ref_rx) = bounded::<Arc<media::SampledFrame>>(self.workers.len() * 2);
         let (obs_tx, obs_rx) = unbounded::<Result<FrameResult, WorkerError>>();
         let gate = &EvidenceGate::default();
         let (summary, collected, sha256) = std::thread::scope(|s| {
-            for w in self.workers.iter_mut() {
-                let rx = frame_rx.clone();
+            for (w, rx) in self.workers.iter_mut().zip(frame_rxs) {
                 let tx = obs_tx.clone();
+                let ref_rx = ref_rx.clone();
+                w.forget_shot();
                 s.spawn(move || {
-                    for Job {
-                        frame: f,
-                        refs: match_refs,
-                        key,
-                    } in rx
-                    {
-                        let wanted =
-                            |person, distance| gate.claim(f.shot, person, distance, f.index);
-                        let r = w
-                            .analyse_with(
-                                f.index,
-                                &f.image,
-                                matcher,
-                                &wanted,
-                                false,
-                                hard.passes(key),
-                            )
-                            .map_err(WorkerError::from)
-                            .and_then(|faces| {
-                                let hits = if match_refs {
-                                    w.match_refs(&f.image, refs, true)?
-                                } else {
-                                    Vec::new()
+                    let (mut faces_rx, mut refs_rx) = (rx, ref_rx);
+                    let (mut faces_open, mut refs_open) = (true, true);
+                    while faces_open || refs_open {
+                        // This worker's shot first (the decoder waits on it), then any
+                        // sample waiting for reference matching.
+                        let next = match faces_rx.try_recv() {
+                            Ok(job) => Some(Ok(job)),
+                            Err(_) => crossbeam_channel::select! {
+                                recv(faces_rx) -> j => match j {
+                                    Ok(job) => Some(Ok(job)),
+                                    Err(_) => {
+                                        faces_rx = crossbeam_channel::never();
+                                        faces_open = false;
+                                        None
+                                    }
+                                },
+                                recv(refs_rx) -> f => match f {
+                                    Ok(frame) => Some(Err(frame)),
+                                    Err(_) => {
+                                        refs_rx = crossbeam_channel::never();
+                                        refs_open = false;
+                                        None
+                                    }
+                                },
+                            },
+                        };
+                        let r = match next {
+                            Some(Ok(Job {
+                                frame: f,
+                                key,
+                                grid,
+                                ..
+                            })) => {
+                                let wanted = |person, distance| {
+                                    gate.claim(f.shot, person, distance, f.index)
                                 };
-                                Ok(FrameResult {
+                                w.analyse_sample(&f, grid, matcher, &wanted, hard.passes(key))
+                                    .map_err(WorkerError::from)
+                                    .map(|faces| FrameResult {
+                                        index: f.index,
+                                        shot: f.shot,
+                                        faces,
+                                        refs: Vec::new(),
+                                        refs_checked: false,
+                                    })
+                            }
+                            Some(Err(f)) => w
+                                .match_refs(&f.image, refs, true)
+                                .map_err(WorkerError::from)
+                                .map(|hits| FrameResult {
                                     index: f.index,
                                     shot: f.shot,
-                                    faces,
+                                    faces: Vec::new(),
                                     refs: hits,
-                                    refs_checked: match_refs && w.ip.is_some() && !refs.is_empty(),
-                                })
-                            });
+                                    refs_checked: true,
+                                }),
+                            None => continue,
+                        };
                         let failed = r.is_err();
                         if tx.send(r).is_err() || failed {
                             break;
@@ -295,7 +328,6 @@ impl Scanner {
                     }
                 });
             }
-            drop(frame_rx);
             drop(obs_tx);
             // Collects as results arrive, keeping only the best evidence per (shot, person),
             // so a long appearance does not pile up images.
@@ -306,11 +338,13 @@ impl Scanner {
                 Input::File(p) => crate::models::sha256_file(p).ok(),
                 Input::Sequence(q) => crate::models::sha256_sequence(&q.frames).ok(),
             });
-            let mut sink = Sink {
-                tx: Some(frame_tx),
-                pacer: RefPacer::new(ref_rate, sampling.every_frame),
+            drop(ref_rx);
+            let mut sink = Sink::new(
+                frame_txs,
+                matching.then_some(ref_tx),
+                RefPacer::new(ref_rate, sampling.every_frame),
                 progress,
-            };
+            );
             let summary = match input {
                 Input::File(p) => media::stream(p, sampling, &mut sink),
                 Input::Sequence(q) => media::stream_sequence(q, seq_rate, sampling, &mut sink),

@@ -4,13 +4,17 @@
 use crate::media::{self, FrameSink, SampledFrame};
 use crate::timecode::FrameIndex;
 use std::ops::ControlFlow;
-/// A sampled frame on its way to a worker, whether references are matched on it, and
-/// whether it is one of its shot's key frames (first and last sample, about one a second),
-/// where `--hard-faces key` runs the whole-frame passes for hard faces.
+use std::sync::Arc;
+/// A sampled frame on its way to a worker, whether references are matched on it, whether
+/// it is one of its shot's key frames (first and last sample, about one a second), where
+/// `--hard-faces key` runs the whole-frame passes for hard faces, and whether faces are
+/// looked for on the whole tile grid (first and last sample, one every two seconds; the
+/// samples between follow the faces already found).
 pub(super) struct Job {
-    pub(super) frame: SampledFrame,
+    pub(super) frame: Arc<SampledFrame>,
     pub(super) refs: bool,
     pub(super) key: bool,
+    pub(super) grid: bool,
 }
 
 /// Samples at least `gap` frames apart within a shot, plus each shot's first and last.
@@ -56,6 +60,10 @@ impl Cadence {
 /// Key frames for the hard-faces passes: about one a second.
 const KEY_PER_SECOND: f64 = 1.0;
 
+/// Samples that look for faces on the whole tile grid (with the close looks): one every two
+/// seconds, plus each shot's first and last sample.
+const GRID_PER_SECOND: f64 = 0.5;
+
 /// Decides which sampled frames reference matching runs on: each shot's first and last
 /// sample, and in between samples at least `1 / per_second` seconds after the previous one
 /// matched (every sample when that is denser than the sampling, or in every-frame mode).
@@ -66,6 +74,7 @@ pub(super) struct RefPacer {
     every: bool,
     refs: Cadence,
     key: Cadence,
+    grid: Cadence,
     pending: Option<SampledFrame>,
 }
 
@@ -75,6 +84,7 @@ impl RefPacer {
             every,
             refs: Cadence::new(per_second),
             key: Cadence::new(KEY_PER_SECOND),
+            grid: Cadence::new(GRID_PER_SECOND),
             pending: None,
         }
     }
@@ -83,6 +93,7 @@ impl RefPacer {
     fn start(&mut self, fps: f64) {
         self.refs.start(fps, self.every);
         self.key.start(fps, self.every);
+        self.grid.start(fps, self.every);
         self.pending = None;
     }
 
@@ -103,32 +114,79 @@ impl RefPacer {
         let last_of_shot = next_shot != Some(frame.shot);
         let refs = self.refs.choose(&frame, last_of_shot);
         let key = self.key.choose(&frame, last_of_shot);
-        Job { frame, refs, key }
+        let grid = self.grid.choose(&frame, last_of_shot);
+        Job {
+            frame: Arc::new(frame),
+            refs,
+            key,
+            grid,
+        }
     }
 }
 
+/// Feeds the workers: each shot's samples go to one worker, in order, so it can follow the
+/// faces from one sample to the next; a new shot goes to the worker with the fewest samples
+/// waiting. Which worker takes a shot does not change what is found in it. Reference
+/// matching needs no order: the samples it runs on also go to a queue every worker takes
+/// from when its own is empty (`refs`), so a long shot does not leave the others idle.
 pub(super) struct Sink<'a> {
-    pub(super) tx: Option<crossbeam_channel::Sender<Job>>,
+    pub(super) txs: Vec<crossbeam_channel::Sender<Job>>,
+    pub(super) refs: Option<crossbeam_channel::Sender<Arc<SampledFrame>>>,
     pub(super) pacer: RefPacer,
     pub(super) progress: &'a mut dyn super::ScanProgress,
+    /// The shot being fed and the worker taking it.
+    route: Option<(usize, usize)>,
 }
 
-impl Sink<'_> {
+impl<'a> Sink<'a> {
+    /// `refs`: where samples for reference matching go (None: no references matched).
+    pub(super) fn new(
+        txs: Vec<crossbeam_channel::Sender<Job>>,
+        refs: Option<crossbeam_channel::Sender<Arc<SampledFrame>>>,
+        pacer: RefPacer,
+        progress: &'a mut dyn super::ScanProgress,
+    ) -> Self {
+        Self {
+            txs,
+            refs,
+            pacer,
+            progress,
+            route: None,
+        }
+    }
+
     fn send(&mut self, job: Option<Job>) -> ControlFlow<()> {
         let Some(job) = job else {
             return ControlFlow::Continue(());
         };
-        match self.tx.as_ref().map(|tx| tx.send(job)) {
-            Some(Ok(())) => ControlFlow::Continue(()),
-            _ => ControlFlow::Break(()),
+        let shot = job.frame.shot;
+        if let Some(refs) = self.refs.as_ref().filter(|_| job.refs) {
+            if refs.send(Arc::clone(&job.frame)).is_err() {
+                return ControlFlow::Break(());
+            }
+        }
+        let worker = match self.route {
+            Some((s, w)) if s == shot => w,
+            _ => {
+                let Some(w) = (0..self.txs.len()).min_by_key(|&i| self.txs[i].len()) else {
+                    return ControlFlow::Break(());
+                };
+                self.route = Some((shot, w));
+                w
+            }
+        };
+        match self.txs[worker].send(job) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(_) => ControlFlow::Break(()),
         }
     }
 
-    /// Sends the frame held back and closes the channel, so workers finish.
+    /// Sends the frame held back and closes the channels, so workers finish.
     pub(super) fn finish(&mut self) {
         let last = self.pacer.finish();
         let _ = self.send(last);
-        self.tx = None;
+        self.txs.clear();
+        self.refs = None;
     }
 }
 
@@ -184,24 +242,91 @@ mod tests {
             .collect()
     }
 
+    /// 25 fps sampled at 2/s: a 4 s shot (0..=99), then a 0.4 s shot (100..=109).
+    const FOUR_SECOND_SHOT: [(u64, usize); 10] = [
+        (0, 0),
+        (13, 0),
+        (25, 0),
+        (38, 0),
+        (50, 0),
+        (63, 0),
+        (99, 0),
+        (100, 1),
+        (105, 1),
+        (109, 1),
+    ];
+
     #[test]
     fn key_frames_are_one_a_second_and_each_shots_ends_whatever_the_reference_rate() {
-        let samples = [
-            (0, 0),
-            (13, 0),
-            (25, 0),
-            (38, 0),
-            (50, 0),
-            (63, 0),
-            (99, 0),
-            (100, 1),
-            (105, 1),
-            (109, 1),
-        ];
+        let samples = FOUR_SECOND_SHOT;
         let keys = |rate| paced_by(&samples, 25.0, rate, false, |j| j.key);
         assert_eq!(keys(1.0), vec![0, 25, 50, 99, 100, 109]);
         assert_eq!(keys(10.0), keys(1.0));
         assert_eq!(paced_by(&samples, 25.0, 1.0, true, |j| j.key).len(), 10);
+    }
+
+    #[test]
+    fn the_grid_looks_every_two_seconds_and_on_each_shots_ends() {
+        let samples = FOUR_SECOND_SHOT;
+        let grid = paced_by(&samples, 25.0, 1.0, false, |j| j.grid);
+        assert_eq!(grid, vec![0, 50, 99, 100, 109]);
+        // Every-frame mode (inspect): the whole grid on every frame.
+        assert_eq!(paced_by(&samples, 25.0, 1.0, true, |j| j.grid).len(), 10);
+    }
+
+    #[test]
+    fn each_shot_goes_to_one_worker_in_order() {
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..2).map(|_| crossbeam_channel::bounded(64)).unzip();
+        let mut progress = ();
+        let (ref_tx, ref_rx) = crossbeam_channel::bounded(64);
+        let mut sink = Sink::new(txs, Some(ref_tx), RefPacer::new(1.0, false), &mut progress);
+        sink.pacer.start(25.0);
+        let samples = [
+            (0, 0),
+            (5, 0),
+            (9, 0),
+            (10, 1),
+            (12, 1),
+            (20, 2),
+            (30, 3),
+            (31, 3),
+        ];
+        for &(index, shot) in &samples {
+            let frame = SampledFrame {
+                index,
+                shot,
+                image: image::RgbImage::new(1, 1),
+            };
+            assert!(sink.sample(frame).is_continue());
+        }
+        sink.finish();
+        let got: Vec<Vec<(u64, usize)>> = rxs
+            .iter()
+            .map(|rx| {
+                rx.try_iter()
+                    .map(|j| (j.frame.index, j.frame.shot))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(got.iter().map(Vec::len).sum::<usize>(), samples.len());
+        for shot in 0..4 {
+            let holders: Vec<usize> = (0..2)
+                .filter(|&w| got[w].iter().any(|&(_, s)| s == shot))
+                .collect();
+            assert_eq!(holders.len(), 1, "shot {shot} went to {holders:?}: {got:?}");
+        }
+        for queue in &got {
+            assert!(
+                queue.windows(2).all(|p| p[0].0 < p[1].0),
+                "in order: {queue:?}"
+            );
+        }
+        // Both workers got work: a new shot goes to the shorter queue.
+        assert!(got.iter().all(|q| !q.is_empty()), "{got:?}");
+        // The samples references are matched on (each shot's first and last, 1/s: all but
+        // frame 5) go to the shared queue too.
+        let refs: Vec<u64> = ref_rx.try_iter().map(|f| f.index).collect();
+        assert_eq!(refs, vec![0, 9, 10, 12, 20, 30, 31]);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! One worker thread's models: the face detector and embedder, and the reference matcher.
 
 use super::WorkerError;
-use crate::face::detect::{DetectOptions, FaceDetector, Pass};
+use crate::face::detect::{DetectOptions, Face, FaceDetector, Pass};
 use crate::face::embed::Embedder;
 use crate::face::matching::Matcher;
 use crate::face::track::Observation;
@@ -67,6 +67,9 @@ pub struct Worker {
     detector: FaceDetector,
     embedder: Embedder,
     pub(super) ip: Option<IpMatcher>,
+    /// The shot of the last sample analysed and the faces found on it (with their passes),
+    /// followed on the shot's next sample when that one does not look on the whole grid.
+    followed: Option<(usize, Vec<(Face, Pass)>)>,
 }
 
 /// A reference verified on one frame, with evidence when asked for.
@@ -104,6 +107,7 @@ impl Worker {
             )?,
             embedder: Embedder::load(&models.embedder, 1)?,
             ip,
+            followed: None,
         })
     }
 
@@ -181,6 +185,47 @@ impl Worker {
         extra: &[Pass],
     ) -> Result<Vec<Observation>, RuntimeError> {
         let faces = self.detector.detect_with(img, extra)?;
+        self.describe(frame, img, faces, matcher, evidence, keep_chip)
+    }
+
+    /// A new file: no face is followed into its first shot.
+    pub fn forget_shot(&mut self) {
+        self.followed = None;
+    }
+
+    /// Faces in one sample of a video, as [`Worker::analyse_with`]: on the whole tile grid
+    /// with the `extra` passes when `grid` (or the shot is new to this worker), else only the
+    /// whole frame and a close look around each face found on the shot's previous sample.
+    pub fn analyse_sample(
+        &mut self,
+        sample: &crate::media::SampledFrame,
+        grid: bool,
+        matcher: &Matcher,
+        evidence: &dyn Fn(usize, f32) -> bool,
+        extra: &[Pass],
+    ) -> Result<Vec<Observation>, RuntimeError> {
+        let img = &sample.image;
+        let found = match self.followed.take() {
+            Some((shot, prev)) if shot == sample.shot && !grid => {
+                self.detector.follow(img, &prev)?
+            }
+            _ => self.detector.detect_passes(img, extra)?,
+        };
+        self.followed = Some((sample.shot, found.clone()));
+        let faces = found.into_iter().map(|(f, _)| f).collect();
+        self.describe(sample.index, img, faces, matcher, evidence, false)
+    }
+
+    /// Embeddings, gallery rankings and evidence for the faces found in `img`.
+    fn describe(
+        &mut self,
+        frame: FrameIndex,
+        img: &image::RgbImage,
+        faces: Vec<Face>,
+        matcher: &Matcher,
+        evidence: &dyn Fn(usize, f32) -> bool,
+        keep_chip: bool,
+    ) -> Result<Vec<Observation>, RuntimeError> {
         let chips = stages::time(Stage::Align, || self.embedder.chips(img, &faces));
         let ok: Vec<&image::RgbImage> = chips.iter().flatten().collect();
         let mut embs = if ok.is_empty() {

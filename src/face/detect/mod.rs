@@ -210,7 +210,7 @@ impl FaceDetector {
             return Ok(Vec::new());
         }
         let want_regions = extra.contains(&Pass::Regions);
-        let up = self.upright(img, want_regions, true)?;
+        let up = self.upright(img, want_regions, true, true)?;
         let mut more = Vec::new();
         for &pass in extra {
             let found = match pass {
@@ -226,23 +226,73 @@ impl FaceDetector {
                     .map(|d| (d, pass)),
             );
         }
+        Ok(self.merged(up.faces, more))
+    }
+
+    /// Faces on a shot's sample between those that look on the whole grid: full and short
+    /// range on the whole frame (large faces, newcomers close up), and a close look around
+    /// each face of the previous sample (`prev`, at the turn its pass found it; every turn
+    /// for a close look's find), accepted at the model's threshold since the face was there.
+    /// Each face keeps the pass that first found it, so it is followed at the same turn.
+    pub fn follow(
+        &mut self,
+        img: &RgbImage,
+        prev: &[(Face, Pass)],
+    ) -> Result<Vec<(Face, Pass)>, RuntimeError> {
+        let (fw, fh) = img.dimensions();
+        if fw == 0 || fh == 0 {
+            return Ok(Vec::new());
+        }
+        let up = self.upright(img, false, true, false)?;
+        let mut more = Vec::new();
+        for (face, pass) in prev.iter().take(MAX_FOLLOWED) {
+            let d = RawDetection {
+                cx: face.x + face.w / 2.0,
+                cy: face.y + face.h / 2.0,
+                w: face.w,
+                h: face.h,
+                score: face.score,
+                keypoints: face.keypoints.clone(),
+            };
+            let turns: &[Turn] = match pass {
+                Pass::Turned(t) => std::slice::from_ref(t),
+                Pass::Regions => &Turn::ALL,
+                Pass::Upright | Pass::Fine => &[Turn::None],
+            };
+            more.extend(
+                self.close_looks(img, std::slice::from_ref(&d), turns)?
+                    .into_iter()
+                    .map(|d| (d, *pass)),
+            );
+        }
+        Ok(self.merged(up.faces, more))
+    }
+
+    /// The upright pass's faces and the extra ones, merged, big enough, largest first.
+    fn merged(
+        &self,
+        upright: Vec<RawDetection>,
+        more: Vec<(RawDetection, Pass)>,
+    ) -> Vec<(Face, Pass)> {
         let iou = self.full.nms_iou();
-        let mut faces: Vec<(Face, Pass)> = passes::merge(up.faces, more, iou)
+        let mut faces: Vec<(Face, Pass)> = passes::merge(upright, more, iou)
             .into_iter()
             .map(|(d, pass)| (to_face(d), pass))
             .filter(|(f, _)| f.size() >= self.opts.min_face)
             .collect();
         faces.sort_by(|a, b| b.0.size().total_cmp(&a.0.size()));
-        Ok(faces)
+        faces
     }
 
-    /// Full range on the frame and its tiles, short range on the frame (with `short`),
-    /// merged; with `regions`, also the sub-threshold responses that overlap no accepted face.
+    /// Full range on the frame and, with `grid`, its tiles; short range on the frame (with
+    /// `short`), merged; with `regions`, also the sub-threshold responses that overlap no
+    /// accepted face.
     fn upright(
         &mut self,
         img: &RgbImage,
         regions: bool,
         short: bool,
+        grid: bool,
     ) -> Result<Upright, RuntimeError> {
         let threshold = self.full.threshold();
         let low = if regions {
@@ -253,7 +303,9 @@ impl FaceDetector {
         let (fw, fh) = img.dimensions();
         let whole = whole(img);
         let mut rs = vec![whole];
-        rs.extend(tiles(fw, fh, self.opts.tile, self.opts.overlap));
+        if grid {
+            rs.extend(tiles(fw, fh, self.opts.tile, self.opts.overlap));
+        }
         // One shrunk copy of the frame for the tiles, the whole frame and the short range.
         let small = self.full.shrunk_for(img, &rs);
         let (mut all, weak): (Vec<RawDetection>, Vec<RawDetection>) = self
@@ -298,7 +350,7 @@ impl FaceDetector {
         let t = turn.apply(img);
         // No short range here: it gave false faces on turned real photos (a cat, a cup).
         let found: Vec<RawDetection> = self
-            .upright(&t, false, false)?
+            .upright(&t, false, false, true)?
             .faces
             .into_iter()
             .map(|d| turn.back_detection(d, fw as f32, fh as f32, [0.0, 0.0]))
@@ -356,7 +408,7 @@ impl FaceDetector {
     /// it accepted unsure, then its sub-threshold responses that overlap no accepted face.
     pub fn face_like_regions(&mut self, img: &RgbImage) -> Result<Vec<Face>, RuntimeError> {
         Ok(self
-            .upright(img, true, true)?
+            .upright(img, true, true, true)?
             .regions
             .into_iter()
             .map(to_face)
@@ -401,6 +453,9 @@ impl FaceDetector {
         Ok(out)
     }
 }
+
+/// Faces followed from one sample to the next, at most (a crowd is left to the grid).
+const MAX_FOLLOWED: usize = 8;
 
 /// A detection in frame pixels as a face.
 fn to_face(d: RawDetection) -> Face {
