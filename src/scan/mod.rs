@@ -1,11 +1,13 @@
-//! The scan: one decoder thread streams sampled frames through a bounded channel to worker
-//! threads (each owning its own detector and embedder sessions); their observations are
-//! grouped into shots, tracks and findings. Memory is bounded by the channel, whatever the
+//! The scan: one decoder thread streams sampled frames through small bounded queues to worker
+//! threads (each owning its own detector and embedder sessions): each shot's samples to one
+//! worker, in order, so it can follow the faces from sample to sample, and the samples
+//! references are matched on also to a queue any idle worker takes. Their observations are
+//! grouped into shots, tracks and findings. Memory is bounded by the queues, whatever the
 //! length of the video.
 //!
 //! Files: `worker` (one thread's models: faces, references), `pacer` (which samples
-//! references are matched on; the frame sink), `findings` (shots, tracks and findings from
-//! what the workers saw).
+//! references are matched on and which look on the whole grid; the frame sink and its
+//! routing), `findings` (shots, tracks and findings from what the workers saw).
 
 mod findings;
 mod pacer;

@@ -211,7 +211,7 @@ impl BlazeModel {
         })
     }
 
-    /// The frame shrunk for `regions`, when any of them is read shrunk 2x or more
+    /// The frame shrunk for `regions`, when two or more of them are read shrunk 2x or more
     /// (to the largest of their scales), so they read the small copy instead of the frame.
     pub(super) fn shrunk_for(&self, img: &RgbImage, regions: &[Region]) -> Option<RgbImage> {
         let spec = &self.reference.entry.input;
@@ -222,7 +222,7 @@ impl BlazeModel {
             .filter(|&s| s <= 0.5)
             .collect();
         let factor = shrunk.iter().copied().fold(0.0f32, f32::max);
-        (!shrunk.is_empty()).then(|| stages::time(Stage::DetectInput, || shrink(img, factor)))
+        (shrunk.len() > 1).then(|| stages::time(Stage::DetectInput, || shrink(img, factor)))
     }
 
     /// The manifest's score threshold (0.5 when it has none).
