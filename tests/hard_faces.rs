@@ -149,3 +149,55 @@ fn the_extra_passes_add_no_faces_on_face_free_real_photos() {
     }
     assert!(extra.is_empty(), "{extra:#?}");
 }
+
+/// Between grid samples a scan follows the faces of the previous sample: small and turned
+/// faces found by the grid (with the close looks) are found again after moving, at the same
+/// turn; a face that left is not found where it was (no face is carried over).
+#[test]
+fn followed_faces_are_found_again_after_moving_and_not_after_leaving() {
+    let (mut st, subjects, bgs) = setup();
+    let mut cases = 0;
+    let mut refound = Vec::new();
+    let mut ghosts = Vec::new();
+    for (n, s) in subjects.iter().enumerate() {
+        for (size, turn) in [(48.0, Turn::None), (120.0, Turn::Cw90)] {
+            let bg = &bgs[n % bgs.len()];
+            let at = SPOTS[n % SPOTS.len()];
+            let mut first = bg.clone();
+            let truth = s.paste(&mut first, size, turn, at);
+            let found = st
+                .detector
+                .detect_passes(&first, &[Pass::Regions])
+                .expect("detect");
+            if found_at(&found, truth).is_none() {
+                continue; // the grid did not find it: nothing to follow
+            }
+            cases += 1;
+            let mut moved = bg.clone();
+            let step = (size / 4.0) as u32;
+            let truth2 = s.paste(&mut moved, size, turn, [at[0] - step, at[1] - step / 2]);
+            let followed = st.detector.follow(&moved, &found).expect("follow");
+            if found_at(&followed, truth2).is_some() {
+                refound.push(format!("{} {size} {turn:?}", s.name));
+            }
+            let gone = st.detector.follow(bg, &found).expect("follow");
+            if found_at(&gone, truth).is_some() {
+                ghosts.push(format!("{} {size} {turn:?}", s.name));
+            }
+        }
+    }
+    eprintln!(
+        "followed {} of {cases} faces found by the grid",
+        refound.len()
+    );
+    assert!(
+        cases >= 6,
+        "the grid found only {cases} of 10 faces to follow"
+    );
+    assert!(
+        refound.len() == cases,
+        "followed {} of {cases}: {refound:?}",
+        refound.len()
+    );
+    assert!(ghosts.is_empty(), "faces found where nobody is: {ghosts:?}");
+}
