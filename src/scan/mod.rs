@@ -14,7 +14,7 @@ mod pacer;
 mod worker;
 
 use findings::{collect, EvidenceGate, FrameResult};
-use pacer::{Job, RefPacer, Sink};
+use pacer::{Job, Queues, RefPacer, Sink, Work};
 pub use worker::{RefHit, RefSet, Worker};
 
 use crate::face::detect::DetectOptions;
@@ -265,39 +265,15 @@ impl Scanner {
                 let ref_rx = ref_rx.clone();
                 w.forget_shot();
                 s.spawn(move || {
-                    let (mut faces_rx, mut refs_rx) = (rx, ref_rx);
-                    let (mut faces_open, mut refs_open) = (true, true);
-                    while faces_open || refs_open {
-                        // This worker's shot first (the decoder waits on it), then any
-                        // sample waiting for reference matching.
-                        let next = match faces_rx.try_recv() {
-                            Ok(job) => Some(Ok(job)),
-                            Err(_) => crossbeam_channel::select! {
-                                recv(faces_rx) -> j => match j {
-                                    Ok(job) => Some(Ok(job)),
-                                    Err(_) => {
-                                        faces_rx = crossbeam_channel::never();
-                                        faces_open = false;
-                                        None
-                                    }
-                                },
-                                recv(refs_rx) -> f => match f {
-                                    Ok(frame) => Some(Err(frame)),
-                                    Err(_) => {
-                                        refs_rx = crossbeam_channel::never();
-                                        refs_open = false;
-                                        None
-                                    }
-                                },
-                            },
-                        };
-                        let r = match next {
-                            Some(Ok(Job {
+                    let mut queues = Queues::new(rx, ref_rx);
+                    while let Some(work) = queues.next() {
+                        let r = match work {
+                            Work::Faces(Job {
                                 frame: f,
                                 key,
                                 grid,
                                 ..
-                            })) => {
+                            }) => {
                                 let wanted = |person, distance| {
                                     gate.claim(f.shot, person, distance, f.index)
                                 };
@@ -311,7 +287,7 @@ impl Scanner {
                                         refs_checked: false,
                                     })
                             }
-                            Some(Err(f)) => w
+                            Work::Refs(f) => w
                                 .match_refs(&f.image, refs, true)
                                 .map_err(WorkerError::from)
                                 .map(|hits| FrameResult {
@@ -321,7 +297,6 @@ impl Scanner {
                                     refs: hits,
                                     refs_checked: true,
                                 }),
-                            None => continue,
                         };
                         let failed = r.is_err();
                         if tx.send(r).is_err() || failed {

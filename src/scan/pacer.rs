@@ -17,6 +17,56 @@ pub(super) struct Job {
     pub(super) grid: bool,
 }
 
+/// What a worker takes next: a sample of its shot (faces), or a sample to match references on.
+pub(super) enum Work {
+    Faces(Job),
+    Refs(Arc<SampledFrame>),
+}
+
+/// A worker's two queues: the samples of the shots routed to it, and the samples for reference
+/// matching that every worker shares.
+pub(super) struct Queues {
+    faces: crossbeam_channel::Receiver<Job>,
+    refs: crossbeam_channel::Receiver<Arc<SampledFrame>>,
+    closed: u8,
+}
+
+impl Queues {
+    pub(super) fn new(
+        faces: crossbeam_channel::Receiver<Job>,
+        refs: crossbeam_channel::Receiver<Arc<SampledFrame>>,
+    ) -> Self {
+        Self {
+            faces,
+            refs,
+            closed: 0,
+        }
+    }
+
+    /// The next piece of work: this worker's own samples first (the decoder waits on them),
+    /// then reference matching; None once both queues are closed and empty.
+    pub(super) fn next(&mut self) -> Option<Work> {
+        while self.closed < 2 {
+            if let Ok(job) = self.faces.try_recv() {
+                return Some(Work::Faces(job));
+            }
+            // A closed queue is swapped for one that never delivers, so it is not picked again.
+            crossbeam_channel::select! {
+                recv(self.faces) -> j => match j {
+                    Ok(job) => return Some(Work::Faces(job)),
+                    Err(_) => self.faces = crossbeam_channel::never(),
+                },
+                recv(self.refs) -> f => match f {
+                    Ok(frame) => return Some(Work::Refs(frame)),
+                    Err(_) => self.refs = crossbeam_channel::never(),
+                },
+            }
+            self.closed += 1;
+        }
+        None
+    }
+}
+
 /// Samples at least `gap` frames apart within a shot, plus each shot's first and last.
 struct Cadence {
     per_second: f64,
@@ -327,6 +377,34 @@ mod tests {
         // frame 5) go to the shared queue too.
         let refs: Vec<u64> = ref_rx.try_iter().map(|f| f.index).collect();
         assert_eq!(refs, vec![0, 9, 10, 12, 20, 30, 31]);
+    }
+
+    #[test]
+    fn a_worker_takes_its_own_samples_first_then_shared_ones_and_stops_when_both_close() {
+        let (ftx, frx) = crossbeam_channel::bounded(4);
+        let (rtx, rrx) = crossbeam_channel::bounded(4);
+        let frame = |index| SampledFrame {
+            index,
+            shot: 0,
+            image: image::RgbImage::new(1, 1),
+        };
+        rtx.send(Arc::new(frame(1))).unwrap();
+        ftx.send(Job {
+            frame: Arc::new(frame(2)),
+            refs: false,
+            key: false,
+            grid: true,
+        })
+        .unwrap();
+        drop((ftx, rtx));
+        let mut q = Queues::new(frx, rrx);
+        let order: Vec<(bool, u64)> = std::iter::from_fn(|| q.next())
+            .map(|w| match w {
+                Work::Faces(j) => (true, j.frame.index),
+                Work::Refs(f) => (false, f.index),
+            })
+            .collect();
+        assert_eq!(order, vec![(true, 2), (false, 1)]);
     }
 
     #[test]

@@ -214,15 +214,19 @@ impl BlazeModel {
     /// The frame shrunk for `regions`, when two or more of them are read shrunk 2x or more
     /// (to the largest of their scales), so they read the small copy instead of the frame.
     pub(super) fn shrunk_for(&self, img: &RgbImage, regions: &[Region]) -> Option<RgbImage> {
-        let spec = &self.reference.entry.input;
-        let (w, h) = (spec.width as f32, spec.height as f32);
         let shrunk: Vec<f32> = regions
             .iter()
-            .map(|r| (w / r.w as f32).min(h / r.h as f32))
+            .map(|r| self.scale_of(r))
             .filter(|&s| s <= 0.5)
             .collect();
         let factor = shrunk.iter().copied().fold(0.0f32, f32::max);
         (shrunk.len() > 1).then(|| stages::time(Stage::DetectInput, || shrink(img, factor)))
+    }
+
+    /// How much a region is scaled to fit the model's input.
+    fn scale_of(&self, r: &Region) -> f32 {
+        let spec = &self.reference.entry.input;
+        (spec.width as f32 / r.w as f32).min(spec.height as f32 / r.h as f32)
     }
 
     /// The manifest's score threshold (0.5 when it has none).
@@ -287,15 +291,11 @@ impl BlazeModel {
         // Regions shrunk 2x or more (the whole frame, the tiles) read a copy of the frame
         // shrunk once (`small`, shared by the models of one frame, or made here), not the
         // frame once per region.
-        let scale = |r: &Region| (w as f32 / r.w as f32).min(h as f32 / r.h as f32);
-        let made;
-        let small = match small {
-            Some(s) => Some(s),
-            None => {
-                made = self.shrunk_for(img, regions);
-                made.as_ref()
-            }
-        };
+        let own = small
+            .is_none()
+            .then(|| self.shrunk_for(img, regions))
+            .flatten();
+        let small = small.or(own.as_ref());
         let small_factor = small.map_or(0.0, |s| s.width() as f32 / img.width().max(1) as f32);
         for chunk in regions.chunks(batch) {
             let shape = match spec.layout {
@@ -308,7 +308,10 @@ impl BlazeModel {
                     .iter()
                     .enumerate()
                     .map(|(i, r)| match small {
-                        Some(sm) if scale(r) <= 0.5 && scale(r) <= small_factor + 1e-3 => {
+                        Some(sm)
+                            if self.scale_of(r) <= 0.5
+                                && self.scale_of(r) <= small_factor + 1e-3 =>
+                        {
                             let fx = sm.width() as f32 / img.width() as f32;
                             let fy = sm.height() as f32 / img.height() as f32;
                             let rr = [

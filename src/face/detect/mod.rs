@@ -246,14 +246,7 @@ impl FaceDetector {
         let up = self.upright(img, false, true, false)?;
         let mut more = Vec::new();
         for (face, pass) in prev.iter().take(MAX_FOLLOWED) {
-            let d = RawDetection {
-                cx: face.x + face.w / 2.0,
-                cy: face.y + face.h / 2.0,
-                w: face.w,
-                h: face.h,
-                score: face.score,
-                keypoints: face.keypoints.clone(),
-            };
+            let d = to_raw(face);
             let turns: &[Turn] = match pass {
                 Pass::Turned(t) => std::slice::from_ref(t),
                 Pass::Regions => &Turn::ALL,
@@ -466,6 +459,19 @@ fn to_face(d: RawDetection) -> Face {
         h: d.h,
         score: d.score,
         keypoints: d.keypoints,
+    }
+}
+
+/// A face as the detection it came from (centre and size in frame pixels).
+fn to_raw(f: &Face) -> RawDetection {
+    let [cx, cy] = f.centre();
+    RawDetection {
+        cx,
+        cy,
+        w: f.w,
+        h: f.h,
+        score: f.score,
+        keypoints: f.keypoints.clone(),
     }
 }
 
