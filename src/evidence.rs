@@ -2,6 +2,7 @@
 //! drawn) and the face crop, JPEG-encoded and carried inside the report as base64 so a report
 //! stays one self-contained file.
 
+use crate::media::resize::shrink_to;
 use base64::Engine;
 use image::{Rgb, RgbImage};
 use serde::{Deserialize, Serialize};
@@ -80,21 +81,15 @@ pub fn capture(frame: &RgbImage, b: [f32; 4]) -> Evidence {
     );
     let s = CROP_SIZE as f32 / crop.width().max(crop.height()) as f32;
     if s < 1.0 {
-        crop = image::imageops::resize(
+        crop = shrink_to(
             &crop,
-            ((crop.width() as f32 * s) as u32).max(1),
-            ((crop.height() as f32 * s) as u32).max(1),
-            image::imageops::FilterType::Triangle,
+            (crop.width() as f32 * s) as u32,
+            (crop.height() as f32 * s) as u32,
         );
     }
     let scale = (FRAME_WIDTH as f32 / fw as f32).min(1.0);
     let mut thumb = if scale < 1.0 {
-        image::imageops::resize(
-            frame,
-            FRAME_WIDTH,
-            ((fh as f32 * scale) as u32).max(1),
-            image::imageops::FilterType::Triangle,
-        )
+        shrink_to(frame, FRAME_WIDTH, (fh as f32 * scale) as u32)
     } else {
         frame.clone()
     };

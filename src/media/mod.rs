@@ -17,9 +17,11 @@
 
 mod decode;
 mod error;
+mod gaps;
 mod header;
 mod open;
 mod picture;
+pub mod resize;
 mod sampler;
 pub mod sequence;
 mod sniff;
@@ -102,6 +104,11 @@ pub struct SamplingOptions {
     /// Refuse pictures and frames of more pixels than this ([`MediaError::TooLarge`]), before
     /// allocating them. Default [`DEFAULT_MAX_PIXELS`].
     pub max_pixels: u64,
+    /// Skip decoding the frames no other frame refers to (H.264, HEVC: most B-frames), where
+    /// neither a sample nor a cut needs them (default on). Cuts stay frame-exact: a gap that
+    /// may hold one is decoded in full. Samples then fall on decoded frames: the first at or
+    /// after each grid point. Off: every frame decoded, samples exactly on the grid.
+    pub skip_unneeded: bool,
 }
 
 /// The default pixel limit: 200 MP, well above 8K UHD (33 MP) and 150 MP medium-format
@@ -118,6 +125,7 @@ impl Default for SamplingOptions {
             decoder_threads: 0,
             cut_threshold: DEFAULT_CUT_THRESHOLD,
             max_pixels: DEFAULT_MAX_PIXELS,
+            skip_unneeded: true,
         }
     }
 }
@@ -174,8 +182,11 @@ pub struct StreamSummary {
     /// All shots from frame 0 to the last frame decoded (with a range, the last shot is cut
     /// at the range's end).
     pub shots: Vec<Shot>,
-    /// Frames decoded (including those before the range).
+    /// Frames gone through (including those before the range): decoded, or skipped as
+    /// neither sampled nor needed to place a cut (see `SamplingOptions::skip_unneeded`).
     pub frames_decoded: u64,
+    /// Of those, frames not decoded at all.
+    pub frames_skipped: u64,
     /// Frames handed to the sink.
     pub frames_sampled: u64,
     /// Problems that did not stop the file, one line each, naming the file (and frame).

@@ -3,6 +3,7 @@
 
 use super::blazeface::{self, RawDetection};
 use super::Region;
+use crate::media::resize::{add_spans, shrink};
 use crate::models::{Channels, InputSpec, Layout, ModelRef};
 use crate::runtime::{Model, RuntimeError};
 use crate::stages::{self, Stage};
@@ -127,59 +128,6 @@ fn fill_scaled(
         pad_x: px as f32,
         pad_y: py as f32,
     }
-}
-
-/// Adds each span `[x0, x1)` of an RGB row to its three sums in `acc`.
-fn add_spans(row: &[u8], xs: &[(usize, usize)], acc: &mut [u32]) {
-    for (k, &(x0, x1)) in xs.iter().enumerate() {
-        let (mut a0, mut a1, mut a2) = (0u32, 0u32, 0u32);
-        for p in row[x0 * 3..x1 * 3].chunks_exact(3) {
-            a0 += u32::from(p[0]);
-            a1 += u32::from(p[1]);
-            a2 += u32::from(p[2]);
-        }
-        acc[k * 3] += a0;
-        acc[k * 3 + 1] += a1;
-        acc[k * 3 + 2] += a2;
-    }
-}
-
-/// The frame shrunk by area averaging to `factor` of its size (0 < factor < 1), so regions
-/// read at that scale or smaller cost a read of the small copy, not of the frame.
-pub(super) fn shrink(img: &RgbImage, factor: f32) -> RgbImage {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let nw = ((w as f32 * factor).round() as usize).clamp(1, w.max(1));
-    let nh = ((h as f32 * factor).round() as usize).clamp(1, h.max(1));
-    let spans = |len: usize, n: usize| -> Vec<(usize, usize)> {
-        (0..n)
-            .map(|i| {
-                let a = i * len / n;
-                let b = ((i + 1) * len / n).max(a + 1).min(len);
-                (a, b)
-            })
-            .collect()
-    };
-    let xs = spans(w, nw);
-    let ys = spans(h, nh);
-    let raw = img.as_raw();
-    let stride = w * 3;
-    let mut out = vec![0u8; nw * nh * 3];
-    let mut acc = vec![0u32; nw * 3];
-    for (oy, &(y0, y1)) in ys.iter().enumerate() {
-        acc.iter_mut().for_each(|a| *a = 0);
-        for yy in y0..y1 {
-            let row = &raw[yy * stride..(yy + 1) * stride];
-            add_spans(row, &xs, &mut acc);
-        }
-        let row = &mut out[oy * nw * 3..(oy + 1) * nw * 3];
-        for (k, &(x0, x1)) in xs.iter().enumerate() {
-            let n = ((y1 - y0) * (x1 - x0)) as u32;
-            for c in 0..3 {
-                row[k * 3 + c] = ((acc[k * 3 + c] + n / 2) / n) as u8;
-            }
-        }
-    }
-    RgbImage::from_raw(nw as u32, nh as u32, out).unwrap_or_else(|| img.clone())
 }
 
 /// Regions per detector run. Batches are slower per image here: the activations of a big

@@ -487,8 +487,9 @@ fn whole(img: &RgbImage) -> Region {
 
 #[cfg(test)]
 mod tests {
-    use super::input::{fill_input, shrink, to_frame};
+    use super::input::{fill_input, to_frame};
     use super::*;
+    use crate::media::resize::shrink;
     use crate::models::{Channels, InputSpec, Layout};
 
     #[test]
