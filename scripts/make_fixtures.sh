@@ -78,6 +78,19 @@ smptebars=s=$size:r=25,trim=end_frame=50,noise=alls=25:allf=t,setsar=1,format=yu
 [a][b][c]concat=n=3:v=1:a=0[v]" \
     -map "[v]" -c:v libx264 -preset veryfast -crf 23 -pix_fmt yuv420p -f mp4 @OUT@
 
+# Cuts inside runs of B-frames: no key frame at a cut (scenecut off, one GOP, a fixed
+# IBBBP... pattern), so when the frames nothing refers to are skipped each cut lies inside a
+# gap of skipped frames and must be found there: cuts at 37 (a gap's first frame) and 66 (its
+# middle) of 100.
+build h264_midgop.mp4 "${ff[@]}" -filter_complex "\
+testsrc2=s=$size:r=25,trim=end_frame=37,setsar=1,format=yuv420p[a];\
+mandelbrot=s=$size:r=25,trim=end_frame=29,setpts=PTS-STARTPTS,setsar=1,format=yuv420p[b];\
+smptebars=s=$size:r=25,trim=end_frame=34,setsar=1,format=yuv420p[c];\
+[a][b][c]concat=n=3:v=1:a=0[v]" \
+    -map "[v]" -c:v libx264 -preset veryfast -crf 23 \
+    -x264-params scenecut=0:keyint=250:bframes=3:b-adapt=0:log-level=error -pix_fmt yuv420p \
+    -f mp4 @OUT@
+
 # Reference pictures decoded by the ffmpeg CLI, to check that frame N is really frame N
 # (B-frames reordered) and that rotation matches what players show.
 build h264_25_f37.png "${ff[@]}" -i h264_25.mp4 -vf "select=eq(n\,37)" -fps_mode passthrough \
@@ -226,6 +239,9 @@ if [[ ! -e expected.json ]]; then
 {
   "h264_25.mp4":      { "codec": "h264", "width": 320, "height": 180, "rate": [25, 1],
                         "frames": 175, "shots": [[0, 49], [50, 124], [125, 174]],
+                        "start_timecode": "00:00:00:00" },
+  "h264_midgop.mp4":  { "codec": "h264", "width": 320, "height": 180, "rate": [25, 1],
+                        "frames": 100, "shots": [[0, 36], [37, 65], [66, 99]],
                         "start_timecode": "00:00:00:00" },
   "motion_nocut.mp4": { "codec": "h264", "width": 320, "height": 180, "rate": [25, 1],
                         "frames": 100, "shots": [[0, 99]], "start_timecode": "00:00:00:00" },

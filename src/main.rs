@@ -276,6 +276,9 @@ struct TuneArgs {
     /// Where to look for hard faces (turned 90/180 degrees, ~24-40 px): `regions` takes a close, turned and enlarged look at what the usual pass found face-like; `key` adds whole-frame turned and fine passes on each shot's key frames (about one a second, several times the detection cost there); `all` on every sample; `off` not at all.
     #[arg(long, default_value = "regions", value_parser = HardFaces::NAMES)]
     hard_faces: String,
+    /// Decode every frame in full, also the H.264/HEVC frames no other frame refers to where no sample or cut needs them (skipped by default: about half the decoding time; cuts stay frame-exact, samples fall on the first decoded frame at or after each grid point).
+    #[arg(long)]
+    decode_all: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -470,6 +473,7 @@ fn settings(t: &TuneArgs) -> Result<ScanSettings> {
         references: !t.no_refs,
         ref_rate: t.ref_rate,
         fine_refs: t.fine_refs,
+        decode_all: t.decode_all,
         hard_faces: HardFaces::parse(&t.hard_faces).map_err(anyhow::Error::msg)?,
         max_pixels: t.max_pixels,
         seq_rate: batch::settings::parse_rate(&t.seq_rate).map_err(anyhow::Error::msg)?,

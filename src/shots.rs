@@ -263,13 +263,11 @@ impl CutDetector {
     /// Takes the next frame's thumbnail; true when this frame is the first of a new shot.
     /// The first frame ever pushed starts shot 0 and returns false.
     pub fn push(&mut self, thumb: Thumbnail) -> bool {
-        let Some(prev) = self.prev.replace(thumb) else {
+        let Some(score) = self.score(&thumb) else {
+            self.prev = Some(thumb);
             return false;
         };
-        let Some(cur) = self.prev.as_ref() else {
-            return false;
-        };
-        let score = FrameDifference::between(&prev, cur).score();
+        self.prev = Some(thumb);
         let mean = if self.recent.is_empty() {
             0.0
         } else {
@@ -280,14 +278,47 @@ impl CutDetector {
             // The new shot's motion level is unknown: start its history afresh.
             self.recent.clear();
         } else {
-            if self.recent.len() == HISTORY {
-                self.recent.pop_front();
-            }
-            self.recent.push_back(score);
+            self.remember(score);
         }
         cut
     }
+
+    /// The score `thumb` gets against the last frame pushed (None before the first).
+    pub fn score(&self, thumb: &Thumbnail) -> Option<f32> {
+        self.prev
+            .as_ref()
+            .map(|prev| FrameDifference::between(prev, thumb).score())
+    }
+
+    /// Whether a gap of unseen frames ending at `thumb` may hold a cut: its score against
+    /// the last frame pushed reaches half the threshold (a cut inside the gap changes the
+    /// picture between its ends as much as at the cut itself: 0.13 and up).
+    pub fn may_cut_before(&self, thumb: &Thumbnail) -> bool {
+        self.score(thumb)
+            .is_none_or(|s| s >= GAP_SUSPICION * self.threshold)
+    }
+
+    /// Takes the thumbnail of a frame `frames` after the last one pushed, the frames between
+    /// unseen because [`CutDetector::may_cut_before`] said no cut lies there: never a cut.
+    /// The shot's recent motion level is kept per frame (the score over the gap, divided).
+    pub fn push_after_gap(&mut self, thumb: Thumbnail, frames: u64) {
+        if let Some(score) = self.score(&thumb) {
+            self.remember(score / frames.max(1) as f32);
+        }
+        self.prev = Some(thumb);
+    }
+
+    fn remember(&mut self, score: f32) {
+        if self.recent.len() == HISTORY {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(score);
+    }
 }
+
+/// A gap between two frames scoring this share of the cut threshold or more may hold a cut
+/// and is decoded in full; below it, slow motion and noise over a few frames.
+const GAP_SUSPICION: f32 = 0.5;
 
 /// Collects cut positions into a list of [`Shot`]s.
 #[derive(Debug, Default)]
@@ -325,6 +356,14 @@ impl ShotList {
     /// The index the shot currently being built will get.
     pub fn current(&self) -> usize {
         self.shots.len()
+    }
+
+    /// Counts frames up to `index` into the current shot without pushing them (frames skipped
+    /// at the end of a stream, where no cut was looked for).
+    pub fn extend_to(&mut self, index: FrameIndex) {
+        if self.last_seen.is_some_and(|last| last < index) {
+            self.last_seen = Some(index);
+        }
     }
 
     /// Closes the last shot at the last frame pushed and returns all shots (empty if no

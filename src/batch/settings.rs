@@ -45,6 +45,10 @@ pub struct ScanSettings {
     /// key, so journals made with another mode (or before the setting existed) rescan.
     #[serde(default)]
     pub hard_faces: HardFaces,
+    /// Decode every frame in full (see `SamplingOptions::skip_unneeded`). Part of the run key:
+    /// samples may fall on other frames.
+    #[serde(default)]
+    pub decode_all: bool,
 }
 
 /// Default `--max-pixels`: well above 8K UHD (33 MP) and a 150 MP medium-format still.
@@ -68,6 +72,7 @@ impl Default for ScanSettings {
             max_pixels: DEFAULT_MAX_PIXELS,
             seq_rate: FrameRate { num: 24, den: 1 },
             hard_faces: HardFaces::default(),
+            decode_all: false,
         }
     }
 }
@@ -82,6 +87,7 @@ impl ScanSettings {
             min_per_shot: self.min_per_shot,
             every_frame: self.every_frame,
             range: self.range,
+            skip_unneeded: !self.decode_all,
             ..SamplingOptions::default()
         };
         o.detect.tile = self.tile;

@@ -2,13 +2,14 @@
 //! online, convert only the picks to RGB, hand them to the sink.
 
 use super::decode::VideoDecoder;
+use super::gaps::GapFiller;
 use super::open::{self, Geometry, Opened};
 use super::picture::{RgbConverter, Thumbnailer};
 use super::sampler::{Pick, Sampler};
 use super::{
     still, FrameSink, MediaError, MediaInfo, SampledFrame, SamplingOptions, StreamSummary,
 };
-use crate::shots::{CutDetector, Shot, ShotList};
+use crate::shots::{CutDetector, Shot, ShotList, Thumbnail};
 use crate::stages::{self, Stage};
 use ffmpeg::frame;
 use ffmpeg_next as ffmpeg;
@@ -81,6 +82,7 @@ fn stream_still(
             last: 0,
         }],
         frames_decoded: 1,
+        frames_skipped: 0,
         frames_sampled: sampled,
         warnings: Vec::new(),
     })
@@ -94,66 +96,114 @@ fn stream_video(
 ) -> Result<StreamSummary, MediaError> {
     let mut info: MediaInfo = opened.info.clone();
     let geometry = opened.geometry;
+    let max_pixels = opened.max_pixels;
     let mut warnings = opened.warnings.clone();
     let mut decoder = VideoDecoder::new(opened, opts.decoder_threads)?;
+    // Skipping frames needs a codec whose decoder can tell which frames nothing refers to,
+    // and it would defeat sampling every frame.
+    let may_skip = opts.skip_unneeded
+        && !opts.every_frame
+        && matches!(info.video_codec.as_str(), "h264" | "hevc");
+    decoder.skip_nonref(may_skip);
+    let mut gaps = GapFiller::new(decoder.path(), max_pixels);
     sink.start(&info);
     let range = opts.range.unwrap_or((0, u64::MAX));
-    let mut out = Output {
-        sink,
-        converter: RgbConverter::default(),
-        geometry,
-        sampled: 0,
-        warnings: Vec::new(),
+    let mut frames = Frames {
+        out: Output {
+            sink,
+            converter: RgbConverter::default(),
+            geometry,
+            sampled: 0,
+            warnings: Vec::new(),
+        },
+        thumbnailer: Thumbnailer::default(),
+        detector: CutDetector::new(opts.cut_threshold),
+        shots: ShotList::new(),
+        sampler: Sampler::new(
+            info.frame_rate,
+            opts.per_second,
+            opts.min_per_shot,
+            opts.every_frame,
+            range,
+        ),
+        picks: Vec::new(),
+        thumb_failures: 0,
+        last: None,
+        last_pts: None,
+        taken: 0,
     };
-
-    let mut thumbnailer = Thumbnailer::default();
-    let mut detector = CutDetector::new(opts.cut_threshold);
-    let mut shots = ShotList::new();
-    let mut sampler = Sampler::new(
-        info.frame_rate,
-        opts.per_second,
-        opts.min_per_shot,
-        opts.every_frame,
-        range,
-    );
-    let mut picks: Vec<Pick<frame::Video>> = Vec::new();
-    let mut thumb_failures = 0u64;
+    let mut budget = GapBudget::default();
     let mut reached_range_end = false;
 
-    while let Some(frame) = stages::time(Stage::Decode, || decoder.next_frame())? {
-        let index = decoder.decoded() - 1;
-        let cut = stages::time(Stage::Cuts, || {
-            thumbnailer
-                .thumbnail(&frame)
-                .map(|thumb| detector.push(thumb))
-        });
-        let starts_shot = match cut {
-            Some(starts) => starts,
-            None => {
-                // Without a thumbnail this frame cannot be compared; treat it as the same shot.
-                thumb_failures += 1;
-                false
+    while let Some((index, frame)) = stages::time(Stage::Decode, || decoder.next_indexed())? {
+        let thumb = stages::time(Stage::Cuts, || frames.thumbnailer.thumbnail(&frame));
+        let skipped = decoder.take_skipped();
+        let mut step = 1;
+        if let (Some(&(_, first)), Some(last_pts)) = (skipped.first(), frames.last_pts) {
+            let suspect = thumb
+                .as_ref()
+                .is_none_or(|t| frames.detector.may_cut_before(t));
+            if !suspect {
+                step = index - first + 1;
+            } else if !frames.fill_gap(
+                &mut gaps,
+                last_pts,
+                frame.pts(),
+                &skipped,
+                decoder.path(),
+            )? {
+                warnings.push(format!(
+                    "{}: frames {first}-{}: could not decode them to look for a cut; a cut \
+                     there is placed at frame {index}",
+                    decoder.path().display(),
+                    index - 1
+                ));
             }
-        };
-        let shot = shots.push(index, starts_shot);
-        sampler.push(index, shot, starts_shot || index == 0, frame, &mut picks);
-        out.deliver(&mut picks, decoder.path())?;
+            if suspect && budget.spent(index) && decoder.skipping() {
+                // Gaps that need filling this often cost more than decoding every frame.
+                decoder.skip_nonref(false);
+            }
+        }
+        frames.take(index, frame, thumb, step, decoder.path())?;
         if decoder.decoded() % PROGRESS_EVERY == 0 {
-            out.sink.progress(decoder.decoded());
+            frames.out.sink.progress(index + 1);
         }
         if index >= range.1 {
             reached_range_end = true;
             break;
         }
     }
+    if !reached_range_end {
+        let tail = decoder.take_tail();
+        if let Some(last_pts) = frames.last_pts.filter(|_| !tail.is_empty()) {
+            // Frames skipped at the very end: the last shot's last frame is one of them.
+            frames.fill_gap(&mut gaps, last_pts, None, &tail, decoder.path())?;
+        }
+    }
+    let Frames {
+        mut out,
+        mut shots,
+        mut sampler,
+        mut picks,
+        thumb_failures,
+        last,
+        taken,
+        ..
+    } = frames;
     sampler.finish(&mut picks);
     out.deliver(&mut picks, decoder.path())?;
 
-    let decoded = decoder.decoded();
-    out.sink.progress(decoded);
-    if decoded == 0 {
+    let Some(last) = last else {
         return Err(decoder.no_frames_error());
-    }
+    };
+    // Frames skipped at the end of the range belong to the last shot.
+    let decoded = if reached_range_end {
+        range.1 + 1
+    } else {
+        last + 1
+    };
+    shots.extend_to(decoded - 1);
+    out.sink.progress(decoded);
     let path = decoder.path().display().to_string();
     // In the order things happened: opening, decoding, conversion, then the totals.
     warnings.extend(decoder.take_warnings());
@@ -188,9 +238,116 @@ fn stream_video(
         info,
         shots: shots.finish(),
         frames_decoded: decoded,
+        frames_skipped: decoded.saturating_sub(taken),
         frames_sampled: out.sampled,
         warnings,
     })
+}
+
+/// What happens to each frame, decoded by the main decoder or filling a gap: its thumbnail
+/// to the cut detector, its index to the shot list, the frame to the sampler, the picks out.
+struct Frames<'a> {
+    out: Output<'a>,
+    thumbnailer: Thumbnailer,
+    detector: CutDetector,
+    shots: ShotList,
+    sampler: Sampler<frame::Video>,
+    picks: Vec<Pick<frame::Video>>,
+    thumb_failures: u64,
+    /// Index of the last frame taken.
+    last: Option<u64>,
+    /// Its timestamp, when it had one.
+    last_pts: Option<i64>,
+    /// Frames taken.
+    taken: u64,
+}
+
+impl Frames<'_> {
+    /// Takes frame `index`, `step` frames after the last one taken (more than one: the
+    /// frames between were skipped, and no cut lies there).
+    fn take(
+        &mut self,
+        index: u64,
+        frame: frame::Video,
+        thumb: Option<Thumbnail>,
+        step: u64,
+        path: &Path,
+    ) -> Result<(), MediaError> {
+        let starts_shot = match thumb {
+            Some(thumb) if step > 1 => {
+                self.detector.push_after_gap(thumb, step);
+                false
+            }
+            Some(thumb) => stages::time(Stage::Cuts, || self.detector.push(thumb)),
+            None => {
+                // Without a thumbnail this frame cannot be compared; treat it as the same shot.
+                self.thumb_failures += 1;
+                false
+            }
+        };
+        self.last = Some(index);
+        self.last_pts = frame.pts();
+        self.taken += 1;
+        let shot = self.shots.push(index, starts_shot);
+        self.sampler.push(
+            index,
+            shot,
+            starts_shot || index == 0,
+            frame,
+            &mut self.picks,
+        );
+        self.out.deliver(&mut self.picks, path)
+    }
+
+    /// Decodes the `skipped` frames (timestamp and index, in order) between the last frame
+    /// taken (timestamp `after`) and the one at timestamp `before` (None: the end), and takes
+    /// each. False when not one could be decoded.
+    fn fill_gap(
+        &mut self,
+        gaps: &mut GapFiller,
+        after: i64,
+        before: Option<i64>,
+        skipped: &[(i64, u64)],
+        path: &Path,
+    ) -> Result<bool, MediaError> {
+        let mut got = Vec::new();
+        let filled = stages::time(Stage::Decode, || {
+            gaps.fill(after, before.unwrap_or(i64::MAX), skipped, &mut |i, f| {
+                got.push((i, f));
+                Ok(())
+            })
+        });
+        for (index, f) in got {
+            let thumb = stages::time(Stage::Cuts, || self.thumbnailer.thumbnail(&f));
+            self.take(index, f, thumb, 1, path)?;
+        }
+        Ok(filled.is_ok_and(|n| n > 0))
+    }
+}
+
+/// How often gaps may be filled before skipping stops paying: more than [`GapBudget::MAX`]
+/// in [`GapBudget::WINDOW`] frames (fast motion everywhere, or cuts every few frames).
+#[derive(Default)]
+struct GapBudget {
+    recent: std::collections::VecDeque<u64>,
+}
+
+impl GapBudget {
+    const WINDOW: u64 = 250;
+    const MAX: usize = 12;
+
+    /// Records a gap filled at frame `index`; true when the budget is spent.
+    fn spent(&mut self, index: u64) -> bool {
+        while self
+            .recent
+            .front()
+            .is_some_and(|&i| i + Self::WINDOW < index)
+        {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(index);
+        self.recent.len() > Self::MAX
+    }
 }
 
 /// Converts picks and hands them to the sink.
@@ -276,6 +433,7 @@ mod tests {
     fn shots_are_frame_accurate_in_every_format() {
         for name in [
             "h264_25.mp4",
+            "h264_midgop.mp4",
             "motion_nocut.mp4",
             "hevc.mp4",
             "prores_tc.mov",
@@ -300,19 +458,22 @@ mod tests {
         }
     }
 
+    /// Every frame decoded: samples exactly on the grid (the sampler's rules).
+    fn decode_all() -> SamplingOptions {
+        SamplingOptions {
+            skip_unneeded: false,
+            ..SamplingOptions::default()
+        }
+    }
+
     #[test]
     fn samples_cover_every_shot_in_order() {
-        let opts = SamplingOptions::default();
+        let opts = decode_all();
         let (summary, sink) = run("h264_25.mp4", &opts);
         let idx: Vec<u64> = sink.samples.iter().map(|s| s.0).collect();
         assert!(idx.windows(2).all(|w| w[0] < w[1]), "{idx:?}");
         for shot in &summary.shots {
-            let mine: Vec<u64> = sink
-                .samples
-                .iter()
-                .filter(|s| s.1 == shot.index)
-                .map(|s| s.0)
-                .collect();
+            let mine = sink.samples_of(shot.index);
             assert!(
                 mine.iter().all(|&i| shot.contains(i)),
                 "{mine:?} in {shot:?}"
@@ -335,7 +496,7 @@ mod tests {
     fn range_stops_decoding_and_keeps_shot_numbers() {
         let opts = SamplingOptions {
             range: Some((60, 130)),
-            ..SamplingOptions::default()
+            ..decode_all()
         };
         let (summary, sink) = run("h264_25.mp4", &opts);
         assert_eq!(summary.frames_decoded, 131);
@@ -357,6 +518,57 @@ mod tests {
         );
         // The estimate is kept when the file was not decoded to its end.
         assert_eq!(summary.info.frame_count, Some(175));
+    }
+
+    #[test]
+    fn skipping_unneeded_frames_keeps_cuts_exact_and_samples_near_the_grid() {
+        for name in ["h264_25.mp4", "h264_midgop.mp4", "hevc.mp4", "ntsc_df.mp4"] {
+            let (full, _) = run(name, &decode_all());
+            let (sparse, sink) = run(name, &SamplingOptions::default());
+            assert_eq!(spans(&sparse.shots), spans(&full.shots), "{name}");
+            assert_eq!(sparse.frames_decoded, full.frames_decoded, "{name}");
+            assert_eq!(full.frames_skipped, 0, "{name}");
+            // Skipped: most B-frames (these files have 3 between references).
+            assert!(
+                sparse.frames_skipped * 3 > sparse.frames_decoded,
+                "{name}: {} of {} skipped",
+                sparse.frames_skipped,
+                sparse.frames_decoded
+            );
+            let step = (full.info.frame_rate.fps() / 2.0).ceil() as u64;
+            for shot in &sparse.shots {
+                let mine = sink.samples_of(shot.index);
+                // First and last frame of each shot, even inside a gap of skipped frames.
+                assert_eq!(mine.first(), Some(&shot.first), "{name} {shot:?}");
+                assert_eq!(mine.last(), Some(&shot.last), "{name} {shot:?}");
+                // The grid's samples land on the first decoded frame after their grid point:
+                // at most a gap (3 frames) late.
+                assert!(
+                    mine.windows(2).all(|w| w[1] - w[0] <= step + 3),
+                    "{name}: {mine:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_sampled_frame_is_the_frame_of_its_index_when_frames_are_skipped() {
+        // Frame 37 of h264_25.mp4 as the ffmpeg CLI decodes it; skipping decodes the gap.
+        let want = expected("h264_25_f37.png");
+        let cli = load_still(&path("h264_25_f37.png")).unwrap();
+        let mut sink = Collect {
+            keep_images: true,
+            ..Collect::default()
+        };
+        let opts = SamplingOptions {
+            range: Some((36, 38)),
+            min_per_shot: 3,
+            ..SamplingOptions::default()
+        };
+        stream(&path(want["frame_of"].as_str().unwrap()), &opts, &mut sink).unwrap();
+        let at = sink.samples.iter().position(|s| s.0 == 37);
+        let at = at.unwrap_or_else(|| panic!("frame 37 not sampled: {:?}", sink.samples));
+        assert!(mean_abs_diff(&sink.images[at], &cli) < 4.0);
     }
 
     #[test]
@@ -435,7 +647,7 @@ mod tests {
             stop_after: Some(2),
             ..Collect::default()
         };
-        let err = stream(&path("h264_25.mp4"), &SamplingOptions::default(), &mut sink).unwrap_err();
+        let err = stream(&path("h264_25.mp4"), &decode_all(), &mut sink).unwrap_err();
         assert!(
             matches!(err, MediaError::Cancelled { frame: 13, .. }),
             "{err}"

@@ -65,6 +65,17 @@ pub(crate) struct Collect {
     pub stop_after: Option<usize>,
 }
 
+impl Collect {
+    /// The indices of the samples of shot `shot`, in order.
+    pub fn samples_of(&self, shot: usize) -> Vec<u64> {
+        self.samples
+            .iter()
+            .filter(|s| s.1 == shot)
+            .map(|s| s.0)
+            .collect()
+    }
+}
+
 impl super::FrameSink for Collect {
     fn sample(&mut self, frame: super::SampledFrame) -> std::ops::ControlFlow<()> {
         self.samples

@@ -212,6 +212,10 @@ pub struct ShotReport {
     pub tc_out: String,
     /// Frames the models saw.
     pub frames_sampled: usize,
+    /// Which frames those were, in order (so a reviewer, or a peer tool in a benchmark, can
+    /// look at the same ones).
+    #[serde(default)]
+    pub sampled: Vec<FrameIndex>,
     /// Of those, frames references were matched on (0 when no reference was matched).
     #[serde(default)]
     pub frames_ref_checked: usize,

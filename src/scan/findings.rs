@@ -139,6 +139,7 @@ impl Scanner {
                 tc_in: tc(shot.first),
                 tc_out: tc(shot.last),
                 frames_sampled: frames.len(),
+                sampled: frames.iter().map(|f| f.index).collect(),
                 frames_ref_checked: frames.iter().filter(|f| f.refs_checked).count(),
                 faces_seen,
                 unidentified_faces: unknown,

@@ -140,6 +140,7 @@ pub fn stream_sequence(
         info,
         shots: pass.shots.finish(),
         frames_decoded: pass.decoded,
+        frames_skipped: 0,
         frames_sampled: pass.sampled,
         warnings,
     })
