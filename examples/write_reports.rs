@@ -1,10 +1,11 @@
-//! Writes the CSV, EDL and OTIO reports for a saved JSON scan report.
+//! Writes the CSV, EDL, Avid marker and OTIO reports for a saved JSON scan report.
 //!
 //! `cargo run --release --example write_reports -- REPORT.json OUT_DIR` writes
-//! `OUT_DIR/<stem>.csv`, `.edl` and `.otio`.
+//! `OUT_DIR/<stem>.csv`, `.edl`, `.txt` (Avid markers) and `.otio`; a report of several files
+//! gets one EDL and one marker list per file (`<stem>.<file name>.edl`, ...).
 
 use anyhow::{bail, Context, Result};
-use clearshot::report::{self, ScanReport};
+use clearshot::report::{Outputs, ScanReport};
 use std::path::PathBuf;
 
 fn main() -> Result<()> {
@@ -22,16 +23,17 @@ fn main() -> Result<()> {
     let stem = input
         .file_stem()
         .map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
-    let outputs = [
-        ("csv", report::csv::render(&scan)),
-        ("edl", report::edl::render(&scan)),
-        ("otio", report::otio::render(&scan)?),
-    ];
-    for (ext, body) in outputs {
-        let path = out_dir.join(format!("{stem}.{ext}"));
-        report::write_atomic(&path, body.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
-        println!("{}", path.display());
-    }
+    let path = |ext: &str| Some(out_dir.join(format!("{stem}.{ext}")));
+    let outputs = Outputs {
+        csv: path("csv"),
+        edl: path("edl"),
+        avid: path("txt"),
+        otio: path("otio"),
+        per_file: scan.files.len() > 1,
+        overwrite: true,
+        ..Outputs::default()
+    };
+    outputs.write(&scan)?;
+    println!("wrote {}", out_dir.display());
     Ok(())
 }

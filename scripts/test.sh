@@ -40,7 +40,8 @@ done
 cargo fmt --all -- --check
 cargo clippy --release --all-targets --quiet -- -D warnings
 cargo test --release --quiet 2>&1 | tee target/cargo-test.log
-# The OTIO timeline of a real scan, read back by the opentimelineio package itself.
+# The OTIO timeline and the EDLs of a real scan, read back by the opentimelineio package and its
+# CMX 3600 adapter.
 PY_TEST=$(venv venv-test scripts/requirements-test.txt)
 OTIO_DIR=$(mktemp -d); trap 'rm -rf "$OTIO_DIR"' EXIT
 BIN=target/release/clearshot
@@ -50,9 +51,21 @@ IPR=fixtures/generated/ip/refs
 "$BIN" --gallery "$OTIO_DIR/g.sqlite" refs add --name "Matplotlib logo" --kind logo --owner Matplotlib --status third-party "$IPR/matplotlib_logo.png" >/dev/null
 "$BIN" --gallery "$OTIO_DIR/g.sqlite" refs add --name "Chelsea poster" --kind artwork --owner Studio --status owned "$IPR/chelsea.png" >/dev/null
 "$BIN" --gallery "$OTIO_DIR/g.sqlite" refs add --name "Hubble" --kind artwork --owner NASA --status licensed --licence-ref L1 "$IPR/hubble.png" >/dev/null
-"$BIN" --gallery "$OTIO_DIR/g.sqlite" scan fixtures/generated/demo/demo.mp4 fixtures/generated/formats/ntsc_df.mp4 \
-  fixtures/generated/ip/ip_clip.mp4 --otio "$OTIO_DIR/demo.otio" --fail-on never >/dev/null
-"$PY_TEST" tests/otio/validate_otio.py "$OTIO_DIR/demo.otio" 2,0,3
+# Two people in one shot of a drop-frame clip: the demo's first two shots side by side at 29.97
+# from 01:00:59;00, across a minute whose labels ;00 and ;01 are dropped (two findings, one frame).
+DEMO=fixtures/generated/demo/demo.mp4
+ffmpeg -hide_banner -nostdin -v error -y -t 2.4 -i "$DEMO" -ss 3.3 -t 2.4 -i "$DEMO" \
+  -filter_complex "[0:v][1:v]hstack,scale=1280:360,fps=30000/1001[v]" -map "[v]" \
+  -c:v libx264 -preset veryfast -pix_fmt yuv420p -timecode "01:00:59;00" "$OTIO_DIR/two_df.mp4"
+"$BIN" --gallery "$OTIO_DIR/g.sqlite" scan "$DEMO" fixtures/generated/formats/ntsc_df.mp4 \
+  fixtures/generated/ip/ip_clip.mp4 "$OTIO_DIR/two_df.mp4" --otio "$OTIO_DIR/demo.otio" \
+  --json "$OTIO_DIR/scan.json" --edl "$OTIO_DIR/markers.edl" --fail-on never >/dev/null
+"$PY_TEST" tests/otio/validate_otio.py "$OTIO_DIR/demo.otio" 2,0,3,2
+# The same scan's EDLs (one per file), read by the otio-cmx3600-adapter in strict mode: every
+# finding a marker at its timecode.
+PY_EDL=$(venv venv-edl scripts/requirements-edl.txt)
+"$PY_EDL" tests/edl/validate_edl.py "$OTIO_DIR/scan.json" \
+  "$OTIO_DIR"/markers.{demo,ntsc_df,ip_clip,two_df}.mp4.edl
 # Scale-out on a real one-node Slurm cluster (started and stopped by the script): a 3-task scan
 # array and its merge must equal a one-machine scan; a task killed on purpose is resubmitted
 # alone and resumes from its journal.

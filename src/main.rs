@@ -155,9 +155,12 @@ struct OutputArgs {
     /// Write one CSV row per finding here.
     #[arg(long)]
     csv: Option<PathBuf>,
-    /// Write a CMX3600 EDL with a locator per finding (Resolve and Avid markers) here.
-    #[arg(long)]
+    /// Write a CMX3600 marker-list EDL (a Resolve marker and an Avid locator per finding) here; a scan of several files writes one per file, FILE's stem + file name (markers.edl: markers.demo.mp4.edl).
+    #[arg(long, value_name = "FILE")]
     edl: Option<PathBuf>,
+    /// Write the tab-separated marker list Avid Media Composer's Markers window imports here; named per file like --edl.
+    #[arg(long, value_name = "FILE")]
+    avid_markers: Option<PathBuf>,
     /// Write an OpenTimelineIO timeline with a marker per finding here.
     #[arg(long)]
     otio: Option<PathBuf>,
@@ -482,12 +485,15 @@ fn settings(t: &TuneArgs) -> Result<ScanSettings> {
 }
 
 impl OutputArgs {
-    /// The report files asked for.
-    fn outputs(&self) -> report::Outputs {
+    /// The report files asked for; `per_file`: the run covers several media files, so each
+    /// gets its own marker lists.
+    fn outputs(&self, per_file: bool) -> report::Outputs {
         report::Outputs {
             json: self.json.clone(),
             csv: self.csv.clone(),
             edl: self.edl.clone(),
+            avid: self.avid_markers.clone(),
+            per_file,
             otio: self.otio.clone(),
             html: self.html.clone(),
             jsonl: self.jsonl.clone().filter(|p| !batch::is_stdout(p)),
@@ -496,12 +502,18 @@ impl OutputArgs {
     }
 }
 
-fn check_outputs(out: &OutputArgs) -> Result<()> {
-    Ok(out.outputs().check()?)
+fn check_outputs(out: &OutputArgs, per_file: bool) -> Result<()> {
+    Ok(out.outputs(per_file).check()?)
 }
 
-fn write_outputs(full: &ScanReport, out: &OutputArgs) -> Result<()> {
-    Ok(out.outputs().write(full)?)
+fn write_outputs(full: &ScanReport, out: &OutputArgs, per_file: bool) -> Result<()> {
+    Ok(out.outputs(per_file).write(full)?)
+}
+
+/// Whether a scan of `paths` covers several media files (more than one path, or a folder):
+/// then marker lists are written one per file.
+fn several_files(paths: &[PathBuf]) -> bool {
+    !matches!(paths, [one] if !one.is_dir())
 }
 
 /// How a scan runs: where its journal is and how the work is spread.
@@ -527,7 +539,8 @@ fn scan(
     models_dir: &Path,
 ) -> Result<ExitCode> {
     let started = batch::assemble::now();
-    check_outputs(out)?;
+    let per_file = several_files(paths);
+    check_outputs(out, per_file)?;
     let approvals = match &out.approvals {
         Some(p) => Approvals::load(p)?,
         None => Approvals::default(),
@@ -596,7 +609,7 @@ fn scan(
     if !jsonl_to_stdout {
         print!("{}", report::table::render(&full.files, &full.failures));
     }
-    write_outputs(&full, out)?;
+    write_outputs(&full, out, per_file)?;
     if let (Some(j), false, false) = (&run_plan.journal, run_plan.keep_journal, full.incomplete) {
         if let Err(e) = batch::remove_journal(j) {
             eprintln!(
@@ -628,7 +641,8 @@ fn exit_status(full: &ScanReport, fail_on: FailOn) -> ExitCode {
 fn merge(args: MergeArgs) -> Result<ExitCode> {
     let started = batch::assemble::now();
     let out = &args.out;
-    check_outputs(out)?;
+    // A merge puts a batch's files back together: marker lists go one per file.
+    check_outputs(out, true)?;
     let approvals = match &out.approvals {
         Some(p) => Approvals::load(p)?,
         None => Approvals::default(),
@@ -669,7 +683,7 @@ fn merge(args: MergeArgs) -> Result<ExitCode> {
     if !jsonl_to_stdout {
         print!("{}", report::table::render(&full.files, &full.failures));
     }
-    write_outputs(&full, out)?;
+    write_outputs(&full, out, true)?;
     Ok(exit_status(&full, out.fail_on))
 }
 

@@ -150,9 +150,19 @@ fn batches_killed_at_random_moments_resume_to_the_same_reports() {
     let (ra, rb) = (scan_facts(&a.join("r.json")), scan_facts(&b.join("r.json")));
     assert!(ra == rb, "JSON reports differ after {kills} kills");
     let (ja, jb) = (json(&a.join("r.json")), json(&b.join("r.json")));
-    for name in ["r.csv", "r.edl", "r.otio", "html/index.html"] {
-        let ta = std::fs::read_to_string(a.join(name)).unwrap();
-        let tb = std::fs::read_to_string(b.join(name)).unwrap();
+    // One EDL per file (r.demo.mp4.edl, ...).
+    let mut edls: Vec<String> = std::fs::read_dir(&a)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("r.") && n.ends_with(".edl"))
+        .collect();
+    edls.sort();
+    assert_eq!(edls.len(), inputs.len(), "{edls:?}");
+    let texts = ["r.csv", "r.otio", "html/index.html"].map(String::from);
+    for name in texts.into_iter().chain(edls) {
+        let ta = std::fs::read_to_string(a.join(&name)).unwrap();
+        let tb = std::fs::read_to_string(b.join(&name)).unwrap();
         assert_eq!(
             without_run(&ta, &ja),
             without_run(&tb, &jb),

@@ -138,6 +138,29 @@ fn html_report_of_the_demo_scan_renders_in_chromium() {
     assert!(biden.contains("class=\"badge info\""), "{biden:.600}");
     assert!(biden.contains("granted"), "{biden:.600}");
     assert!(biden.contains("2099-12-31"), "{biden:.600}");
+    // The settings in words a reader needs; the matcher's internals stay in the JSON.
+    let settings = dom
+        .split("<h2>Settings</h2>")
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .expect("settings section");
+    for words in [
+        "<dt>Frames examined</dt><dd>At least 2 frames a second",
+        "<dt>Face match</dt>",
+        "<dt>Review band</dt><dd>A person whose faces sit consistently at a distance between ",
+        "<dt>References</dt><dd>None registered in the gallery",
+        "<dt>Consent judged on</dt>",
+        "recorded in the JSON report",
+    ] {
+        assert!(settings.contains(words), "{words:?} in {settings}");
+    }
+    for raw in ["reference_matcher", "tile_windows", "{"] {
+        assert!(!settings.contains(raw), "{raw:?} in {settings}");
+    }
+    assert!(
+        text.contains("\"tile_windows\""),
+        "the JSON report keeps every setting"
+    );
     // Chain of custody: every model hash and the gallery state.
     for m in &report.models {
         assert!(dom.contains(&m.sha256), "model {} hash", m.name);

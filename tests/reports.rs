@@ -162,3 +162,104 @@ fn inspect_examines_every_frame_of_the_range_with_every_distance() {
     assert_eq!(obama["appearances"][0]["tc_out"], "10:00:03:04");
     assert!(obama["all_scores"].as_array().unwrap().len() == 2);
 }
+
+/// The marker lists as an editor imports them: `--avid-markers` (Media Composer's tab-separated
+/// marker text) and `--edl`, from a spot check across the demo's Obama -> Biden cut, then the
+/// one-list-per-file naming of a scan of two files, and no list replaced unless asked.
+#[test]
+fn avid_markers_and_edls_from_the_real_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = demo_gallery(dir.path());
+    let (avid, edl, report) = (
+        dir.path().join("cut.txt"),
+        dir.path().join("cut.edl"),
+        dir.path().join("cut.json"),
+    );
+    let inspect = || {
+        let mut c = clearshot(&g);
+        c.arg("inspect")
+            .arg(demo().join("demo.mp4"))
+            .args(["--from", "10:00:03:00", "--to", "10:00:03:10"])
+            .arg("--avid-markers")
+            .arg(&avid)
+            .arg("--edl")
+            .arg(&edl)
+            .arg("--json")
+            .arg(&report)
+            .args(["--fail-on", "never"]);
+        c
+    };
+    let (o, so, se) = run(&mut inspect());
+    assert_eq!(o.status.code(), Some(0), "{so}{se}");
+    let findings = json(&report)["files"][0]["findings"].clone();
+    let findings = findings.as_array().unwrap();
+    assert_eq!(findings.len(), 2, "{so}");
+    let text = std::fs::read_to_string(&avid).unwrap();
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for f in findings {
+        let name = f["name"].as_str().unwrap();
+        let cols = lines
+            .iter()
+            .find(|c| c.get(4).is_some_and(|t| t.starts_with(name)))
+            .unwrap_or_else(|| panic!("{name} in {text}"));
+        assert_eq!(cols.len(), 6, "six columns: {cols:?}");
+        let colour = match f["severity"].as_str().unwrap() {
+            "escalate" => "red",
+            "review" => "yellow",
+            _ => "green",
+        };
+        let frames = f["last_frame"].as_u64().unwrap() - f["first_frame"].as_u64().unwrap() + 1;
+        assert_eq!(
+            cols[..4],
+            ["clearshot", f["tc_in"].as_str().unwrap(), "V1", colour]
+        );
+        assert_eq!(cols[5], frames.to_string());
+    }
+    // Obama (consent denied) until the cut at 10:00:03:05, then Biden (granted).
+    assert!(text.starts_with("clearshot\t10:00:03:00\tV1\tred\tBarack Obama (escalate): "));
+    assert!(text.contains("\nclearshot\t10:00:03:05\tV1\tgreen\tJoe Biden (info): "));
+    let cut = std::fs::read_to_string(&edl).unwrap();
+    assert!(cut.starts_with("TITLE: clearshot demo.mp4\nFCM: NON-DROP FRAME\n"));
+    assert!(cut.contains(
+        "\n002  AX       V     C        10:00:03:05 10:00:03:06 10:00:03:05 10:00:03:06\n\
+         consent granted |C:ResolveColorGreen |M:Joe Biden (info) |D:6\n"
+    ));
+    // Run again (the marker list alone in the way): refused before any work, left as it was.
+    std::fs::remove_file(&edl).unwrap();
+    std::fs::remove_file(&report).unwrap();
+    std::fs::write(&avid, "mine").unwrap();
+    let (o, _, se) = run(&mut inspect());
+    assert_ne!(o.status.code(), Some(0));
+    assert!(se.contains("cut.txt: already exists"), "{se}");
+    assert_eq!(std::fs::read_to_string(&avid).unwrap(), "mine");
+
+    // Two files: one list of each kind per file, named after it; the path given is not written.
+    let f = fixtures().join("formats");
+    let scan = || {
+        let mut c = clearshot(&g);
+        c.arg("scan")
+            .arg(f.join("h264_25.mp4"))
+            .arg(f.join("still.png"))
+            .arg("--edl")
+            .arg(dir.path().join("m.edl"))
+            .arg("--avid-markers")
+            .arg(dir.path().join("m.txt"));
+        c
+    };
+    let (o, so, se) = run(&mut scan());
+    assert_eq!(o.status.code(), Some(0), "{so}{se}");
+    for name in ["h264_25.mp4", "still.png"] {
+        let e = std::fs::read_to_string(dir.path().join(format!("m.{name}.edl"))).unwrap();
+        assert_eq!(
+            e.lines().next(),
+            Some(format!("TITLE: clearshot {name}").as_str())
+        );
+        let t = std::fs::read_to_string(dir.path().join(format!("m.{name}.txt"))).unwrap();
+        assert_eq!(t, "", "nothing found, no marker");
+    }
+    assert!(!dir.path().join("m.edl").exists() && !dir.path().join("m.txt").exists());
+    let (o, _, se) = run(&mut scan());
+    assert_ne!(o.status.code(), Some(0));
+    assert!(se.contains("m.h264_25.mp4.edl: already exists"), "{se}");
+}

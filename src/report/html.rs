@@ -23,6 +23,8 @@ macro_rules! w {
     }};
 }
 
+mod settings;
+
 /// Text escaped for HTML content and attribute values.
 struct Esc<'a>(&'a str);
 
@@ -65,7 +67,7 @@ pub fn render(report: &ScanReport) -> String {
     );
     header(&mut out, report);
     custody(&mut out, report);
-    settings(&mut out, &report.settings);
+    settings::section(&mut out, &report.settings, report.gallery.references);
     files(&mut out, &report.files, &report.failures);
     findings(&mut out, &report.files);
     footer(&mut out, report);
@@ -277,33 +279,6 @@ fn custody(out: &mut String, r: &ScanReport) {
         }
     }
     out.push_str("</tbody>\n</table>\n</section>\n");
-}
-
-fn settings(out: &mut String, settings: &serde_json::Value) {
-    out.push_str("<section>\n<h2>Settings</h2>\n");
-    match settings {
-        serde_json::Value::Object(map) if !map.is_empty() => {
-            out.push_str("<dl class=\"settings\">\n");
-            for (k, v) in map {
-                let v = match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    serde_json::Value::Null => "none".to_string(),
-                    other => other.to_string(),
-                };
-                w!(
-                    out,
-                    "<div><dt>{}</dt><dd class=\"mono\">{}</dd></div>\n",
-                    Esc(k),
-                    Esc(&v)
-                );
-            }
-            out.push_str("</dl>\n");
-        }
-        serde_json::Value::Null => out.push_str("<p class=\"muted\">None recorded.</p>\n"),
-        serde_json::Value::Object(_) => out.push_str("<p class=\"muted\">None recorded.</p>\n"),
-        other => w!(out, "<p><code>{}</code></p>\n", Esc(&other.to_string())),
-    }
-    out.push_str("</section>\n");
 }
 
 fn files(out: &mut String, files: &[FileReport], failures: &[FileFailure]) {
@@ -702,9 +677,11 @@ color:var(--muted);font-weight:700}
 .meta dd{margin:2px 0 0}
 .cmdline{margin-top:12px}
 .cmdline .label{display:block;margin-bottom:4px}
-.settings{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px 20px;
+.settings{display:grid;grid-template-columns:max-content 1fr;gap:10px 22px;align-items:baseline;
 background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 18px;margin:0}
-.settings dd{margin:2px 0 0;overflow-wrap:anywhere}
+.settings div{display:contents}
+.settings dd{margin:0;overflow-wrap:anywhere}
+.settings-note{font-size:12px;margin:8px 2px 0}
 .media{grid-template-columns:max-content 1fr max-content 1fr;gap:6px 16px;margin:10px 0 4px}
 .media .wide{grid-column:2/-1}
 .totals{margin-top:12px;display:flex;gap:8px;align-items:center;flex-wrap:wrap}

@@ -1,8 +1,11 @@
-//! What a scan found, in a form every writer (JSON, table, and later EDL/HTML) reads.
+//! What a scan found, in a form every writer (JSON, table, CSV, EDL, Avid markers, OTIO,
+//! HTML) reads.
 
+pub mod avid;
 pub mod csv;
 pub mod edl;
 pub mod html;
+mod markers;
 pub mod otio;
 pub mod outputs;
 pub mod table;

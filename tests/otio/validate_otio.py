@@ -21,26 +21,14 @@ Prints `N passed, M failed` and exits 1 when anything failed (2 on bad usage).
 """
 
 import sys
+from pathlib import Path
 
 import opentimelineio as otio
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pycheck"))
+from checks import Checks  # noqa: E402 - the shared counter, beside this folder
+
 COLOURS = {"escalate": "RED", "review": "YELLOW", "info": "GREEN"}
-
-
-class Checks:
-    """Counts results and reports failures as they happen."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, ok, what):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print(f"FAIL: {what}")
-        return ok
 
 
 def within(inner, outer):
@@ -126,8 +114,7 @@ def main(argv):
         return 2
     c = Checks()
     validate(argv[1], counts, c)
-    print(f"{c.passed} passed, {c.failed} failed")
-    return 1 if c.failed else 0
+    return c.summary()
 
 
 if __name__ == "__main__":
