@@ -60,46 +60,26 @@ def enroll(out, pairs):
     np.savez(out, names=np.array(names), encodings=np.array(encodings))
 
 
-def sampled_frames(shot, grid, min_per_shot):
-    """clearshot's sampling rule (src/media/sampler.rs) for one shot: its first frame, every
-    frame on the 1/sample_rate grid (the first frame at or after each multiple of `grid`
-    frames), its last frame, and if that is fewer than min_per_shot, middle frames nearest the
-    middle of the largest gaps."""
-    first, last = shot["first_frame"], shot["last_frame"]
-    k = lambda i: math.floor(i / grid + 1e-9)  # noqa: E731
-    picks = {first, last}
-    picks.update(i for i in range(first + 1, last) if grid <= 1 or k(i) != k(i - 1))
-    while len(picks) < min(min_per_shot, last - first + 1):
-        fixed = sorted(picks)
-        a, b = max(zip(fixed, fixed[1:]), key=lambda w: (w[1] - w[0], -w[0]))
-        if b - a < 2:
-            break
-        picks.add(min(range(a + 1, b), key=lambda c: abs(2 * c - (a + b))))
-    return sorted(picks)
-
-
 def frames(report_path, out):
-    """clearshot's JSON report lists its shots and how many frames it sampled in each, not
-    which: the indices follow from the shots and the sampling settings it records. Each shot's
-    count, and every frame a finding names (first, last, best), must agree with the rule."""
+    """The frames clearshot analysed: each shot of its JSON report lists them (`sampled`).
+    Checked against the per-shot and per-file counts, and every frame a finding names (first,
+    last, best) must be among them."""
     report = json.load(open(report_path))
     settings = report["settings"]
     if settings["every_frame"] or settings["range"] is not None:
         die("the report is of an every-frame or ranged scan; the bench expects a default scan")
     (f,) = report["files"]
-    rate = f["media"]["frame_rate"]
-    grid = rate["num"] / rate["den"] / settings["sample_rate"]
     picks = []
     for shot in f["shots"]:
-        mine = sampled_frames(shot, grid, settings["min_per_shot"])
+        mine = shot.get("sampled", [])
         if len(mine) != shot["frames_sampled"]:
-            die(f"shot {shot['index']}: the sampling rule gives {len(mine)} frames, clearshot sampled {shot['frames_sampled']}")
+            die(f"shot {shot['index']}: {len(mine)} frames listed, {shot['frames_sampled']} sampled")
         picks += mine
-    if len(picks) != f["frames_sampled"]:
-        die(f"{len(picks)} frames from the rule, {f['frames_sampled']} sampled by clearshot")
+    if len(picks) != f["frames_sampled"] or picks != sorted(set(picks)):
+        die(f"{len(picks)} frames listed (in order, once each?), {f['frames_sampled']} sampled")
     named = {x[k] for x in f["findings"] for k in ("first_frame", "last_frame", "best_frame")}
     if not named <= set(picks):
-        die(f"frames {sorted(named - set(picks))} of clearshot's findings are not in the rule's samples")
+        die(f"frames {sorted(named - set(picks))} of clearshot's findings are not among its samples")
     with open(out, "w") as fh:
         fh.write("".join(f"{i}\n" for i in picks))
 

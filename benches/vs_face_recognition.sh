@@ -6,8 +6,8 @@
 # table (issue 11, goal 4: >= 10x less CPU time than face_recognition).
 #
 #   - Frames: clearshot scans with its defaults and writes its JSON report; the frames it
-#     analysed follow from the shots and sampling settings recorded there (checked against its
-#     per-shot counts); face_recognition gets exactly those, decoded by an ffmpeg child that
+#     analysed are listed per shot there (`sampled`, checked against its per-shot counts);
+#     face_recognition gets exactly those, decoded by an ffmpeg child that
 #     converts only the selected frames to RGB (it must decode them all: H.264).
 #   - Gallery: the demo photos of Barack Obama and Joe Biden, enrolled in both (one face each).
 #   - Recall: scripts/make_bench_clip.sh cycles six shot setups (5 s each): Obama, Biden, an
