@@ -27,7 +27,7 @@
 #   --wait               return when the batch is over: exit status of the merge, as for `clearshot
 #                        scan` (0 clean, 1 findings at or above --fail-on, 2 incomplete, 3 set-up)
 # SCAN OPTIONS go to `clearshot scan` in every task, except the report options (--json --csv
-# --edl --otio --html --jsonl --approvals --fail-on), which go to the merge (--date to both:
+# --edl --avid-markers --otio --html --jsonl --approvals --fail-on), which go to the merge (--date to both:
 # consent is judged when the reports are made); without --json and
 # --html the merge writes DIR/report.json and DIR/html/. --journal, --shard and --fresh are set
 # by the scripts. Relative PATHS resolve from the current folder (the jobs run there: --chdir).
@@ -264,7 +264,7 @@ ORT=${ORT_DYLIB_PATH:-}
 WORKDIR=$PWD
 
 # Report options go to the merge; everything else to every task's scan.
-SCAN_ARGS=() MERGE_ARGS=() REPORTS=() overwrite=0 has_json=0 has_html=0
+SCAN_ARGS=() MERGE_ARGS=() REPORTS=() PER_FILE=() overwrite=0 has_json=0 has_html=0
 while [ $# -gt 0 ]; do
   opt=$1 val="" inline=0
   case "$opt" in --*=*)
@@ -272,7 +272,7 @@ while [ $# -gt 0 ]; do
     ;;
   esac
   case "$opt" in
-    --json | --csv | --edl | --otio | --html | --jsonl | --approvals | --fail-on)
+    --json | --csv | --edl | --avid-markers | --otio | --html | --jsonl | --approvals | --fail-on)
       if [ $inline = 0 ]; then
         [ $# -ge 2 ] || die "$opt needs a value"
         val=$2
@@ -280,8 +280,13 @@ while [ $# -gt 0 ]; do
       fi
       MERGE_ARGS+=("$opt" "$val")
       case "$opt" in
-        --json | --csv | --edl | --otio | --jsonl)
+        --json | --csv | --otio | --jsonl)
           [ "$val" = - ] || REPORTS+=("$val")
+          ;;
+        # A merge writes marker lists one per media file: STEM.FILE-NAME.EXT beside VAL.
+        --edl | --avid-markers)
+          PER_FILE+=("$val")
+          REPORTS+=("${val%.*}.*.${val##*.}")
           ;;
         --html) REPORTS+=("$val/index.html") ;;
       esac
@@ -317,6 +322,10 @@ done
 if [ $overwrite = 0 ]; then
   for r in "${REPORTS[@]}"; do
     [ ! -e "$r" ] || die "$r exists (reports are never overwritten unless --overwrite)"
+  done
+  for r in "${PER_FILE[@]}"; do
+    ! compgen -G "${r%.*}.*.${r##*.}" >/dev/null ||
+      die "$(compgen -G "${r%.*}.*.${r##*.}" | head -n1) exists (reports are never overwritten unless --overwrite)"
   done
 fi
 
