@@ -358,14 +358,6 @@ impl ShotList {
         self.shots.len()
     }
 
-    /// Counts frames up to `index` into the current shot without pushing them (frames skipped
-    /// at the end of a stream, where no cut was looked for).
-    pub fn extend_to(&mut self, index: FrameIndex) {
-        if self.last_seen.is_some_and(|last| last < index) {
-            self.last_seen = Some(index);
-        }
-    }
-
     /// Closes the last shot at the last frame pushed and returns all shots (empty if no
     /// frame was pushed).
     pub fn finish(mut self) -> Vec<Shot> {

@@ -31,13 +31,12 @@ impl GapFiller {
         }
     }
 
-    /// Decodes the frames whose timestamps lie strictly between `after` and `before` (stream
-    /// time base) and hands each whose timestamp is in `wanted` (sorted) to `each` with its
-    /// index there, in presentation order. Returns how many were handed over.
+    /// Decodes the frames after timestamp `after` (stream time base) up to the last one in
+    /// `wanted` (timestamp and index, sorted), and hands each wanted one to `each` with its
+    /// index, in presentation order. Returns how many were handed over.
     pub fn fill(
         &mut self,
         after: i64,
-        before: i64,
         wanted: &[(i64, u64)],
         each: &mut dyn FnMut(u64, frame::Video) -> Result<(), MediaError>,
     ) -> Result<usize, MediaError> {
@@ -51,9 +50,11 @@ impl GapFiller {
         };
         // Some containers seek by decoding timestamp, which runs a few frames ahead of the
         // presentation one: aim well before the gap (it lands on the key frame before).
-        let span = wanted
-            .last()
-            .map_or(1, |(t, _)| t.saturating_sub(after).max(1));
+        let Some(&(last, _)) = wanted.last() else {
+            return Ok(0);
+        };
+        let before = last.saturating_add(1);
+        let span = last.saturating_sub(after).max(1);
         decoder.seek_before(after.saturating_sub(4 * span))?;
         decoder.decode_only(after, before);
         let mut n = 0;

@@ -145,13 +145,7 @@ fn stream_video(
                 .is_none_or(|t| frames.detector.may_cut_before(t));
             if !suspect {
                 step = index - first + 1;
-            } else if !frames.fill_gap(
-                &mut gaps,
-                last_pts,
-                frame.pts(),
-                &skipped,
-                decoder.path(),
-            )? {
+            } else if !frames.fill_gap(&mut gaps, last_pts, &skipped, decoder.path())? {
                 warnings.push(format!(
                     "{}: frames {first}-{}: could not decode them to look for a cut; a cut \
                      there is placed at frame {index}",
@@ -177,12 +171,12 @@ fn stream_video(
         let tail = decoder.take_tail();
         if let Some(last_pts) = frames.last_pts.filter(|_| !tail.is_empty()) {
             // Frames skipped at the very end: the last shot's last frame is one of them.
-            frames.fill_gap(&mut gaps, last_pts, None, &tail, decoder.path())?;
+            frames.fill_gap(&mut gaps, last_pts, &tail, decoder.path())?;
         }
     }
     let Frames {
         mut out,
-        mut shots,
+        shots,
         mut sampler,
         mut picks,
         thumb_failures,
@@ -196,13 +190,7 @@ fn stream_video(
     let Some(last) = last else {
         return Err(decoder.no_frames_error());
     };
-    // Frames skipped at the end of the range belong to the last shot.
-    let decoded = if reached_range_end {
-        range.1 + 1
-    } else {
-        last + 1
-    };
-    shots.extend_to(decoded - 1);
+    let decoded = last + 1;
     out.sink.progress(decoded);
     let path = decoder.path().display().to_string();
     // In the order things happened: opening, decoding, conversion, then the totals.
@@ -299,20 +287,18 @@ impl Frames<'_> {
         self.out.deliver(&mut self.picks, path)
     }
 
-    /// Decodes the `skipped` frames (timestamp and index, in order) between the last frame
-    /// taken (timestamp `after`) and the one at timestamp `before` (None: the end), and takes
-    /// each. False when not one could be decoded.
+    /// Decodes the `skipped` frames (timestamp and index, in order) after the last frame
+    /// taken (timestamp `after`) and takes each. False when not one could be decoded.
     fn fill_gap(
         &mut self,
         gaps: &mut GapFiller,
         after: i64,
-        before: Option<i64>,
         skipped: &[(i64, u64)],
         path: &Path,
     ) -> Result<bool, MediaError> {
         let mut got = Vec::new();
         let filled = stages::time(Stage::Decode, || {
-            gaps.fill(after, before.unwrap_or(i64::MAX), skipped, &mut |i, f| {
+            gaps.fill(after, skipped, &mut |i, f| {
                 got.push((i, f));
                 Ok(())
             })
