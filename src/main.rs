@@ -274,7 +274,11 @@ fn scan(
         print!("{}", report::table::render(&full.files, &full.failures));
     }
     write_outputs(&full, out, per_file)?;
-    if let (Some(j), false, false) = (&run_plan.journal, run_plan.keep_journal, full.incomplete) {
+    let status = exit_status(&full, out.fail_on);
+    let incomplete = full.incomplete;
+    // The report reads its evidence images from the journal: close it before removing it.
+    drop(full);
+    if let (Some(j), false, false) = (&run_plan.journal, run_plan.keep_journal, incomplete) {
         if let Err(e) = batch::remove_journal(j) {
             eprintln!(
                 "clearshot: warning: {}: cannot remove the finished batch's journal: {e}",
@@ -282,7 +286,7 @@ fn scan(
             );
         }
     }
-    Ok(exit_status(&full, out.fail_on))
+    Ok(status)
 }
 
 /// 2 when inputs failed or are missing, else 1 when a finding is at or above the gate.

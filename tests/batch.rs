@@ -172,6 +172,29 @@ fn batches_killed_at_random_moments_resume_to_the_same_reports() {
     // The resumed report has everything: two people in the demo, the sequence as one clip.
     assert_eq!(ra["files"].as_array().unwrap().len(), inputs.len());
     assert!(ra.get("incomplete").is_none());
+    // The evidence images waited on disk, not in memory: in the journal by their digests,
+    // with nothing left of the spill folders (a killed run's is removed by the next run).
+    let db = rusqlite::Connection::open(&journal).unwrap();
+    let images: i64 = db
+        .query_row("SELECT count(*) FROM evidence", [], |r| r.get(0))
+        .unwrap();
+    let findings: usize = ra["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["findings"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert!(
+        findings > 0 && images as usize >= 2 * findings,
+        "{images} images"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("evidence"))
+        .collect();
+    assert!(left.is_empty(), "spill folders left: {left:?}");
 }
 
 #[test]

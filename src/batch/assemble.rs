@@ -9,6 +9,7 @@ use super::plan::{Plan, Planned};
 use super::setup::RunHeader;
 use super::{BatchError, RunInfo};
 use crate::approvals::Approvals;
+use crate::evidence::Store;
 use crate::report::{FileFailure, FileReport, ScanReport};
 use std::path::{Path, PathBuf};
 use time::Date;
@@ -50,11 +51,15 @@ pub fn current(
         .map(|e| e.outcome))
 }
 
-/// The report of a batch over `plan`, each input's outcome from `outcome`.
+/// An input's outcome, and the evidence store its report's images are in.
+pub type Stored = Option<(Outcome, Store)>;
+
+/// The report of a batch over `plan`, each input's outcome from `outcome`, with the
+/// evidence store its images are in.
 pub fn assemble(
     header: &RunHeader,
     plan: &Plan,
-    outcome: &dyn Fn(&Planned) -> Result<Option<Outcome>, BatchError>,
+    outcome: &dyn Fn(&Planned) -> Result<Stored, BatchError>,
     judgement: &Judgement,
     run: &RunInfo,
     interrupted: bool,
@@ -65,8 +70,9 @@ pub fn assemble(
     for p in &plan.inputs {
         let path = p.input.path();
         match outcome(p)? {
-            Some(Outcome::Done(text)) => match journal::parse_report(&text) {
+            Some((Outcome::Done(text), store)) => match journal::parse_report(&text) {
                 Ok(mut r) => {
+                    r.attach_evidence(&store);
                     judge(&mut r, &path, judgement.date, judgement.approvals);
                     files.push(r);
                 }
@@ -75,8 +81,8 @@ pub fn assemble(
                     error: format!("{}: {error}", super::plan::label(&p.input)),
                 }),
             },
-            Some(Outcome::Failed(error)) => failures.push(FileFailure { path, error }),
-            Some(Outcome::Crashed { .. }) | None => pending.push(path),
+            Some((Outcome::Failed(error), _)) => failures.push(FileFailure { path, error }),
+            Some((Outcome::Crashed { .. }, _)) | None => pending.push(path),
         }
     }
     let mut settings = header.settings.clone();

@@ -9,11 +9,16 @@
 //! models, gallery state, settings; see [`RunHeader::key`]). A file is trusted unchanged
 //! when its identity is (as make, rsync and git do); a changed identity means a new scan.
 //!
+//! A done entry's evidence images are rows of their own (keyed by their SHA-256 and the
+//! input), written in the same transaction as the report that refers to them, so no process
+//! needs to hold a whole file's images at once.
+//!
 //! The file is private (mode 0600): reports hold evidence crops of faces, which are
 //! biometric data. It is locked while a batch runs, so two scans never share one.
 
 use super::plan::Plan;
 use super::setup::RunHeader;
+use crate::evidence::EvidenceStore;
 use crate::report::FileReport;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -33,6 +38,13 @@ CREATE TABLE IF NOT EXISTS entry (
   error TEXT,
   recorded TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS evidence (
+  sha256 TEXT NOT NULL,
+  input TEXT NOT NULL,
+  jpeg BLOB NOT NULL,
+  PRIMARY KEY (sha256, input)
+);
+CREATE INDEX IF NOT EXISTS evidence_input ON evidence (input);
 ";
 
 /// Why the journal cannot be used.
@@ -150,10 +162,12 @@ impl Journal {
         Self::prepare(conn, path, true)
     }
 
-    /// A journal that lives as long as the process (spot checks keep none).
+    /// A journal that lives as long as the process (spot checks keep none): SQLite's
+    /// private temporary database, which goes to a temporary file once it outgrows its
+    /// cache (evidence images of a long file), and is deleted when closed.
     pub fn in_memory() -> Result<Self, JournalError> {
         let path = PathBuf::from(":memory:");
-        let conn = Connection::open_in_memory().map_err(|e| JournalError::Db {
+        let conn = Connection::open("").map_err(|e| JournalError::Db {
             path: path.clone(),
             cause: e.to_string(),
         })?;
@@ -226,6 +240,8 @@ impl Journal {
             j.conn
                 .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
                 .map_err(busy)?;
+            // Journals made before evidence had rows of its own get the table now.
+            j.conn.execute_batch(SCHEMA).map_err(busy)?;
             j.writer = path != Path::new(":memory:");
         }
         Ok(j)
@@ -246,7 +262,9 @@ impl Journal {
     /// Forgets every entry (`--fresh`).
     pub fn clear(&mut self) -> Result<(), JournalError> {
         self.conn
-            .execute_batch("DELETE FROM entry; DELETE FROM meta WHERE key != 'format';")
+            .execute_batch(
+                "DELETE FROM entry; DELETE FROM evidence; DELETE FROM meta WHERE key != 'format';",
+            )
             .map_err(self.db())
     }
 
@@ -375,6 +393,67 @@ impl Journal {
 
     /// Records `input`'s outcome, durably (the commit is fsynced before this returns).
     pub fn put(&mut self, input: &str, entry: &Entry) -> Result<(), JournalError> {
+        self.begin(input)?.commit(entry)
+    }
+
+    /// Starts recording `input`'s outcome: its earlier evidence images are dropped, new ones
+    /// are added with [`EntryWriter::add_image`], and nothing is kept unless
+    /// [`EntryWriter::commit`] is reached.
+    pub fn begin(&mut self, input: &str) -> Result<EntryWriter<'_>, JournalError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| db_error(&path, e))?;
+        tx.execute("DELETE FROM evidence WHERE input = ?1", [input])
+            .map_err(|e| db_error(&path, e))?;
+        Ok(EntryWriter {
+            tx,
+            input: input.to_string(),
+            path,
+        })
+    }
+
+    /// The evidence image stored under `sha256`, if any.
+    fn image(&self, sha256: &str) -> Result<Option<Vec<u8>>, JournalError> {
+        self.conn
+            .query_row(
+                "SELECT jpeg FROM evidence WHERE sha256 = ?1 LIMIT 1",
+                [sha256],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.db())
+    }
+}
+
+fn db_error(path: &Path, e: rusqlite::Error) -> JournalError {
+    JournalError::Db {
+        path: path.to_path_buf(),
+        cause: e.to_string(),
+    }
+}
+
+/// One input's outcome being recorded (see [`Journal::begin`]).
+pub struct EntryWriter<'a> {
+    tx: rusqlite::Transaction<'a>,
+    input: String,
+    path: PathBuf,
+}
+
+impl EntryWriter<'_> {
+    /// Stores one evidence image of the entry; returns its SHA-256 (hex), which the report
+    /// refers to it by.
+    pub fn add_image(&mut self, jpeg: &[u8]) -> Result<String, JournalError> {
+        let sha = crate::evidence::sha256_hex(jpeg);
+        self.tx
+            .execute(
+                "INSERT OR IGNORE INTO evidence (sha256, input, jpeg) VALUES (?1, ?2, ?3)",
+                params![sha, self.input, jpeg],
+            )
+            .map_err(|e| db_error(&self.path, e))?;
+        Ok(sha)
+    }
+
+    /// Records the outcome and commits everything (fsynced before this returns).
+    pub fn commit(self, entry: &Entry) -> Result<(), JournalError> {
         let (status, attempts, report, error) = match &entry.outcome {
             Outcome::Done(r) => ("done", 0, Some(r.as_str()), None),
             Outcome::Failed(e) => ("failed", 0, None, Some(e.as_str())),
@@ -382,7 +461,8 @@ impl Journal {
                 ("crashed", *attempts, None, Some(cause.as_str()))
             }
         };
-        self.conn
+        let fail = |e| db_error(&self.path, e);
+        self.tx
             .execute(
                 "INSERT INTO entry (input, identity, run_key, status, attempts, report, error, recorded)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, datetime('now'))
@@ -390,10 +470,33 @@ impl Journal {
                    run_key = excluded.run_key, status = excluded.status,
                    attempts = excluded.attempts, report = excluded.report,
                    error = excluded.error, recorded = excluded.recorded",
-                params![input, entry.identity, entry.run_key, status, attempts, report, error],
+                params![self.input, entry.identity, entry.run_key, status, attempts, report, error],
             )
-            .map(|_| ())
-            .map_err(self.db())
+            .map_err(fail)?;
+        self.tx.commit().map_err(fail)
+    }
+}
+
+/// A journal the report writers read evidence images from (after the scan, or in a merge).
+pub struct JournalStore(std::sync::Mutex<Journal>);
+
+impl JournalStore {
+    /// Shares `journal` as an evidence store.
+    pub fn new(journal: Journal) -> Self {
+        Self(std::sync::Mutex::new(journal))
+    }
+
+    /// Runs `f` on the journal.
+    pub fn with<R>(&self, f: impl FnOnce(&Journal) -> R) -> R {
+        // A panic while holding the lock leaves the journal as SQLite left it: still usable.
+        let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(&guard)
+    }
+}
+
+impl EvidenceStore for JournalStore {
+    fn jpeg(&self, sha256: &str) -> Result<Option<Vec<u8>>, String> {
+        self.with(|j| j.image(sha256)).map_err(|e| e.to_string())
     }
 }
 

@@ -5,10 +5,11 @@
 //! report exactly as a one-machine scan would (same bytes apart from the run's own fields).
 
 use super::assemble::{self, Judgement};
-use super::journal::{Journal, Outcome};
+use super::journal::{Journal, JournalStore, Outcome};
 use super::plan::Plan;
 use super::setup::RunHeader;
 use super::{BatchError, RunInfo};
+use crate::evidence::Store;
 use crate::report::ScanReport;
 use std::path::PathBuf;
 
@@ -55,7 +56,7 @@ pub fn merge(
                 }
             }
         }
-        journals.push(j);
+        journals.push(std::sync::Arc::new(JournalStore::new(j)));
     }
     let Some((_, header, plan)) = first else {
         return Err(BatchError::Settings("no journal to merge".into()));
@@ -63,13 +64,15 @@ pub fn merge(
     let run_key = header.key();
     // Each input's outcome from the journal that finished it. Identity is not re-checked:
     // the merge may run where the media are not mounted; each shard checked it when it ran.
-    let outcome = |p: &super::plan::Planned| -> Result<Option<Outcome>, BatchError> {
+    // The images of a file's evidence come from the journal that has its report.
+    let outcome = |p: &super::plan::Planned| -> Result<assemble::Stored, BatchError> {
         let mut crashed = None;
         for j in &journals {
-            if let Some(e) = j.get(&p.key)?.filter(|e| e.run_key == run_key) {
+            if let Some(e) = j.with(|j| j.get(&p.key))?.filter(|e| e.run_key == run_key) {
+                let store: Store = j.clone();
                 match e.outcome {
-                    o @ (Outcome::Done(_) | Outcome::Failed(_)) => return Ok(Some(o)),
-                    o @ Outcome::Crashed { .. } => crashed = Some(o),
+                    o @ (Outcome::Done(_) | Outcome::Failed(_)) => return Ok(Some((o, store))),
+                    o @ Outcome::Crashed { .. } => crashed = Some((o, store)),
                 }
             }
         }

@@ -17,18 +17,21 @@ pub mod progress;
 pub mod protocol;
 pub mod settings;
 pub mod setup;
+mod spill;
 pub mod supervisor;
 pub mod worker;
 
 use crate::approvals::Approvals;
 use crate::report::ScanReport;
 use events::{Event, Observer};
-use journal::{Entry, Journal, Outcome};
+use journal::{Entry, Journal, JournalStore, Outcome};
 use plan::{Plan, Planned};
 use protocol::{Request, WorkerConfig};
 use settings::ScanSettings;
 use setup::ScanSetup;
+use spill::{SpillDir, StoreError};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use supervisor::{Finish, Handler, Limits, Supervisor};
 use time::Date;
 
@@ -173,6 +176,9 @@ pub fn run(
     };
 
     // What the journal already has, and what is left to scan.
+    let spill = SpillDir::new(config.journal.as_deref()).map_err(|e| {
+        BatchError::Settings(format!("cannot make a folder for evidence images: {e}"))
+    })?;
     let mut queue = Vec::new();
     let mut reused = Vec::new();
     let mut identities = Vec::new();
@@ -187,6 +193,7 @@ pub fn run(
             _ => queue.push(Request {
                 job,
                 input: p.input.clone(),
+                spill: Some(spill.file(job)),
             }),
         }
         identities.push(identity);
@@ -231,6 +238,7 @@ pub fn run(
         stop,
         date,
         approvals,
+        spill: &spill,
         scanned: 0,
     };
     let finish = if queue.is_empty() {
@@ -248,11 +256,18 @@ pub fn run(
         sup.run(queue, &mut handler)?
     };
     let scanned = handler.scanned;
+    drop(spill);
     let interrupted = finish == Finish::Interrupted;
+    // The report's evidence images stay in the journal until a writer needs them.
+    let store = Arc::new(JournalStore::new(journal));
+    let evidence: crate::evidence::Store = store.clone();
     let report = assemble::assemble(
         &header,
         &plan,
-        &|p| assemble::current(&journal, p, &run_key),
+        &|p| {
+            let o = store.with(|j| assemble::current(j, p, &run_key))?;
+            Ok(o.map(|o| (o, evidence.clone())))
+        },
         &assemble::Judgement {
             date,
             approvals,
@@ -337,6 +352,7 @@ struct BatchHandler<'a> {
     stop: &'a dyn Fn() -> bool,
     date: Date,
     approvals: &'a Approvals,
+    spill: &'a SpillDir,
     scanned: usize,
 }
 
@@ -355,6 +371,7 @@ impl BatchHandler<'_> {
             outcome,
         };
         self.journal.put(&self.plan[job].key, &entry)?;
+        self.spill.discard(job);
         tell(
             self.observer,
             &self.plan[job],
@@ -384,7 +401,34 @@ impl Handler for BatchHandler<'_> {
 
     fn done(&mut self, job: usize, report: &str, seconds: f64) -> Result<(), BatchError> {
         self.scanned += 1;
-        self.record(job, Outcome::Done(report.to_string()), Some(seconds))
+        let stored = spill::store_done(
+            self.journal,
+            &self.plan[job].key,
+            &self.identities[job],
+            self.run_key,
+            report,
+            &self.spill.file(job),
+        );
+        self.spill.discard(job);
+        match stored {
+            Ok(outcome) => {
+                tell(
+                    self.observer,
+                    &self.plan[job],
+                    &outcome,
+                    false,
+                    Some(seconds),
+                    self.date,
+                    self.approvals,
+                );
+                Ok(())
+            }
+            Err(StoreError::Journal(e)) => Err(e.into()),
+            Err(StoreError::Input(cause)) => {
+                let name = plan::label(&self.plan[job].input);
+                self.record(job, Outcome::Failed(format!("{name}: {cause}")), None)
+            }
+        }
     }
 
     fn failed(&mut self, job: usize, error: &str) -> Result<(), BatchError> {

@@ -1,5 +1,7 @@
 //! What the supervising process and a worker process say to each other: one JSON object
-//! per line, over the worker's stdin and stdout (pipes only: no network, nothing on disk).
+//! per line, over the worker's stdin and stdout (pipes only, no network). The one thing on
+//! disk is the evidence images, which wait in the spill file a request names (private,
+//! beside the journal) so that neither process holds a long file's images in memory.
 //!
 //! The supervisor first sends a [`WorkerConfig`]; the worker loads its models and answers
 //! [`Reply::Ready`]. Then for each [`Request`] the worker answers `started`, `progress` now
@@ -35,6 +37,9 @@ pub struct Request {
     pub job: usize,
     /// What to scan.
     pub input: Input,
+    /// The file to write evidence images to (`None`: keep them in the report).
+    #[serde(default)]
+    pub spill: Option<PathBuf>,
 }
 
 /// A worker's answer.

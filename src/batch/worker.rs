@@ -43,6 +43,7 @@ pub fn serve(input: impl BufRead, mut output: impl Write) -> Result<(), BatchErr
             out: &mut output,
             broken: None,
         };
+        scanner.spill_evidence_to(req.spill.clone());
         let result = scanner.scan_input(&req.input, &mut progress);
         if let Some(e) = progress.broken {
             // The supervisor is gone: nobody to report to.

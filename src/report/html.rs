@@ -7,9 +7,10 @@
 //! HTML-escaped, and an evidence image is embedded only when its base64 decodes to a JPEG.
 
 use super::{FileFailure, FileReport, Finding, ScanReport};
-use crate::evidence::{decode_base64, Evidence};
+use crate::evidence::{Evidence, Jpeg};
 use crate::gallery::Consent;
 use crate::policy::Severity;
+use base64::Engine;
 use std::fmt::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -23,7 +24,10 @@ macro_rules! w {
     }};
 }
 
+mod page;
 mod settings;
+
+use page::Page;
 
 /// Text escaped for HTML content and attribute values.
 struct Esc<'a>(&'a str);
@@ -53,7 +57,13 @@ pub fn escape(s: &str) -> String {
 
 /// Renders the whole report as one HTML document.
 pub fn render(report: &ScanReport) -> String {
-    let mut out = String::with_capacity(64 * 1024);
+    let mut out = Page::in_memory();
+    page(&mut out, report);
+    // A page in memory has nowhere to fail.
+    out.finish().unwrap_or_default()
+}
+
+fn page(out: &mut Page, report: &ScanReport) {
     let title = format!("{} scan report", report.tool);
     w!(
         out,
@@ -65,23 +75,27 @@ pub fn render(report: &ScanReport) -> String {
         Esc(&report.version),
         Esc(&title)
     );
-    header(&mut out, report);
-    custody(&mut out, report);
-    settings::section(&mut out, &report.settings, report.gallery.references);
-    files(&mut out, &report.files, &report.failures);
-    findings(&mut out, &report.files);
-    footer(&mut out, report);
+    header(out, report);
+    custody(out, report);
+    settings::section(out, &report.settings, report.gallery.references);
+    files(out, &report.files, &report.failures);
+    findings(out, &report.files);
+    footer(out, report);
     out.push_str("</main>\n</body>\n</html>\n");
-    out
 }
 
 /// Writes the page to `dir/index.html`, creating `dir` if needed, through
-/// [`crate::report::write_atomic`]. An existing page is replaced (the CLI decides whether
-/// that is allowed). Returns the page's path.
+/// [`crate::report::write_atomic_with`], as it is rendered (evidence images are read one
+/// at a time). An existing page is replaced (the CLI decides whether that is allowed).
+/// Returns the page's path.
 pub fn write(report: &ScanReport, dir: &Path) -> Result<PathBuf, std::io::Error> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join(INDEX);
-    super::write_atomic(&path, render(report).as_bytes())?;
+    super::write_atomic_with(&path, |w| {
+        let mut out = Page::to(w);
+        page(&mut out, report);
+        out.finish().map(|_| ())
+    })?;
     Ok(path)
 }
 
@@ -161,7 +175,7 @@ fn duration(started: &str, finished: &str) -> Option<String> {
     })
 }
 
-fn header(out: &mut String, r: &ScanReport) {
+fn header(out: &mut Page, r: &ScanReport) {
     let all: Vec<&Finding> = r.files.iter().flat_map(|f| &f.findings).collect();
     let counts = Counts::of(all.iter().copied());
     let unapproved = all
@@ -238,7 +252,7 @@ fn header(out: &mut String, r: &ScanReport) {
     );
 }
 
-fn custody(out: &mut String, r: &ScanReport) {
+fn custody(out: &mut Page, r: &ScanReport) {
     out.push_str(
         "<section>\n<h2>Chain of custody</h2>\n<table class=\"grid custody\">\n\
          <thead><tr><th>Item</th><th>Identity</th><th>SHA-256</th></tr></thead>\n<tbody>\n",
@@ -281,7 +295,7 @@ fn custody(out: &mut String, r: &ScanReport) {
     out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-fn files(out: &mut String, files: &[FileReport], failures: &[FileFailure]) {
+fn files(out: &mut Page, files: &[FileReport], failures: &[FileFailure]) {
     out.push_str("<section>\n<h2>Files</h2>\n");
     if files.is_empty() {
         out.push_str("<p class=\"muted\">No file was scanned.</p>\n");
@@ -307,7 +321,7 @@ fn files(out: &mut String, files: &[FileReport], failures: &[FileFailure]) {
     out.push_str("</section>\n");
 }
 
-fn file_summary(out: &mut String, f: &FileReport) {
+fn file_summary(out: &mut Page, f: &FileReport) {
     let m = &f.media;
     w!(
         out,
@@ -394,7 +408,7 @@ fn file_summary(out: &mut String, f: &FileReport) {
     out.push_str("</div>\n");
 }
 
-fn findings(out: &mut String, files: &[FileReport]) {
+fn findings(out: &mut Page, files: &[FileReport]) {
     out.push_str("<section>\n<h2>Findings</h2>\n");
     if files.is_empty() {
         out.push_str("<p class=\"muted\">No file was scanned.</p>\n");
@@ -414,7 +428,7 @@ fn findings(out: &mut String, files: &[FileReport]) {
     out.push_str("</section>\n");
 }
 
-fn card(out: &mut String, file: &FileReport, x: &Finding) {
+fn card(out: &mut Page, file: &FileReport, x: &Finding) {
     let sev = severity_class(x.severity);
     let talent = x.kind == "talent";
     w!(
@@ -511,7 +525,7 @@ fn card(out: &mut String, file: &FileReport, x: &Finding) {
 
 /// The consent block of a talent finding, or the rights block of a reference finding,
 /// up to the open Approval cell.
-fn rights(out: &mut String, x: &Finding) {
+fn rights(out: &mut Page, x: &Finding) {
     let na = || "<span class=\"muted\">not stated</span>".to_string();
     if let Some(r) = &x.reference {
         let status = r.record.status.to_string();
@@ -574,23 +588,26 @@ fn rights(out: &mut String, x: &Finding) {
     );
 }
 
-/// A `data:` URI for base64 JPEG text, when it decodes to a JPEG.
-fn jpeg_uri(b64: &str) -> Option<String> {
-    let bytes = decode_base64(b64)?;
-    bytes
-        .starts_with(&[0xFF, 0xD8])
-        .then(|| format!("data:image/jpeg;base64,{}", Esc(b64)))
+/// A `data:` URI for an evidence image, when it can be read and is a JPEG.
+fn jpeg_uri(jpeg: &Jpeg) -> Option<String> {
+    let bytes = jpeg.bytes().ok()?;
+    bytes.starts_with(&[0xFF, 0xD8]).then(|| {
+        format!(
+            "data:image/jpeg;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(&bytes)
+        )
+    })
 }
 
-fn figure(out: &mut String, class: &str, label: &str, note: &str, b64: Option<&str>, absent: &str) {
+fn figure(out: &mut Page, class: &str, label: &str, note: &str, jpeg: Option<&Jpeg>, absent: &str) {
     w!(out, "<figure class=\"{class}\">\n");
-    match b64.map(|b| (b, jpeg_uri(b))) {
-        Some((_, Some(uri))) => w!(
+    match jpeg.map(jpeg_uri) {
+        Some(Some(uri)) => w!(
             out,
             "<img src=\"{uri}\" alt=\"{}\">\n",
             Esc(&format!("{label}: {note}"))
         ),
-        Some((_, None)) => {
+        Some(None) => {
             out.push_str("<div class=\"noimg\">stored image could not be decoded</div>\n")
         }
         None => w!(out, "<div class=\"noimg\">{}</div>\n", Esc(absent)),
@@ -603,7 +620,7 @@ fn figure(out: &mut String, class: &str, label: &str, note: &str, b64: Option<&s
     );
 }
 
-fn evidence(out: &mut String, x: &Finding, talent: bool) {
+fn evidence(out: &mut Page, x: &Finding, talent: bool) {
     out.push_str("<div class=\"evidence\">\n");
     let e: Option<&Evidence> = x.evidence.as_ref();
     figure(
@@ -611,7 +628,7 @@ fn evidence(out: &mut String, x: &Finding, talent: bool) {
         "frame",
         "Best frame",
         &format!("{} (frame {}), box drawn", x.best_tc, x.best_frame),
-        e.map(|e| e.frame_jpeg.as_str()),
+        e.map(|e| &e.frame_jpeg),
         "no evidence image stored",
     );
     figure(
@@ -619,7 +636,7 @@ fn evidence(out: &mut String, x: &Finding, talent: bool) {
         "crop",
         if talent { "Face crop" } else { "Region crop" },
         "from the best frame",
-        e.map(|e| e.crop_jpeg.as_str()),
+        e.map(|e| &e.crop_jpeg),
         "no evidence image stored",
     );
     figure(
@@ -627,13 +644,13 @@ fn evidence(out: &mut String, x: &Finding, talent: bool) {
         "reference",
         "Gallery reference",
         &format!("as registered for {}", x.name),
-        e.and_then(|e| e.reference_jpeg.as_deref()),
+        e.and_then(|e| e.reference_jpeg.as_ref()),
         "no reference image stored",
     );
     out.push_str("</div>\n");
 }
 
-fn footer(out: &mut String, r: &ScanReport) {
+fn footer(out: &mut Page, r: &ScanReport) {
     w!(
         out,
         "<section class=\"signoff\">\n<h2>Review</h2>\n<div class=\"sign\">\
@@ -817,10 +834,11 @@ mod tests {
 
     #[test]
     fn jpeg_uri_refuses_what_is_not_a_jpeg() {
-        assert!(jpeg_uri("not base64 \"><script>").is_none());
-        assert!(jpeg_uri("aGVsbG8=").is_none());
+        let uri = |b64: &str| jpeg_uri(&Jpeg::Inline(b64.into()));
+        assert!(uri("not base64 \"><script>").is_none());
+        assert!(uri("aGVsbG8=").is_none());
         assert_eq!(
-            jpeg_uri("/9j/4AA=").as_deref(),
+            uri("/9j/4AA=").as_deref(),
             Some("data:image/jpeg;base64,/9j/4AA=")
         );
     }

@@ -326,6 +326,21 @@ impl SequenceRecord {
 }
 
 impl FileReport {
+    /// Every evidence image of the file's findings.
+    pub fn evidence_images_mut(&mut self) -> impl Iterator<Item = &mut crate::evidence::Jpeg> {
+        self.findings
+            .iter_mut()
+            .filter_map(|f| f.evidence.as_mut())
+            .flat_map(|e| e.images_mut())
+    }
+
+    /// Makes the images stored in `store` readable by the writers.
+    pub fn attach_evidence(&mut self, store: &crate::evidence::Store) {
+        for j in self.evidence_images_mut() {
+            j.attach(store);
+        }
+    }
+
     /// The name reports show: `demo.mp4`, or `shot_####.dpx [1001-1048]` for a sequence.
     pub fn display_name(&self) -> String {
         let name = self.path.file_name().map_or_else(
@@ -428,9 +443,18 @@ pub fn sort_findings(findings: &mut [Finding]) {
     });
 }
 
-/// Writes `text` to `path` through a temporary file and a rename, so a failed write never
-/// leaves a half report where the user expects one.
+/// Writes `text` to `path` through a temporary file in the same folder renamed into place,
+/// so a reader never sees half a report and an old report survives a failed write.
 pub fn write_atomic(path: &std::path::Path, text: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, |w| w.write_all(text))
+}
+
+/// As [`write_atomic`], with the content written by `fill` as it is made.
+pub fn write_atomic_with(
+    path: &std::path::Path,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -440,10 +464,16 @@ pub fn write_atomic(path: &std::path::Path, text: &[u8]) -> std::io::Result<()> 
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "report".into());
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    let written = std::fs::File::create(&tmp).and_then(|f| {
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
+        fill(&mut w)?;
+        w.flush()
+    });
+    written
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
 }
 
 #[cfg(test)]

@@ -147,7 +147,11 @@ fn short_floats(v: &mut Value) {
 
 /// One finding as a marker in the clip's media time.
 fn marker(x: &Finding, start: u64, fps: f64) -> Result<Value, OtioError> {
-    let mut finding = serde_json::to_value(x)?;
+    // Without the evidence images (not even read from the journal).
+    let mut finding = serde_json::to_value(Finding {
+        evidence: None,
+        ..x.clone()
+    })?;
     if let Some(map) = finding.as_object_mut() {
         map.remove("evidence");
     }

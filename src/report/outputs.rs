@@ -112,11 +112,15 @@ impl Outputs {
             };
             super::write_atomic(p, &text.map_err(fail)?).map_err(|e| fail(e.to_string()))
         };
-        if self.json.is_some() {
-            put(
-                &self.json,
-                serde_json::to_vec_pretty(report).map_err(|e| e.to_string()),
-            )?;
+        if let Some(p) = &self.json {
+            // Streamed: the evidence images are read from the journal one at a time.
+            super::write_atomic_with(p, |w| {
+                serde_json::to_writer_pretty(w, report).map_err(std::io::Error::other)
+            })
+            .map_err(|e| OutputError::Write {
+                path: p.clone(),
+                cause: e.to_string(),
+            })?;
         }
         if self.csv.is_some() {
             put(&self.csv, Ok(super::csv::render(report).into_bytes()))?;

@@ -2,6 +2,7 @@
 //! best evidence per finding.
 
 use super::{RefHit, Scanner, WorkerError};
+use crate::evidence::{Evidence, Jpeg, Spill};
 use crate::face::track::{self, Observation};
 use crate::media;
 use crate::policy;
@@ -91,7 +92,7 @@ impl Scanner {
                     .remove(&(shot.index, person))
                     .filter(|(_, frame, _)| *frame == best.frame)
                     .map(|(_, _, mut e)| {
-                        e.reference_jpeg = talent.reference_jpeg.clone();
+                        e.reference_jpeg = evidence.reference(talent.reference_jpeg.as_ref());
                         e
                     });
                 findings.push(Finding {
@@ -282,7 +283,7 @@ impl Scanner {
                 .remove(&(shot, r))
                 .filter(|(rank, _)| rank.2 == best_frame)
                 .map(|(_, mut e)| {
-                    e.reference_jpeg = reference.thumbnail_jpeg.clone();
+                    e.reference_jpeg = evidence.reference(reference.thumbnail_jpeg.as_ref());
                     e
                 });
             let seen: std::collections::BTreeSet<FrameIndex> = hits.iter().map(|h| h.0).collect();
@@ -368,11 +369,49 @@ fn runs(frames: &std::collections::BTreeSet<FrameIndex>) -> Vec<(FrameIndex, Fra
 
 /// Best evidence per (shot, person) and per (shot, reference), each with the frame it is
 /// from: faces keep the smallest distance, references the most inliers.
+/// With a spill file (in a worker process) the images wait there, so that what this map
+/// holds does not grow with the images of a long video.
 #[derive(Default)]
 pub(super) struct EvidenceMap {
-    faces: std::collections::HashMap<(usize, usize), (f32, FrameIndex, crate::evidence::Evidence)>,
+    faces: std::collections::HashMap<(usize, usize), (f32, FrameIndex, Evidence)>,
     /// The best hit's (inliers, frame share, frame), see [`ref_order`], and its evidence.
-    refs: std::collections::HashMap<(usize, usize), (RefRank, crate::evidence::Evidence)>,
+    refs: std::collections::HashMap<(usize, usize), (RefRank, Evidence)>,
+    spill: Option<Spill>,
+    /// Gallery images already spilled, by their base64 (one copy however many findings).
+    spilled_references: std::collections::HashMap<String, Jpeg>,
+}
+
+impl EvidenceMap {
+    pub(super) fn new(spill: Option<Spill>) -> Self {
+        Self {
+            spill,
+            ..Self::default()
+        }
+    }
+
+    /// `e` with its images moved to the spill file, if there is one.
+    fn keep(&mut self, mut e: Evidence) -> Evidence {
+        if let Some(spill) = self.spill.as_mut() {
+            for j in e.images_mut() {
+                *j = spill.take(std::mem::replace(j, Jpeg::Inline(String::new())));
+            }
+        }
+        e
+    }
+
+    /// A gallery image (base64) for a finding's evidence, spilled once however often used.
+    fn reference(&mut self, b64: Option<&String>) -> Option<Jpeg> {
+        let b64 = b64?;
+        let Some(spill) = self.spill.as_mut() else {
+            return Some(Jpeg::Inline(b64.clone()));
+        };
+        Some(
+            self.spilled_references
+                .entry(b64.clone())
+                .or_insert_with(|| spill.take(Jpeg::Inline(b64.clone())))
+                .clone(),
+        )
+    }
 }
 
 /// Which face evidence is worth capturing while workers run: a frame's (distance, frame)
@@ -418,11 +457,12 @@ pub(super) struct FrameResult {
 
 pub(super) fn collect(
     rx: crossbeam_channel::Receiver<Result<FrameResult, WorkerError>>,
+    spill: Option<Spill>,
 ) -> Result<(Vec<FrameResult>, EvidenceMap), WorkerError> {
     let mut frames: Vec<FrameResult> = Vec::new();
     // A sample's faces and its reference matches may come from different workers.
     let mut at: std::collections::HashMap<FrameIndex, usize> = Default::default();
-    let mut best = EvidenceMap::default();
+    let mut best = EvidenceMap::new(spill);
     for r in rx {
         let mut f = r?;
         for o in &mut f.faces {
@@ -437,7 +477,8 @@ pub(super) fn collect(
                 .get(&key)
                 .is_none_or(|b| (top.distance, f.index) < (b.0, b.1))
             {
-                best.faces.insert(key, (top.distance, f.index, *e));
+                let e = best.keep(*e);
+                best.faces.insert(key, (top.distance, f.index, e));
             }
         }
         for h in &mut f.refs {
@@ -451,7 +492,8 @@ pub(super) fn collect(
                 .get(&key)
                 .is_none_or(|b| ref_order(rank, b.0).is_gt())
             {
-                best.refs.insert(key, (rank, *e));
+                let e = best.keep(*e);
+                best.refs.insert(key, (rank, e));
             }
         }
         match at.get(&f.index) {

@@ -68,6 +68,9 @@ pub enum WorkerError {
     /// The reference matcher or its embedder.
     #[error(transparent)]
     Ip(#[from] IpError),
+    /// The evidence spill file could not be made.
+    #[error("cannot make the evidence spill file {0}")]
+    Spill(String),
 }
 /// Settings for a scan, validated once before any work.
 #[derive(Debug, Clone)]
@@ -158,6 +161,8 @@ pub struct Scanner {
     pub refs: RefSet,
     matcher: Matcher,
     workers: Vec<Worker>,
+    /// Where the next scan puts its evidence images until its report is stored.
+    spill: Option<PathBuf>,
 }
 
 impl Scanner {
@@ -198,7 +203,15 @@ impl Scanner {
             refs,
             matcher,
             workers,
+            spill: None,
         })
+    }
+
+    /// Makes the next scan write its evidence images to a new file at `path` (the worker
+    /// process's spill file, see [`crate::evidence::Spill`]) instead of keeping them in its
+    /// report; `None` keeps them inline.
+    pub fn spill_evidence_to(&mut self, path: Option<PathBuf>) {
+        self.spill = path;
     }
 
     /// True when this scan matches references.
@@ -259,6 +272,15 @@ impl Scanner {
         let (ref_tx, ref_rx) = bounded::<Arc<media::SampledFrame>>(self.workers.len() * 2);
         let (obs_tx, obs_rx) = unbounded::<Result<FrameResult, WorkerError>>();
         let gate = &EvidenceGate::default();
+        let spill = match self.spill.take() {
+            Some(p) => Some(
+                crate::evidence::Spill::create(&p).map_err(|e| ScanError::Model {
+                    path: path.to_path_buf(),
+                    source: WorkerError::Spill(format!("{}: {e}", p.display())),
+                })?,
+            ),
+            None => None,
+        };
         let (summary, collected, sha256) = std::thread::scope(|s| {
             for (w, rx) in self.workers.iter_mut().zip(frame_rxs) {
                 let tx = obs_tx.clone();
@@ -308,7 +330,7 @@ impl Scanner {
             drop(obs_tx);
             // Collects as results arrive, keeping only the best evidence per (shot, person),
             // so a long appearance does not pile up images.
-            let collector = s.spawn(move || collect(obs_rx));
+            let collector = s.spawn(move || collect(obs_rx, spill));
             // Chain of custody: hash the file while it is being decoded (the OS cache
             // serves the second reader).
             let hasher = s.spawn(|| match input {

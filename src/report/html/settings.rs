@@ -7,11 +7,12 @@
 //! another type is left out, never guessed.
 
 use super::Esc;
+use super::Page;
 use serde_json::Value;
 use std::fmt::Write;
 
 /// Appends the settings section; `references`: how many the scan's gallery held.
-pub(super) fn section(out: &mut String, settings: &Value, references: usize) {
+pub(super) fn section(out: &mut Page, settings: &Value, references: usize) {
     out.push_str("<section>\n<h2>Settings</h2>\n");
     let rows = rows(settings, references);
     if rows.is_empty() {
@@ -224,8 +225,9 @@ mod tests {
 
     #[test]
     fn a_default_scan_reads_as_sentences_without_the_matchers_internals() {
-        let mut page = String::new();
+        let mut page = Page::in_memory();
         section(&mut page, &recorded(), 3);
+        let page = page.finish().unwrap();
         for words in [
             "<dt>Frames examined</dt><dd>At least 2 frames a second, and at least 3 in every shot",
             "distance to their reference faces is 0.5 or less",
@@ -267,8 +269,9 @@ mod tests {
         assert!(text.contains("Review band: Off"));
         assert!(text.contains("thorough matcher"));
         assert!(text.contains("read from /legal/<approvals>.json"));
-        let mut page = String::new();
+        let mut page = Page::in_memory();
         section(&mut page, &s, 3);
+        let page = page.finish().unwrap();
         assert!(page.contains("/legal/&lt;approvals&gt;.json"), "escaped");
         s["references"] = json!(false);
         let refs = |n| rows(&s, n).into_iter().find(|(t, _)| *t == "References");
@@ -284,8 +287,9 @@ mod tests {
             json!("text"),
             json!({"threshold": "x"}),
         ] {
-            let mut page = String::new();
+            let mut page = Page::in_memory();
             section(&mut page, &v, 0);
+            let page = page.finish().unwrap();
             assert!(page.contains("None recorded."), "{page}");
         }
         assert_eq!(fmt(0.6000000238418579), "0.6");

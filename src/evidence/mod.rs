@@ -1,6 +1,11 @@
 //! Evidence a person can look at: the frame a finding rests on (scaled down, with the box
-//! drawn) and the face crop, JPEG-encoded and carried inside the report as base64 so a report
-//! stays one self-contained file.
+//! drawn) and the face crop, JPEG-encoded and carried inside the JSON and HTML reports as
+//! base64 so a report stays one self-contained file. While a batch runs, the images wait on
+//! disk rather than in memory (see [`jpeg`]).
+
+mod jpeg;
+
+pub use jpeg::{sha256_hex, EvidenceStore, Jpeg, Spill, SpillReader, Store};
 
 use crate::media::resize::shrink_to;
 use base64::Engine;
@@ -10,13 +15,26 @@ use serde::{Deserialize, Serialize};
 /// Images behind one finding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
-    /// The frame, at most 640 px wide, box drawn, JPEG as base64.
-    pub frame_jpeg: String,
-    /// The region (face or reference) with some context, JPEG as base64.
-    pub crop_jpeg: String,
+    /// The frame, at most 640 px wide, box drawn.
+    pub frame_jpeg: Jpeg,
+    /// The region (face or reference) with some context.
+    pub crop_jpeg: Jpeg,
     /// The gallery's reference image for the matched person or reference, when stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reference_jpeg: Option<String>,
+    pub reference_jpeg: Option<Jpeg>,
+}
+
+impl Evidence {
+    /// Every image, for moving them between spill, journal and report.
+    pub fn images_mut(&mut self) -> impl Iterator<Item = &mut Jpeg> {
+        [
+            Some(&mut self.frame_jpeg),
+            Some(&mut self.crop_jpeg),
+            self.reference_jpeg.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 /// Width of the frame thumbnail.
@@ -95,8 +113,8 @@ pub fn capture(frame: &RgbImage, b: [f32; 4]) -> Evidence {
     };
     draw_box(&mut thumb, b.map(|v| v * scale), Rgb([255, 220, 0]), 2);
     Evidence {
-        frame_jpeg: jpeg_base64(&thumb, 82),
-        crop_jpeg: jpeg_base64(&crop, 88),
+        frame_jpeg: Jpeg::Inline(jpeg_base64(&thumb, 82)),
+        crop_jpeg: Jpeg::Inline(jpeg_base64(&crop, 88)),
         reference_jpeg: None,
     }
 }
@@ -109,9 +127,9 @@ mod tests {
     fn capture_makes_decodable_jpegs_of_the_right_size() {
         let frame = RgbImage::from_pixel(1920, 1080, Rgb([40, 80, 120]));
         let e = capture(&frame, [900.0, 400.0, 200.0, 200.0]);
-        let thumb = image::load_from_memory(&decode_base64(&e.frame_jpeg).unwrap()).unwrap();
+        let thumb = image::load_from_memory(&e.frame_jpeg.bytes().unwrap()).unwrap();
         assert_eq!((thumb.width(), thumb.height()), (640, 360));
-        let crop = image::load_from_memory(&decode_base64(&e.crop_jpeg).unwrap()).unwrap();
+        let crop = image::load_from_memory(&e.crop_jpeg.bytes().unwrap()).unwrap();
         assert_eq!(crop.width().max(crop.height()), 256);
         // The box is drawn: a yellow-ish pixel on its top edge in the thumbnail.
         let p = thumb.to_rgb8().get_pixel(333, 134).0;
@@ -122,6 +140,6 @@ mod tests {
     fn a_box_at_the_frame_edge_is_clamped() {
         let frame = RgbImage::new(100, 50);
         let e = capture(&frame, [-10.0, 30.0, 40.0, 40.0]);
-        assert!(decode_base64(&e.crop_jpeg).is_some_and(|b| !b.is_empty()));
+        assert!(e.crop_jpeg.bytes().is_ok_and(|b| !b.is_empty()));
     }
 }
