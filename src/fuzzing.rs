@@ -177,6 +177,7 @@ fn sample_report(rate: FrameRate, start: u64, names: &[&str]) -> FileReport {
         warnings: Vec::new(),
         frames: None,
         sequence: None,
+        provenance: None,
     }
 }
 

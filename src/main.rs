@@ -50,6 +50,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let models_dir = cli.models.clone().unwrap_or_else(models::default_dir);
     match cli.cmd {
         Cmd::Scan(args) => {
+            let args = *args;
             let settings = settings(&args.tune)?;
             let keep_journal = args.journal.is_some();
             let journal = match args.journal {
@@ -144,8 +145,19 @@ fn settings(t: &TuneArgs) -> Result<ScanSettings> {
         hard_faces: HardFaces::parse(&t.hard_faces).map_err(anyhow::Error::msg)?,
         max_pixels: t.max_pixels,
         seq_rate: batch::settings::parse_rate(&t.seq_rate).map_err(anyhow::Error::msg)?,
+        trust_anchors: t.trust_anchors.as_deref().map(trust_anchors).transpose()?,
+        escalate_ai: t.ai == "escalate",
         ..ScanSettings::default()
     })
+}
+
+/// Reads and checks `--trust-anchors` before any work.
+fn trust_anchors(path: &std::path::Path) -> Result<String> {
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("--trust-anchors {}", path.display()))?;
+    clearshot::provenance::check_anchors(&pem)
+        .with_context(|| format!("--trust-anchors {}", path.display()))?;
+    Ok(pem)
 }
 
 impl OutputArgs {
@@ -423,6 +435,7 @@ fn verify(report_path: &Path, models_dir: &Path) -> Result<ExitCode> {
             FileState::Changed { now } => ("CHANGED", format!(" (sha256 now {now})")),
             FileState::Missing(e) => ("MISSING", format!(" ({e})")),
             FileState::NoHash => ("NO HASH", " (the report recorded none)".into()),
+            FileState::Differs { then, now } => ("CHANGED", format!(" (was: {then}; now: {now})")),
         };
         ok &= c.state == FileState::Unchanged;
         println!("{word:<10} {:<28} {}{extra}", c.what, c.path.display());

@@ -49,6 +49,13 @@ pub struct ScanSettings {
     /// samples may fall on other frames.
     #[serde(default)]
     pub decode_all: bool,
+    /// PEM trust anchors of approved signers (`--trust-anchors`): their credentials are
+    /// `trusted`. The record keeps only their sha256.
+    #[serde(default)]
+    pub trust_anchors: Option<String>,
+    /// A file declaring AI generation or editing is `escalate` rather than `review`.
+    #[serde(default)]
+    pub escalate_ai: bool,
 }
 
 /// Default `--max-pixels`: well above 8K UHD (33 MP) and a 150 MP medium-format still.
@@ -73,6 +80,8 @@ impl Default for ScanSettings {
             seq_rate: FrameRate { num: 24, den: 1 },
             hard_faces: HardFaces::default(),
             decode_all: false,
+            trust_anchors: None,
+            escalate_ai: false,
         }
     }
 }
@@ -100,6 +109,12 @@ impl ScanSettings {
         o.keep_all_scores = self.keep_all_scores;
         o.seq_rate = self.seq_rate;
         o.sampling.max_pixels = self.max_pixels;
+        o.provenance.trust_anchors = self.trust_anchors.clone();
+        o.ai_severity = if self.escalate_ai {
+            crate::policy::Severity::Escalate
+        } else {
+            crate::policy::Severity::Review
+        };
         if self.fine_refs {
             o.ip = MatchConfig::fine();
         }
@@ -132,6 +147,13 @@ impl ScanSettings {
                     .unwrap_or(threshold + crate::face::matching::DEFAULT_REVIEW_BAND)),
             );
             m.insert("references".into(), serde_json::json!(references));
+            m.insert(
+                "trust_anchors".into(),
+                serde_json::json!(self.trust_anchors.as_ref().map(|pem| {
+                    use sha2::Digest;
+                    format!("sha256:{}", crate::models::hex(&sha2::Sha256::digest(pem)))
+                })),
+            );
             m.insert(
                 "reference_matcher".into(),
                 serde_json::to_value(&opts.ip).unwrap_or_default(),
