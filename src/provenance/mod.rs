@@ -170,9 +170,6 @@ pub struct Provenance {
     /// The file's AI declaration (C2PA actions first, else XMP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ai: Option<AiDeclaration>,
-    /// Seconds spent reading (not part of any decision).
-    #[serde(default)]
-    pub read_seconds: f64,
 }
 
 impl Provenance {
@@ -188,7 +185,6 @@ impl Provenance {
             actions: Vec::new(),
             ingredients: Vec::new(),
             ai: None,
-            read_seconds: 0.0,
         }
     }
 
@@ -258,8 +254,8 @@ pub fn ai_kind(uri: &str) -> Option<AiKind> {
 
 /// Reads a file's provenance, offline. Never fails: a store that cannot be read is recorded
 /// as `unreadable` with the cause in the returned warnings.
+/// Nothing in it depends on the run (no timing): reports of two runs compare equal.
 pub fn read(path: &Path, opts: &ProvenanceOptions) -> (Provenance, Vec<String>) {
-    let t0 = std::time::Instant::now();
     let (mut p, mut warnings) = c2pa::read(path, opts);
     if p.ai.is_none() && !p.has_credentials() {
         match xmp::digital_source_type(path) {
@@ -274,7 +270,6 @@ pub fn read(path: &Path, opts: &ProvenanceOptions) -> (Provenance, Vec<String>) 
             Err(e) => warnings.push(format!("{}: XMP: {e}", path.display())),
         }
     }
-    p.read_seconds = t0.elapsed().as_secs_f64();
     (p, warnings)
 }
 
