@@ -146,7 +146,6 @@ fn settings(t: &TuneArgs) -> Result<ScanSettings> {
         max_pixels: t.max_pixels,
         seq_rate: batch::settings::parse_rate(&t.seq_rate).map_err(anyhow::Error::msg)?,
         trust_anchors: t.trust_anchors.as_deref().map(trust_anchors).transpose()?,
-        escalate_ai: t.ai == "escalate",
         ..ScanSettings::default()
     })
 }
@@ -161,6 +160,15 @@ fn trust_anchors(path: &std::path::Path) -> Result<String> {
 }
 
 impl OutputArgs {
+    /// `--ai`.
+    fn ai_severity(&self) -> Severity {
+        if self.ai == "escalate" {
+            Severity::Escalate
+        } else {
+            Severity::Review
+        }
+    }
+
     /// The report files asked for; `per_file`: the run covers several media files, so each
     /// gets its own marker lists.
     fn outputs(&self, per_file: bool) -> report::Outputs {
@@ -246,6 +254,7 @@ fn scan(
         gallery: gallery_path.to_path_buf(),
         settings,
         date: today(date)?,
+        ai: out.ai_severity(),
         jobs,
         workers,
         journal: run_plan.journal.clone(),
@@ -331,6 +340,7 @@ fn merge(args: MergeArgs) -> Result<ExitCode> {
         date: today(args.date.as_deref())?,
         approvals: &approvals,
         approvals_path: approvals.path.clone(),
+        ai: out.ai_severity(),
     };
     let run = RunInfo {
         started,

@@ -53,9 +53,6 @@ pub struct ScanSettings {
     /// `trusted`. The record keeps only their sha256.
     #[serde(default)]
     pub trust_anchors: Option<String>,
-    /// A file declaring AI generation or editing is `escalate` rather than `review`.
-    #[serde(default)]
-    pub escalate_ai: bool,
 }
 
 /// Default `--max-pixels`: well above 8K UHD (33 MP) and a 150 MP medium-format still.
@@ -81,7 +78,6 @@ impl Default for ScanSettings {
             hard_faces: HardFaces::default(),
             decode_all: false,
             trust_anchors: None,
-            escalate_ai: false,
         }
     }
 }
@@ -110,11 +106,6 @@ impl ScanSettings {
         o.seq_rate = self.seq_rate;
         o.sampling.max_pixels = self.max_pixels;
         o.provenance.trust_anchors = self.trust_anchors.clone();
-        o.ai_severity = if self.escalate_ai {
-            crate::policy::Severity::Escalate
-        } else {
-            crate::policy::Severity::Review
-        };
         if self.fine_refs {
             o.ip = MatchConfig::fine();
         }

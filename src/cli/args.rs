@@ -167,6 +167,9 @@ pub(crate) struct OutputArgs {
     /// Written approvals (JSON): covered findings become info, with the approval cited.
     #[arg(long)]
     pub(crate) approvals: Option<PathBuf>,
+    /// Severity of a file that declares AI generation or AI editing (C2PA or XMP): `review`, or `escalate` for final deliverables (judged when the report is made: changing it rescans nothing).
+    #[arg(long, value_name = "SEVERITY", default_value = "review", value_parser = ["review", "escalate"])]
+    pub(crate) ai: String,
     /// Exit 1 when a finding is at or above this severity.
     #[arg(long, value_enum, default_value = "escalate")]
     pub(crate) fail_on: FailOn,
@@ -276,9 +279,6 @@ pub(crate) struct TuneArgs {
     /// PEM certificates of approved signers (a studio's own, its vendors'): content credentials they signed are reported `trusted` rather than `valid`.
     #[arg(long, value_name = "PEM")]
     pub(crate) trust_anchors: Option<PathBuf>,
-    /// Severity of a file that declares AI generation or AI editing (C2PA or XMP): `review`, or `escalate` for final deliverables.
-    #[arg(long, value_name = "SEVERITY", default_value = "review", value_parser = ["review", "escalate"])]
-    pub(crate) ai: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -506,7 +506,7 @@ fn card(out: &mut Page, file: &FileReport, x: &Finding) {
 }
 
 /// The content of the open Approval cell, and the end of its list.
-fn approval(out: &mut String, x: &Finding) {
+fn approval(out: &mut Page, x: &Finding) {
     match &x.approval {
         Some(a) => {
             w!(

@@ -101,8 +101,6 @@ pub struct ScanOptions {
     pub seq_rate: crate::timecode::FrameRate,
     /// How content credentials are read (trust anchors).
     pub provenance: crate::provenance::ProvenanceOptions,
-    /// Severity of a file that declares AI generation or AI editing.
-    pub ai_severity: Severity,
 }
 
 impl ScanOptions {
@@ -122,7 +120,6 @@ impl ScanOptions {
             ip: MatchConfig::default(),
             seq_rate: crate::timecode::FrameRate { num: 24, den: 1 },
             provenance: crate::provenance::ProvenanceOptions::default(),
-            ai_severity: Severity::Review,
         }
     }
 
@@ -383,7 +380,8 @@ impl Scanner {
         report.sha256 = sha256;
         if let Some((p, warnings)) = prov {
             report.warnings.extend(warnings);
-            findings::add_provenance(&mut report, p, self.opts.ai_severity);
+            // `review` for a declaration; `--ai escalate` is applied when the report is made.
+            findings::add_provenance(&mut report, p, Severity::Review);
         }
         if let Input::Sequence(q) = input {
             report.sequence = Some(SequenceRecord {
