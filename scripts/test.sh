@@ -34,6 +34,8 @@ step fixtures
 bash scripts/make_fixtures.sh
 bash scripts/make_hostile.sh
 bash scripts/make_demo.sh
+# Content credentials: a test CA and signer (openssl CLI), files signed by the c2pa crate.
+bash scripts/make_c2pa.sh
 # Reference (IP) matching: the fixture clip and the evaluation set, from images in PyPI/npm
 # packages, composited with numpy/pillow (tests/ip_refs.rs reads the clip).
 step ip-clip

@@ -177,6 +177,7 @@ fn sample_report(rate: FrameRate, start: u64, names: &[&str]) -> FileReport {
         warnings: Vec::new(),
         frames: None,
         sequence: None,
+        provenance: None,
     }
 }
 
@@ -309,7 +310,16 @@ fn report_read(text: &str, input: Option<&Path>, header: Option<&RunHeader>) -> 
     };
     let path = input.map_or_else(|| file.path.clone(), Path::to_path_buf);
     let approvals = sample_approvals(&file);
-    judge(&mut file, &path, today(), &approvals);
+    judge(
+        &mut file,
+        &path,
+        &crate::batch::assemble::Judgement {
+            date: today(),
+            approvals: &approvals,
+            approvals_path: None,
+            ai: crate::policy::Severity::Escalate,
+        },
+    );
     let report = ScanReport {
         tool: "clearshot".into(),
         version: header.map_or_else(String::new, |h| h.version.clone()),

@@ -18,6 +18,7 @@ pub mod media;
 pub mod models;
 pub mod paths;
 pub mod policy;
+pub mod provenance;
 pub mod report;
 pub mod runtime;
 pub mod scan;

@@ -50,6 +50,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let models_dir = cli.models.clone().unwrap_or_else(models::default_dir);
     match cli.cmd {
         Cmd::Scan(args) => {
+            let args = *args;
             let settings = settings(&args.tune)?;
             let keep_journal = args.journal.is_some();
             let journal = match args.journal {
@@ -144,11 +145,30 @@ fn settings(t: &TuneArgs) -> Result<ScanSettings> {
         hard_faces: HardFaces::parse(&t.hard_faces).map_err(anyhow::Error::msg)?,
         max_pixels: t.max_pixels,
         seq_rate: batch::settings::parse_rate(&t.seq_rate).map_err(anyhow::Error::msg)?,
+        trust_anchors: t.trust_anchors.as_deref().map(trust_anchors).transpose()?,
         ..ScanSettings::default()
     })
 }
 
+/// Reads and checks `--trust-anchors` before any work.
+fn trust_anchors(path: &std::path::Path) -> Result<String> {
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("--trust-anchors {}", path.display()))?;
+    clearshot::provenance::check_anchors(&pem)
+        .with_context(|| format!("--trust-anchors {}", path.display()))?;
+    Ok(pem)
+}
+
 impl OutputArgs {
+    /// `--ai`.
+    fn ai_severity(&self) -> Severity {
+        if self.ai == "escalate" {
+            Severity::Escalate
+        } else {
+            Severity::Review
+        }
+    }
+
     /// The report files asked for; `per_file`: the run covers several media files, so each
     /// gets its own marker lists.
     fn outputs(&self, per_file: bool) -> report::Outputs {
@@ -234,6 +254,7 @@ fn scan(
         gallery: gallery_path.to_path_buf(),
         settings,
         date: today(date)?,
+        ai: out.ai_severity(),
         jobs,
         workers,
         journal: run_plan.journal.clone(),
@@ -319,6 +340,7 @@ fn merge(args: MergeArgs) -> Result<ExitCode> {
         date: today(args.date.as_deref())?,
         approvals: &approvals,
         approvals_path: approvals.path.clone(),
+        ai: out.ai_severity(),
     };
     let run = RunInfo {
         started,
@@ -423,6 +445,7 @@ fn verify(report_path: &Path, models_dir: &Path) -> Result<ExitCode> {
             FileState::Changed { now } => ("CHANGED", format!(" (sha256 now {now})")),
             FileState::Missing(e) => ("MISSING", format!(" ({e})")),
             FileState::NoHash => ("NO HASH", " (the report recorded none)".into()),
+            FileState::Differs { then, now } => ("CHANGED", format!(" (was: {then}; now: {now})")),
         };
         ok &= c.state == FileState::Unchanged;
         println!("{word:<10} {:<28} {}{extra}", c.what, c.path.display());

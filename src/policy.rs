@@ -3,6 +3,7 @@
 
 use crate::face::track::Decision;
 use crate::gallery::{Consent, ConsentRecord, RefRecord, RefStatus};
+use crate::provenance::{AiKind, DeclaredIn, Provenance, Validation};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::Date;
@@ -146,6 +147,57 @@ pub fn reference(r: &RefRecord, same_region: &[(String, RefStatus)]) -> (Severit
     }
 }
 
+/// Severity of a file's provenance, with the reason, or None when it asks nothing of anyone
+/// (no credentials, or intact credentials that declare no AI: recorded, not flagged).
+/// Generated or AI-edited material may reach a final deliverable only with written approval:
+/// a declaration is `ai` (`review` by default, `escalate` with `--ai escalate`). Credentials
+/// that fail validation (the file or its manifest changed after signing) are `review`, with
+/// the failure codes. Both are said when both hold.
+pub fn provenance(p: &Provenance, ai: Severity) -> Option<(Severity, String)> {
+    let mut parts = Vec::new();
+    let mut severity = Severity::Info;
+    if let Some(d) = &p.ai {
+        let what = match d.kind {
+            AiKind::Generated => "declares AI-generated content",
+            AiKind::Composite => "declares AI-edited content",
+        };
+        let source = match (d.declared_in, p.validation) {
+            (DeclaredIn::Xmp, _) => "unsigned XMP",
+            (DeclaredIn::C2pa, Some(Validation::Trusted)) => "C2PA, trusted signer",
+            (DeclaredIn::C2pa, Some(Validation::Invalid)) => "C2PA, failed validation",
+            (DeclaredIn::C2pa, _) => "C2PA",
+        };
+        let then = match ai {
+            Severity::Escalate => "written approval needed before delivery",
+            _ => "generated material needs written approval before a final deliverable",
+        };
+        parts.push(format!(
+            "{what} ({}, {source}): {then}",
+            crate::provenance::short_type(&d.digital_source_type)
+        ));
+        severity = severity.max(ai);
+    }
+    if p.validation == Some(Validation::Invalid) {
+        let codes: Vec<&str> = p
+            .failures
+            .iter()
+            .map(String::as_str)
+            .filter(|c| *c != "signingCredential.untrusted")
+            .collect();
+        parts.push(format!(
+            "content credentials fail validation ({}): the file or its manifest changed \
+             after signing",
+            if codes.is_empty() {
+                "no failure code given".to_string()
+            } else {
+                codes.join(", ")
+            }
+        ));
+        severity = severity.max(Severity::Review);
+    }
+    (!parts.is_empty()).then(|| (severity, parts.join("; ")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +315,63 @@ mod tests {
         // Two owned references on one region are no conflict.
         let (s, _) = reference(&r(RefStatus::Owned), &[("Ours".into(), RefStatus::Owned)]);
         assert_eq!(s, Severity::Info);
+    }
+
+    fn prov(ai: Option<(AiKind, DeclaredIn)>, v: Option<Validation>) -> Provenance {
+        use crate::provenance::{AiDeclaration, Credentials};
+        let mut p = Provenance::none(if v.is_some() {
+            Credentials::Embedded
+        } else {
+            Credentials::None
+        });
+        p.validation = v;
+        p.failures = vec![
+            "signingCredential.untrusted".into(),
+            "assertion.dataHash.mismatch".into(),
+        ];
+        p.ai = ai.map(|(kind, declared_in)| AiDeclaration {
+            kind,
+            digital_source_type: "http://cv.iptc.org/newscodes/digitalsourcetype/x".into(),
+            declared_in,
+        });
+        p
+    }
+
+    #[test]
+    fn ai_declarations_are_review_or_escalate_and_broken_credentials_review() {
+        // No credentials, or intact ones without AI: recorded, not flagged.
+        assert_eq!(provenance(&prov(None, None), Severity::Review), None);
+        assert_eq!(
+            provenance(&prov(None, Some(Validation::Valid)), Severity::Review),
+            None
+        );
+        let gen = Some((AiKind::Generated, DeclaredIn::C2pa));
+        let (s, why) = provenance(&prov(gen, Some(Validation::Valid)), Severity::Review).unwrap();
+        assert_eq!(s, Severity::Review);
+        assert!(
+            why.contains("AI-generated") && why.contains("C2PA"),
+            "{why}"
+        );
+        let (s, _) = provenance(&prov(gen, Some(Validation::Trusted)), Severity::Escalate).unwrap();
+        assert_eq!(s, Severity::Escalate);
+        let xmp = Some((AiKind::Composite, DeclaredIn::Xmp));
+        let (_, why) = provenance(&prov(xmp, None), Severity::Review).unwrap();
+        assert!(
+            why.contains("AI-edited") && why.contains("unsigned XMP"),
+            "{why}"
+        );
+        // Altered after signing: review with the codes, the untrusted signer left out.
+        let (s, why) =
+            provenance(&prov(None, Some(Validation::Invalid)), Severity::Escalate).unwrap();
+        assert_eq!(s, Severity::Review);
+        assert!(why.contains("assertion.dataHash.mismatch"), "{why}");
+        assert!(!why.contains("untrusted"), "{why}");
+        let (s, why) =
+            provenance(&prov(gen, Some(Validation::Invalid)), Severity::Escalate).unwrap();
+        assert_eq!(s, Severity::Escalate);
+        assert!(
+            why.contains("AI-generated") && why.contains("fail validation"),
+            "{why}"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! whether it is unchanged, so evidence can be re-checked later.
 
 use crate::models::sha256_file;
+use crate::provenance::{Provenance, ProvenanceOptions, Validation};
 use crate::report::ScanReport;
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,13 @@ pub enum FileState {
     Missing(String),
     /// The report holds no hash for it.
     NoHash,
+    /// The content credentials read now differ from those the report recorded.
+    Differs {
+        /// As recorded.
+        then: String,
+        /// As read now.
+        now: String,
+    },
 }
 
 /// One line of the verification.
@@ -103,6 +111,11 @@ pub fn run(report: &ScanReport, models_dir: Option<&Path>) -> Vec<Check> {
             None => check("media".into(), &f.path, f.sha256.as_deref()),
         })
         .collect();
+    for f in report.files.iter().filter(|f| f.sequence.is_none()) {
+        if let Some(then) = &f.provenance {
+            out.push(credentials(&f.path, then));
+        }
+    }
     if let Some(dir) = models_dir {
         for m in &report.models {
             out.push(check(
@@ -113,6 +126,41 @@ pub fn run(report: &ScanReport, models_dir: Option<&Path>) -> Vec<Check> {
         }
     }
     out
+}
+
+/// Re-reads the content credentials of `path` and compares them with the report's: where
+/// they are, the validation state, the failure codes, the manifest and the AI declaration.
+/// Trust is not compared (the report keeps only a digest of the anchors it was given).
+fn credentials(path: &Path, then: &Provenance) -> Check {
+    let (now, _) = crate::provenance::read(path, &ProvenanceOptions::default());
+    let key = |p: &Provenance| {
+        let mut failures: Vec<&str> = p
+            .failures
+            .iter()
+            .map(String::as_str)
+            .filter(|c| *c != "signingCredential.untrusted")
+            .collect();
+        failures.sort_unstable();
+        (
+            p.credentials,
+            p.validation.map(|v| v == Validation::Invalid),
+            failures.join(","),
+            p.manifest.clone(),
+            p.ai.clone(),
+        )
+    };
+    Check {
+        what: "content credentials".into(),
+        path: path.to_path_buf(),
+        state: if key(then) == key(&now) {
+            FileState::Unchanged
+        } else {
+            FileState::Differs {
+                then: then.summary(),
+                now: now.summary(),
+            }
+        },
+    }
 }
 
 #[cfg(test)]

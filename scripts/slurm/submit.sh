@@ -27,8 +27,8 @@
 #   --wait               return when the batch is over: exit status of the merge, as for `clearshot
 #                        scan` (0 clean, 1 findings at or above --fail-on, 2 incomplete, 3 set-up)
 # SCAN OPTIONS go to `clearshot scan` in every task, except the report options (--json --csv
-# --edl --avid-markers --otio --html --jsonl --approvals --fail-on), which go to the merge (--date to both:
-# consent is judged when the reports are made); without --json and
+# --edl --avid-markers --otio --html --jsonl --approvals --ai --fail-on), which go to the merge (--date
+# to both: consent is judged when the reports are made); without --json and
 # --html the merge writes DIR/report.json and DIR/html/. --journal, --shard and --fresh are set
 # by the scripts. Relative PATHS resolve from the current folder (the jobs run there: --chdir).
 set -euo pipefail
@@ -272,7 +272,7 @@ while [ $# -gt 0 ]; do
     ;;
   esac
   case "$opt" in
-    --json | --csv | --edl | --avid-markers | --otio | --html | --jsonl | --approvals | --fail-on)
+    --json | --csv | --edl | --avid-markers | --otio | --html | --jsonl | --approvals | --ai | --fail-on)
       if [ $inline = 0 ]; then
         [ $# -ge 2 ] || die "$opt needs a value"
         val=$2

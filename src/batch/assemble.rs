@@ -10,6 +10,7 @@ use super::setup::RunHeader;
 use super::{BatchError, RunInfo};
 use crate::approvals::Approvals;
 use crate::evidence::Store;
+use crate::policy::{self, Severity};
 use crate::report::{FileFailure, FileReport, ScanReport};
 use std::path::{Path, PathBuf};
 use time::Date;
@@ -22,19 +23,30 @@ pub struct Judgement<'a> {
     pub approvals: &'a Approvals,
     /// Where they came from (recorded in the settings).
     pub approvals_path: Option<PathBuf>,
+    /// Severity of a file that declares AI generation or editing (`--ai`).
+    pub ai: Severity,
 }
 
 /// Names a stored file report by `path` (as this run's command line reached it), judges
-/// talent consent on `date` and applies the approvals.
-pub fn judge(r: &mut FileReport, path: &Path, date: Date, approvals: &Approvals) {
+/// talent consent and a provenance declaration as `j` says (date, `--ai`) and applies the
+/// approvals. Neither is part of what was scanned, so changing them needs no rescan.
+pub fn judge(r: &mut FileReport, path: &Path, j: &Judgement) {
     r.path = path.to_path_buf();
     for f in &mut r.findings {
         if let (Some(consent), None) = (&f.consent, &f.reference) {
-            (f.severity, f.reason) = crate::policy::talent(consent, date, f.decision());
+            (f.severity, f.reason) = crate::policy::talent(consent, j.date, f.decision());
+        } else if f.is_file_level() {
+            if let Some(judged) = r
+                .provenance
+                .as_ref()
+                .and_then(|p| policy::provenance(p, j.ai))
+            {
+                (f.severity, f.reason) = judged;
+            }
         }
     }
     crate::report::sort_findings(&mut r.findings);
-    approvals.apply(r);
+    j.approvals.apply(r);
 }
 
 /// The entry of `p` in `journal` if it was made for the input as it is now, by this run's
@@ -73,7 +85,7 @@ pub fn assemble(
             Some((Outcome::Done(text), store)) => match journal::parse_report(&text) {
                 Ok(mut r) => {
                     r.attach_evidence(&store);
-                    judge(&mut r, &path, judgement.date, judgement.approvals);
+                    judge(&mut r, &path, judgement);
                     files.push(r);
                 }
                 Err(error) => failures.push(FileFailure {
@@ -92,6 +104,7 @@ pub fn assemble(
             "approvals".into(),
             serde_json::json!(judgement.approvals_path),
         );
+        m.insert("ai".into(), serde_json::json!(judgement.ai));
     }
     Ok(ScanReport {
         tool: "clearshot".into(),

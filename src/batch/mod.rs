@@ -78,6 +78,9 @@ pub struct BatchConfig {
     pub settings: ScanSettings,
     /// The date consent is judged on.
     pub date: Date,
+    /// Severity of a file that declares AI generation or editing (`--ai`), judged when
+    /// the report is made, like consent.
+    pub ai: crate::policy::Severity,
     /// Inputs scanned at once (worker processes).
     pub jobs: usize,
     /// Model threads in each worker process.
@@ -214,6 +217,12 @@ pub fn run(
         });
     }
     let date = config.date;
+    let judgement = assemble::Judgement {
+        date,
+        approvals,
+        approvals_path: approvals.path.clone(),
+        ai: config.ai,
+    };
     let from_journal = reused.len();
     for job in reused {
         if let Some(e) = journal.get(&plan.inputs[job].key)? {
@@ -223,8 +232,7 @@ pub fn run(
                 &e.outcome,
                 true,
                 None,
-                date,
-                approvals,
+                &judgement,
             );
         }
     }
@@ -236,8 +244,7 @@ pub fn run(
         journal: &mut journal,
         observer,
         stop,
-        date,
-        approvals,
+        judgement: &judgement,
         spill: &spill,
         scanned: 0,
     };
@@ -268,11 +275,7 @@ pub fn run(
             let o = store.with(|j| assemble::current(j, p, &run_key))?;
             Ok(o.map(|o| (o, evidence.clone())))
         },
-        &assemble::Judgement {
-            date,
-            approvals,
-            approvals_path: approvals.path.clone(),
-        },
+        &judgement,
         run,
         interrupted,
     )?;
@@ -298,14 +301,13 @@ fn tell(
     outcome: &Outcome,
     from_journal: bool,
     seconds: Option<f64>,
-    date: Date,
-    approvals: &Approvals,
+    judgement: &assemble::Judgement,
 ) {
     let path = p.input.path();
     match outcome {
         Outcome::Done(text) => match journal::parse_report(text) {
             Ok(mut r) => {
-                assemble::judge(&mut r, &path, date, approvals);
+                assemble::judge(&mut r, &path, judgement);
                 for f in &r.findings {
                     observer.event(&Event::Finding {
                         path: &path,
@@ -350,8 +352,7 @@ struct BatchHandler<'a> {
     journal: &'a mut Journal,
     observer: &'a mut dyn Observer,
     stop: &'a dyn Fn() -> bool,
-    date: Date,
-    approvals: &'a Approvals,
+    judgement: &'a assemble::Judgement<'a>,
     spill: &'a SpillDir,
     scanned: usize,
 }
@@ -378,8 +379,7 @@ impl BatchHandler<'_> {
             &entry.outcome,
             false,
             seconds,
-            self.date,
-            self.approvals,
+            self.judgement,
         );
         Ok(())
     }
@@ -418,8 +418,7 @@ impl Handler for BatchHandler<'_> {
                     &outcome,
                     false,
                     Some(seconds),
-                    self.date,
-                    self.approvals,
+                    self.judgement,
                 );
                 Ok(())
             }

@@ -49,6 +49,10 @@ pub struct ScanSettings {
     /// samples may fall on other frames.
     #[serde(default)]
     pub decode_all: bool,
+    /// PEM trust anchors of approved signers (`--trust-anchors`): their credentials are
+    /// `trusted`. The record keeps only their sha256.
+    #[serde(default)]
+    pub trust_anchors: Option<String>,
 }
 
 /// Default `--max-pixels`: well above 8K UHD (33 MP) and a 150 MP medium-format still.
@@ -73,6 +77,7 @@ impl Default for ScanSettings {
             seq_rate: FrameRate { num: 24, den: 1 },
             hard_faces: HardFaces::default(),
             decode_all: false,
+            trust_anchors: None,
         }
     }
 }
@@ -100,6 +105,7 @@ impl ScanSettings {
         o.keep_all_scores = self.keep_all_scores;
         o.seq_rate = self.seq_rate;
         o.sampling.max_pixels = self.max_pixels;
+        o.provenance.trust_anchors = self.trust_anchors.clone();
         if self.fine_refs {
             o.ip = MatchConfig::fine();
         }
@@ -132,6 +138,13 @@ impl ScanSettings {
                     .unwrap_or(threshold + crate::face::matching::DEFAULT_REVIEW_BAND)),
             );
             m.insert("references".into(), serde_json::json!(references));
+            m.insert(
+                "trust_anchors".into(),
+                serde_json::json!(self.trust_anchors.as_ref().map(|pem| {
+                    use sha2::Digest;
+                    format!("sha256:{}", crate::models::hex(&sha2::Sha256::digest(pem)))
+                })),
+            );
             m.insert(
                 "reference_matcher".into(),
                 serde_json::to_value(&opts.ip).unwrap_or_default(),

@@ -32,7 +32,7 @@ pub(crate) struct Cli {
 pub(crate) enum Cmd {
     /// Scan files and folders (recursively) for registered talent and references.
     #[command(after_help = EXIT_HELP)]
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Manage the talent gallery (biometric data: stays on this machine, file mode 0600).
     #[command(subcommand)]
     Gallery(GalleryCmd),
@@ -167,6 +167,9 @@ pub(crate) struct OutputArgs {
     /// Written approvals (JSON): covered findings become info, with the approval cited.
     #[arg(long)]
     pub(crate) approvals: Option<PathBuf>,
+    /// Severity of a file that declares AI generation or AI editing (C2PA or XMP): `review`, or `escalate` for final deliverables (judged when the report is made: changing it rescans nothing).
+    #[arg(long, value_name = "SEVERITY", default_value = "review", value_parser = ["review", "escalate"])]
+    pub(crate) ai: String,
     /// Exit 1 when a finding is at or above this severity.
     #[arg(long, value_enum, default_value = "escalate")]
     pub(crate) fail_on: FailOn,
@@ -273,6 +276,9 @@ pub(crate) struct TuneArgs {
     /// Decode every frame in full, also the H.264/HEVC frames no other frame refers to where no sample or cut needs them (skipped by default: about half the decoding time; cuts stay frame-exact, samples fall on the first decoded frame at or after each grid point).
     #[arg(long)]
     pub(crate) decode_all: bool,
+    /// PEM certificates of approved signers (a studio's own, its vendors'): content credentials they signed are reported `trusted` rather than `valid`.
+    #[arg(long, value_name = "PEM")]
+    pub(crate) trust_anchors: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

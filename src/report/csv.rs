@@ -49,18 +49,27 @@ fn row(file: &FileReport, x: &Finding) -> [String; 13] {
         x.tc_out.clone(),
         text(&x.kind),
         text(&x.name),
-        format!("{:.4}", x.score),
-        format!("{:.4}", x.distance),
+        score(x, x.score),
+        score(x, x.distance),
         x.severity.to_string(),
         x.best_frame.to_string(),
         x.best_tc.clone(),
         text(&x.reason),
-        if x.reference.is_none() {
+        if x.reference.is_none() && !x.is_file_level() {
             x.decision().to_string()
         } else {
             String::new()
         },
     ]
+}
+
+/// A score cell; empty for a file-level (provenance) finding, which has none.
+fn score(x: &Finding, v: f32) -> String {
+    if x.is_file_level() {
+        String::new()
+    } else {
+        format!("{v:.4}")
+    }
 }
 
 /// Neutralises spreadsheet formula injection in free text.

@@ -25,6 +25,7 @@ macro_rules! w {
 }
 
 mod page;
+mod provenance;
 mod settings;
 
 use page::Page;
@@ -371,6 +372,9 @@ fn file_summary(out: &mut Page, f: &FileReport) {
         f.shots.len(),
         Counts::of(&f.findings).badges()
     );
+    if let Some(p) = &f.provenance {
+        w!(out, "<dt>Provenance</dt><dd>{}</dd>\n", Esc(&p.summary()));
+    }
     out.push_str("<dt>Warnings</dt><dd class=\"wide\">");
     if f.warnings.is_empty() {
         out.push_str("<span class=\"muted\">none</span>");
@@ -429,6 +433,9 @@ fn findings(out: &mut Page, files: &[FileReport]) {
 }
 
 fn card(out: &mut Page, file: &FileReport, x: &Finding) {
+    if x.is_file_level() {
+        return provenance::card(out, file, x);
+    }
     let sev = severity_class(x.severity);
     let talent = x.kind == "talent";
     w!(
@@ -492,6 +499,14 @@ fn card(out: &mut Page, file: &FileReport, x: &Finding) {
         );
     }
     rights(out, x);
+    approval(out, x);
+    out.push_str("</div>\n");
+    evidence(out, x, talent);
+    out.push_str("</article>\n");
+}
+
+/// The content of the open Approval cell, and the end of its list.
+fn approval(out: &mut Page, x: &Finding) {
     match &x.approval {
         Some(a) => {
             w!(
@@ -518,9 +533,7 @@ fn card(out: &mut Page, file: &FileReport, x: &Finding) {
         }
         None => out.push_str("<span class=\"muted\">none on file</span>"),
     }
-    out.push_str("</dd>\n</dl>\n</div>\n");
-    evidence(out, x, talent);
-    out.push_str("</article>\n");
+    out.push_str("</dd>\n</dl>\n");
 }
 
 /// The consent block of a talent finding, or the rights block of a reference finding,

@@ -92,6 +92,12 @@ impl Finding {
             .map_or(crate::face::track::Decision::Identified, |i| i.decision)
     }
 
+    /// True for a finding about the whole file (its provenance), not about something seen
+    /// on its frames: it sits at the file's first frame and has no score.
+    pub fn is_file_level(&self) -> bool {
+        self.kind == PROVENANCE
+    }
+
     /// True for a possible match (review band).
     pub fn is_possible(&self) -> bool {
         self.decision() == crate::face::track::Decision::Possible
@@ -106,6 +112,9 @@ impl Finding {
         }
     }
 }
+
+/// `kind` and `name` of a file's provenance finding (an approval names it in `who`).
+pub const PROVENANCE: &str = "provenance";
 
 /// What a reference finding rests on, beyond the fields shared with talent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -256,6 +265,10 @@ pub struct FileReport {
     /// A numbered image sequence (`path` is its folder joined with the `####` pattern).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence: Option<SequenceRecord>,
+    /// Content credentials (C2PA) and AI declarations (C2PA or XMP); for a sequence, those
+    /// of its first frame. None only in reports written before clearshot read them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<crate::provenance::Provenance>,
 }
 
 /// The frames of an image sequence scanned as one clip.

@@ -20,14 +20,20 @@ pub fn render(files: &[FileReport], failures: &[FileFailure]) -> String {
             ]);
         }
         for x in &f.findings {
+            // A file's provenance: what it declares, where the score would be.
+            let prov = f.provenance.as_ref().filter(|_| x.is_file_level());
             rows.push([
                 name.clone(),
                 (x.shot + 1).to_string(),
                 format!("{}-{}", x.tc_in, x.tc_out),
-                x.label(),
-                match &x.reference {
-                    Some(r) => format!("{:.2} ({} inliers)", x.score, r.inliers),
-                    None => format!("{:.2} (d={:.3})", x.score, x.distance),
+                match prov {
+                    Some(p) => format!("provenance: {}", p.summary()),
+                    None => x.label(),
+                },
+                match (&x.reference, prov) {
+                    (_, Some(_)) => "-".into(),
+                    (Some(r), None) => format!("{:.2} ({} inliers)", x.score, r.inliers),
+                    (None, None) => format!("{:.2} (d={:.3})", x.score, x.distance),
                 },
                 x.severity.to_string().to_uppercase(),
             ]);

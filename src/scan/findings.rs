@@ -192,6 +192,7 @@ impl Scanner {
             findings,
             warnings: summary.warnings,
             sequence: None,
+            provenance: None,
         }
     }
 }
@@ -524,6 +525,48 @@ fn ref_order(a: RefRank, b: RefRank) -> std::cmp::Ordering {
 /// (x0, y0, x1, y1) to (x, y, width, height), rounded.
 fn xywh(b: [f32; 4]) -> [f32; 4] {
     [b[0], b[1], b[2] - b[0], b[3] - b[1]].map(|v| v.round())
+}
+
+/// Records a file's provenance and, when the policy flags it, a file-level finding at the
+/// file's first frame (shot 0), named `provenance` so an approval (`"who": "provenance"`)
+/// covers it like any other finding.
+pub(super) fn add_provenance(
+    report: &mut FileReport,
+    p: crate::provenance::Provenance,
+    ai: policy::Severity,
+) {
+    if let Some((severity, reason)) = policy::provenance(&p, ai) {
+        let tc = report.media.start_timecode.to_string();
+        report.findings.push(Finding {
+            kind: crate::report::PROVENANCE.into(),
+            shot: 0,
+            name: crate::report::PROVENANCE.into(),
+            identity: None,
+            consent: None,
+            reference: None,
+            severity,
+            reason,
+            first_frame: 0,
+            last_frame: 0,
+            tc_in: tc.clone(),
+            tc_out: tc.clone(),
+            frames_seen: 0,
+            frames_matched: 0,
+            largest_face_px: 0,
+            distance: 0.0,
+            threshold: 0.0,
+            score: 1.0,
+            best_frame: 0,
+            best_tc: tc,
+            best_box: [0.0; 4],
+            approval: None,
+            evidence: None,
+            appearances: Vec::new(),
+            all_scores: None,
+        });
+        crate::report::sort_findings(&mut report.findings);
+    }
+    report.provenance = Some(p);
 }
 
 #[cfg(test)]

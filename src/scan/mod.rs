@@ -99,6 +99,8 @@ pub struct ScanOptions {
     pub ip: MatchConfig,
     /// Frame rate of numbered image sequences.
     pub seq_rate: crate::timecode::FrameRate,
+    /// How content credentials are read (trust anchors).
+    pub provenance: crate::provenance::ProvenanceOptions,
 }
 
 impl ScanOptions {
@@ -117,6 +119,7 @@ impl ScanOptions {
             ref_per_second: 1.0,
             ip: MatchConfig::default(),
             seq_rate: crate::timecode::FrameRate { num: 24, den: 1 },
+            provenance: crate::provenance::ProvenanceOptions::default(),
         }
     }
 
@@ -281,7 +284,7 @@ impl Scanner {
             ),
             None => None,
         };
-        let (summary, collected, sha256) = std::thread::scope(|s| {
+        let (summary, collected, sha256, prov) = std::thread::scope(|s| {
             for (w, rx) in self.workers.iter_mut().zip(frame_rxs) {
                 let tx = obs_tx.clone();
                 let ref_rx = ref_rx.clone();
@@ -337,6 +340,14 @@ impl Scanner {
                 Input::File(p) => crate::models::sha256_file(p).ok(),
                 Input::Sequence(q) => crate::models::sha256_sequence(&q.frames).ok(),
             });
+            // Content credentials, beside the decode (a few ms; ~0.1 s for a large MP4).
+            let prov = s.spawn(|| {
+                let first = match input {
+                    Input::File(p) => Some(p.clone()),
+                    Input::Sequence(q) => q.frames.first().map(|(_, p)| p.clone()),
+                };
+                first.map(|p| crate::provenance::read(&p, &self.opts.provenance))
+            });
             drop(ref_rx);
             let mut sink = Sink::new(
                 frame_txs,
@@ -356,7 +367,8 @@ impl Scanner {
                 }))
             });
             let sha256 = hasher.join().ok().flatten();
-            (summary, collected, sha256)
+            let prov = prov.join().ok().flatten();
+            (summary, collected, sha256, prov)
         });
         let (mut per_frame, evidence) = collected.map_err(|source| ScanError::Model {
             path: path.to_path_buf(),
@@ -366,6 +378,11 @@ impl Scanner {
         per_frame.sort_by_key(|f| f.index);
         let mut report = self.build_report(path, summary, per_frame, evidence);
         report.sha256 = sha256;
+        if let Some((p, warnings)) = prov {
+            report.warnings.extend(warnings);
+            // `review` for a declaration; `--ai escalate` is applied when the report is made.
+            findings::add_provenance(&mut report, p, Severity::Review);
+        }
         if let Input::Sequence(q) = input {
             report.sequence = Some(SequenceRecord {
                 first: q.first(),

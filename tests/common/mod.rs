@@ -31,6 +31,20 @@ pub fn fixtures() -> PathBuf {
     root().join("fixtures/generated")
 }
 
+static C2PA: Once = Once::new();
+
+/// The signed C2PA fixtures (scripts/make_c2pa.sh: a test CA, files signed offline).
+pub fn c2pa() -> PathBuf {
+    C2PA.call_once(|| {
+        let st = Command::new("bash")
+            .arg(root().join("scripts/make_c2pa.sh"))
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run make_c2pa.sh: {e}"));
+        assert!(st.success(), "make_c2pa.sh failed");
+    });
+    root().join("fixtures/generated/c2pa")
+}
+
 /// The demo folder.
 pub fn demo() -> PathBuf {
     fixtures().join("demo")
