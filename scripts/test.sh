@@ -71,15 +71,17 @@ DEMO=fixtures/generated/demo/demo.mp4
 ffmpeg -hide_banner -nostdin -v error -y -t 2.4 -i "$DEMO" -ss 3.3 -t 2.4 -i "$DEMO" \
   -filter_complex "[0:v][1:v]hstack,scale=1280:360,fps=30000/1001[v]" -map "[v]" \
   -c:v libx264 -preset veryfast -pix_fmt yuv420p -timecode "01:00:59;00" "$OTIO_DIR/two_df.mp4"
+# And a signed MP4 that declares AI generation: its provenance finding is a file-level marker.
 "$BIN" --gallery "$OTIO_DIR/g.sqlite" scan "$DEMO" fixtures/generated/formats/ntsc_df.mp4 \
-  fixtures/generated/ip/ip_clip.mp4 "$OTIO_DIR/two_df.mp4" --otio "$OTIO_DIR/demo.otio" \
-  --json "$OTIO_DIR/scan.json" --edl "$OTIO_DIR/markers.edl" --fail-on never >/dev/null
-"$PY_TEST" tests/otio/validate_otio.py "$OTIO_DIR/demo.otio" 2,0,3,2
+  fixtures/generated/ip/ip_clip.mp4 "$OTIO_DIR/two_df.mp4" fixtures/generated/c2pa/ai.mp4 \
+  --otio "$OTIO_DIR/demo.otio" --json "$OTIO_DIR/scan.json" --edl "$OTIO_DIR/markers.edl" \
+  --fail-on never >/dev/null
+"$PY_TEST" tests/otio/validate_otio.py "$OTIO_DIR/demo.otio" 2,0,3,2,1
 # The same scan's EDLs (one per file), read by the otio-cmx3600-adapter in strict mode: every
 # finding a marker at its timecode.
 PY_EDL=$(venv venv-edl scripts/requirements-edl.txt)
 "$PY_EDL" tests/edl/validate_edl.py "$OTIO_DIR/scan.json" \
-  "$OTIO_DIR"/markers.{demo,ntsc_df,ip_clip,two_df}.mp4.edl
+  "$OTIO_DIR"/markers.{demo,ntsc_df,ip_clip,two_df,ai}.mp4.edl
 # Scale-out on a real one-node Slurm cluster (started and stopped by the script): a 3-task scan
 # array and its merge must equal a one-machine scan; a task killed on purpose is resubmitted
 # alone and resumes from its journal.
