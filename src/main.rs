@@ -50,7 +50,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let models_dir = cli.models.clone().unwrap_or_else(models::default_dir);
     match cli.cmd {
         Cmd::Scan(args) => {
-            let settings = settings(&args.tune)?;
+            let settings = ScanSettings {
+                unknown: args.unknown.settings(),
+                ..settings(&args.tune)?
+            };
             let keep_journal = args.journal.is_some();
             let journal = match args.journal {
                 Some(j) => j,
@@ -271,7 +274,7 @@ fn scan(
     }
     let full = outcome.report;
     if !jsonl_to_stdout {
-        print!("{}", report::table::render(&full.files, &full.failures));
+        print!("{}", report::table::render_report(&full));
     }
     write_outputs(&full, out, per_file)?;
     if let (Some(j), false, false) = (&run_plan.journal, run_plan.keep_journal, full.incomplete) {
@@ -345,7 +348,7 @@ fn merge(args: MergeArgs) -> Result<ExitCode> {
         }
     }
     if !jsonl_to_stdout {
-        print!("{}", report::table::render(&full.files, &full.failures));
+        print!("{}", report::table::render_report(&full));
     }
     write_outputs(&full, out, true)?;
     Ok(exit_status(&full, out.fail_on))

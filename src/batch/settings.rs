@@ -49,6 +49,11 @@ pub struct ScanSettings {
     /// samples may fall on other frames.
     #[serde(default)]
     pub decode_all: bool,
+    /// Group the faces nobody registered into people across the batch (`--unknown`). Off by
+    /// default: it keeps biometric data of people who consented to nothing (see
+    /// [`crate::unknown`]). Absent from the record when off, so older journals stay valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<crate::unknown::UnknownSettings>,
 }
 
 /// Default `--max-pixels`: well above 8K UHD (33 MP) and a 150 MP medium-format still.
@@ -73,6 +78,7 @@ impl Default for ScanSettings {
             seq_rate: FrameRate { num: 24, den: 1 },
             hard_faces: HardFaces::default(),
             decode_all: false,
+            unknown: None,
         }
     }
 }
@@ -100,6 +106,10 @@ impl ScanSettings {
         o.keep_all_scores = self.keep_all_scores;
         o.seq_rate = self.seq_rate;
         o.sampling.max_pixels = self.max_pixels;
+        o.unknown = self.unknown.is_some();
+        if let Some(u) = &self.unknown {
+            u.validate()?;
+        }
         if self.fine_refs {
             o.ip = MatchConfig::fine();
         }

@@ -211,6 +211,32 @@ pub(crate) struct ScanArgs {
     /// Seconds a file may go without progress before it is stopped as hung.
     #[arg(long, default_value_t = 120.0)]
     pub(crate) stall_timeout: f64,
+    #[command(flatten)]
+    pub(crate) unknown: UnknownArgs,
+}
+
+#[derive(Args, Clone)]
+pub(crate) struct UnknownArgs {
+    /// Group the faces nobody registered into people across the whole batch and report each recurring one (severity review: check for a release). Off by default: their embeddings go only into the reports asked for (see README, Unknown people).
+    #[arg(long)]
+    pub(crate) unknown: bool,
+    /// With --unknown: report a person seen in at least this many shots...
+    #[arg(long, default_value_t = 2, requires = "unknown")]
+    pub(crate) unknown_min_shots: usize,
+    /// ...or on screen for at least this many seconds in all.
+    #[arg(long, default_value_t = 10.0, requires = "unknown")]
+    pub(crate) unknown_min_seconds: f64,
+}
+
+impl UnknownArgs {
+    /// The settings these flags ask for (None without --unknown).
+    pub(crate) fn settings(&self) -> Option<clearshot::unknown::UnknownSettings> {
+        self.unknown.then(|| clearshot::unknown::UnknownSettings {
+            min_shots: self.unknown_min_shots,
+            min_seconds: self.unknown_min_seconds,
+            ..Default::default()
+        })
+    }
 }
 
 /// Resource limits from the flags, resolved once the number of jobs is known.
@@ -304,8 +330,14 @@ pub(crate) enum GalleryCmd {
         /// Do not keep the 150 px aligned face chip used as the reference image in evidence reports.
         #[arg(long)]
         no_chip: bool,
+        /// Enroll an unknown person of this JSON report (written by `scan --unknown --json`) from the embeddings it stores; needs --unknown.
+        #[arg(long, requires = "unknown", conflicts_with = "files")]
+        from_report: Option<PathBuf>,
+        /// The unknown person's id in that report (U1, U2, ...).
+        #[arg(long, requires = "from_report")]
+        unknown: Option<String>,
         /// Reference photos (one face each) and video clips (one person; at most 4 samples per second and 300 per clip).
-        #[arg(required = true)]
+        #[arg(required_unless_present = "from_report")]
         files: Vec<PathBuf>,
     },
     /// List enrolled people and their consent records.

@@ -24,6 +24,7 @@ macro_rules! w {
 }
 
 mod settings;
+mod unknown;
 
 /// Text escaped for HTML content and attribute values.
 struct Esc<'a>(&'a str);
@@ -70,6 +71,7 @@ pub fn render(report: &ScanReport) -> String {
     settings::section(&mut out, &report.settings, report.gallery.references);
     files(&mut out, &report.files, &report.failures);
     findings(&mut out, &report.files);
+    unknown::section(&mut out, &report.unknown_people);
     footer(&mut out, report);
     out.push_str("</main>\n</body>\n</html>\n");
     out
@@ -400,14 +402,15 @@ fn findings(out: &mut String, files: &[FileReport]) {
         out.push_str("<p class=\"muted\">No file was scanned.</p>\n");
     }
     for f in files {
-        if f.findings.is_empty() {
+        if f.findings.iter().all(|x| x.kind == "unknown") {
             w!(
                 out,
                 "<p class=\"none\">{}: no registered talent or reference found.</p>\n",
                 Esc(&f.display_name())
             );
         }
-        for x in &f.findings {
+        // Unknown people's appearances have their own section, a card per person.
+        for x in f.findings.iter().filter(|x| x.kind != "unknown") {
             card(out, f, x);
         }
     }

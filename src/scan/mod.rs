@@ -96,6 +96,9 @@ pub struct ScanOptions {
     pub ip: MatchConfig,
     /// Frame rate of numbered image sequences.
     pub seq_rate: crate::timecode::FrameRate,
+    /// Keep the tracks that match nobody (embeddings and a crop) for grouping across the
+    /// batch (`scan --unknown`).
+    pub unknown: bool,
 }
 
 impl ScanOptions {
@@ -114,6 +117,7 @@ impl ScanOptions {
             ref_per_second: 1.0,
             ip: MatchConfig::default(),
             seq_rate: crate::timecode::FrameRate { num: 24, den: 1 },
+            unknown: false,
         }
     }
 
@@ -189,7 +193,12 @@ impl Scanner {
         );
         let ip = (always_ip || (opts.references && !refs.is_empty())).then_some(&opts.ip);
         let workers = (0..opts.workers)
-            .map(|_| Worker::load(&models, &opts.detect, ip))
+            .map(|_| {
+                Worker::load(&models, &opts.detect, ip).map(|mut w| {
+                    w.unknown_crops = opts.unknown;
+                    w
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             models,
