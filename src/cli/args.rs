@@ -57,6 +57,8 @@ pub(crate) enum Cmd {
     Eval(EvalArgs),
     /// Measure identification on a labelled video set (scripts/make_face_video_eval.py writes one).
     EvalVideo(EvalVideoArgs),
+    /// Measure grouping of unregistered faces into people on a labelled set (scripts/make_unknown_eval.py writes one).
+    EvalUnknown(EvalUnknownArgs),
     /// Measure reference matching on a labelled scene set (scripts/make_ip_eval.py writes one).
     EvalRefs {
         /// labels.json with references and scenes.
@@ -375,4 +377,34 @@ pub(crate) struct EvalVideoArgs {
     /// Exit 1 when false identities plus false review flags exceed this.
     #[arg(long, default_value_t = 0)]
     pub(crate) max_false: usize,
+}
+
+#[derive(Args)]
+pub(crate) struct EvalUnknownArgs {
+    /// labels.json of the set (clips, and the faces put in each shot).
+    pub(crate) labels: PathBuf,
+    /// Link distances to try (comma-separated) [default: the scan's].
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) link: Vec<f32>,
+    /// Centre distances to try (comma-separated) [default: the scan's].
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) merge: Vec<f32>,
+    /// Attach distances to try (comma-separated) [default: the scan's].
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) attach: Vec<f32>,
+    /// Completeness counts the recurring people's faces of at least this width, pixels.
+    #[arg(long, default_value_t = 60)]
+    pub(crate) min_face_px: u32,
+    /// Print each reported person's appearances (as labelled).
+    #[arg(long)]
+    pub(crate) details: bool,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    pub(crate) json: Option<PathBuf>,
+    /// Exit 1 when purity (share of people that are one identity) is below this fraction.
+    #[arg(long)]
+    pub(crate) min_purity: Option<f64>,
+    /// Exit 1 when completeness is below this fraction.
+    #[arg(long)]
+    pub(crate) min_completeness: Option<f64>,
 }

@@ -55,6 +55,10 @@ pub struct ClusterParams {
     pub merge: f32,
     /// Candidate pairs kept per track (its nearest later tracks).
     pub neighbours: usize,
+    /// A track left alone joins the group of its nearest track within this distance...
+    pub attach: f32,
+    /// ...when every other group is farther by at least this.
+    pub margin: f32,
 }
 
 impl Default for ClusterParams {
@@ -64,6 +68,8 @@ impl Default for ClusterParams {
             link: 0.46,
             merge: 0.40,
             neighbours: 32,
+            attach: 0.50,
+            margin: 0.08,
         }
     }
 }
@@ -71,12 +77,22 @@ impl Default for ClusterParams {
 impl ClusterParams {
     /// Rejects parameters that cannot work, with the reason.
     pub fn validate(&self) -> Result<(), String> {
-        for (name, v) in [("link", self.link), ("merge", self.merge)] {
+        for (name, v) in [
+            ("link", self.link),
+            ("merge", self.merge),
+            ("attach", self.attach),
+        ] {
             if !(v > 0.0 && v.is_finite()) {
                 return Err(format!(
                     "unknown-face {name} distance must be a positive number, got {v}"
                 ));
             }
+        }
+        if !(self.margin >= 0.0 && self.margin.is_finite()) {
+            return Err(format!(
+                "unknown-face margin must be a distance, got {}",
+                self.margin
+            ));
         }
         if self.neighbours == 0 {
             return Err("unknown-face neighbours must be at least 1".into());
@@ -109,7 +125,8 @@ pub fn cluster(tracks: &[TrackPoint], metric: Metric, p: &ClusterParams) -> Clus
     // The centre of a track is at most as far from another's as the mean of their face
     // distances (triangle inequality on means), so this radius misses no pair that `link`
     // would accept.
-    let pairs = candidate_pairs(points.view(), p.link, p.neighbours);
+    let radius = p.link.max(p.attach);
+    let pairs = candidate_pairs(points.view(), radius, p.neighbours);
     let candidates = pairs.len();
     let mut edges: Vec<(f32, u32, u32)> = pairs
         .into_par_iter()
@@ -119,13 +136,16 @@ pub fn cluster(tracks: &[TrackPoint], metric: Metric, p: &ClusterParams) -> Clus
                 return None;
             }
             let d = mean_distance(a, b);
-            (d <= p.link).then_some((d, i, j))
+            (d <= radius).then_some((d, i, j))
         })
         .collect();
     edges.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     let mut sets = Groups::new(tracks, &points);
     let mut cannot_link = 0;
-    for (_, i, j) in edges {
+    for &(d, i, j) in &edges {
+        if d > p.link {
+            break;
+        }
         let (a, b) = (sets.find(i as usize), sets.find(j as usize));
         if a == b {
             continue;
@@ -138,6 +158,7 @@ pub fn cluster(tracks: &[TrackPoint], metric: Metric, p: &ClusterParams) -> Clus
             sets.union(a, b);
         }
     }
+    attach_lone_tracks(&mut sets, &edges, p);
     let mut by_root: HashMap<usize, usize> = HashMap::new();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for i in 0..n {
@@ -152,6 +173,50 @@ pub fn cluster(tracks: &[TrackPoint], metric: Metric, p: &ClusterParams) -> Clus
         groups,
         candidates,
         cannot_link,
+    }
+}
+
+/// A group seen in one shot only (a worse view: dark, blurred, turned; often one track)
+/// joins the group of its nearest track when that is within `attach` and clearly nearer
+/// (by `margin`) than any other group; decided on the groups as the merging left them, so
+/// their order does not matter, and never against the cannot-link rule.
+fn attach_lone_tracks(sets: &mut Groups, edges: &[(f32, u32, u32)], p: &ClusterParams) {
+    let n = sets.parent.len();
+    let root: Vec<usize> = (0..n).map(|i| sets.find(i)).collect();
+    let lone = |g: usize| sets.spans[g].len() == 1;
+    // Per lone group: its nearest (distance, group) and the nearest other group's distance.
+    let mut best: HashMap<usize, ((f32, usize), f32)> = HashMap::new();
+    for &(d, i, j) in edges {
+        for (a, b) in [(i as usize, j as usize), (j as usize, i as usize)] {
+            let (ga, gb) = (root[a], root[b]);
+            if ga == gb || !lone(ga) {
+                continue;
+            }
+            let e = best
+                .entry(ga)
+                .or_insert(((f32::INFINITY, usize::MAX), f32::INFINITY));
+            if gb == e.0 .1 {
+                continue;
+            }
+            // Edges come nearest first: the first group seen is the nearest.
+            if e.0 .0.is_infinite() {
+                e.0 = (d, gb);
+            } else if e.1.is_infinite() {
+                e.1 = d;
+            }
+        }
+    }
+    let mut joins: Vec<(usize, usize)> = best
+        .into_iter()
+        .filter(|(_, ((d, g), second))| *d <= p.attach && *second - *d >= p.margin && !lone(*g))
+        .map(|(a, ((_, g), _))| (a, g))
+        .collect();
+    joins.sort_unstable();
+    for (a, g) in joins {
+        let (ra, rg) = (sets.find(a), sets.find(g));
+        if ra != rg && !sets.conflict(ra, rg) {
+            sets.union(ra, rg);
+        }
     }
 }
 
