@@ -193,3 +193,45 @@ fn without_unknown_no_embedding_reaches_the_report() {
     let left = std::fs::read_dir(&journals).map_or(0, |d| d.count());
     assert_eq!(left, 0, "a journal was left in {}", journals.display());
 }
+
+/// The shards of an array job each scan part of the batch; their merge groups the whole
+/// batch, as one machine does (a shard's settings record must survive its journal bit for
+/// bit, or no entry matches its header at merge time).
+#[test]
+fn a_merge_of_shards_groups_the_whole_batch_as_one_machine_does() {
+    let clips = tune_clips();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let g = demo_gallery(dir.path());
+    for i in 0..2 {
+        let (o, so, se) = run(clearshot(&g)
+            .arg("scan")
+            .args(&clips)
+            .arg("--unknown")
+            .args(["--shard", &format!("{i}/2"), "--journal"])
+            .arg(dir.path().join(format!("j{i}.sqlite")))
+            .args(["--fail-on", "never"]));
+        assert!(o.status.success(), "shard {i}: {so}{se}");
+    }
+    let merged = dir.path().join("merged.json");
+    let (o, so, se) = run(clearshot(&g)
+        .arg("merge")
+        .arg(dir.path().join("j0.sqlite"))
+        .arg(dir.path().join("j1.sqlite"))
+        .arg("--json")
+        .arg(&merged)
+        .args(["--fail-on", "never"]));
+    assert!(o.status.success(), "merge: {so}{se}");
+    let one = dir.path().join("one.json");
+    let (o, so, se) = run(clearshot(&g)
+        .arg("scan")
+        .args(&clips)
+        .arg("--unknown")
+        .arg("--json")
+        .arg(&one)
+        .args(["--fail-on", "never"]));
+    assert!(o.status.success(), "scan: {so}{se}");
+    let (m, s) = (json(&merged), json(&one));
+    assert!(!s["unknown_people"].as_array().expect("people").is_empty());
+    assert_eq!(m["unknown_people"], s["unknown_people"]);
+    assert_eq!(m["files"], s["files"]);
+}

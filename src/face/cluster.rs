@@ -50,15 +50,34 @@ pub struct TrackPoint<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClusterParams {
     /// Two tracks are one person when the mean distance between their faces is at most this.
+    #[serde(with = "short")]
     pub link: f32,
     /// Two groups join only when their centres are at most this far apart.
+    #[serde(with = "short")]
     pub merge: f32,
     /// Candidate pairs kept per track (its nearest later tracks).
     pub neighbours: usize,
     /// A track left alone joins the group of its nearest track within this distance...
+    #[serde(with = "short")]
     pub attach: f32,
     /// ...when every other group is farther by at least this.
+    #[serde(with = "short")]
     pub margin: f32,
+}
+
+/// An f32 setting in JSON as its shortest decimal (0.46, not 0.46000000834465027): settings
+/// are part of the journal's run key, and the long form does not survive serde_json's
+/// parsing bit for bit, so a shard's entries would not match its own header at merge time.
+mod short {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(v.to_string().parse::<f64>().unwrap_or(f64::from(*v)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+        f64::deserialize(d).map(|v| v as f32)
+    }
 }
 
 impl Default for ClusterParams {
@@ -602,6 +621,20 @@ mod tests {
         }
         // Each person (about 10 tracks) in one group.
         assert!(c.groups.len() <= 210, "{} groups", c.groups.len());
+    }
+
+    #[test]
+    fn parameters_survive_a_json_round_trip_bit_for_bit() {
+        let p = ClusterParams::default();
+        let text = serde_json::to_string(&p).unwrap();
+        assert!(text.contains("\"link\":0.46,"), "{text}");
+        let back: ClusterParams = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, p);
+        // Stored and read back (as the journal does), the same text, so the same run key.
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let again: serde_json::Value = serde_json::from_str(&v.to_string()).unwrap();
+        assert_eq!(again.to_string(), v.to_string());
+        assert!(v.to_string().contains("\"merge\":0.4,"));
     }
 
     #[test]
