@@ -755,6 +755,8 @@ dd{margin:0;overflow-wrap:anywhere}
 .approved{color:var(--inf);font-weight:700}
 .note{color:var(--muted)}
 .evidence{display:grid;grid-template-columns:2fr 1fr 1fr;gap:14px;margin-top:16px;align-items:start}
+.appearances{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:12px;margin-top:14px;align-items:start}
+.appearances img,.appearances .noimg{aspect-ratio:1/1;object-fit:contain}
 figure{margin:0;break-inside:avoid}
 figure img,.noimg{display:block;width:100%;border:1px solid var(--line);border-radius:6px;background:#0f1319}
 .crop img,.reference img,.crop .noimg,.reference .noimg{aspect-ratio:1/1;object-fit:contain}
