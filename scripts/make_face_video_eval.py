@@ -39,7 +39,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / "third_party" / "cache"
+# CLEARSHOT_CACHE: another download cache (a worktree that must not write to a shared one).
+CACHE = Path(os.environ.get("CLEARSHOT_CACHE") or ROOT / "third_party" / "cache")
 VERSION = 2
 W, H, FPS = 1920, 1080, 24
 SHOT_FRAMES = 60
@@ -380,17 +381,21 @@ def build_split(split, out):
     tmp.rename(out)
 
 
+def up_to_date(out, version):
+    """True when out/labels.json was made by this generator version (nothing to do)."""
+    try:
+        return json.loads((out / "labels.json").read_text()).get("generator_version") == version
+    except (OSError, ValueError):
+        return False
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=sorted(SPLITS), required=True)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     out = args.out or ROOT / "fixtures" / "generated" / "face_video_eval" / args.split
-    try:
-        have = json.loads((out / "labels.json").read_text()).get("generator_version")
-    except (OSError, ValueError):
-        have = None
-    if have == VERSION:
+    if up_to_date(out, VERSION):
         return
     out.parent.mkdir(parents=True, exist_ok=True)
     build_split(args.split, out)

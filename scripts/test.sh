@@ -48,6 +48,12 @@ PY_FV=$(venv venv-facevideo scripts/requirements-facevideo.txt)
 for split in tune heldout; do
   "$PY_FV" scripts/make_face_video_eval.py --split "$split"
 done
+# The labelled unknown-faces set (issue 12: recurring unregistered people and one-off strangers
+# from PyPI/npm photos in 720p clips; tests/unknown_people.rs reads the tune split). About 30 s
+# per split the first time, skipped when up to date.
+for split in tune heldout; do
+  "$PY_FV" scripts/make_unknown_eval.py --split "$split"
+done
 step fmt-clippy
 cargo fmt --all -- --check
 cargo clippy --release --all-targets --quiet -- -D warnings
@@ -118,3 +124,10 @@ if [ -f "$STILLS" ]; then
 fi
 "$BIN" eval-video fixtures/generated/face_video_eval/tune/labels.json --min-hits 9 --max-false 0
 "$BIN" eval-video fixtures/generated/face_video_eval/heldout/labels.json --min-hits 10 --max-false 0
+# Grouping of unregistered faces into people (issue 12), both splits, about 10 s each: no
+# cluster may mix two people (purity 100%), and the recurring people's appearances with faces
+# of 60 px or more must land in their own person (measured: tune 32/36, heldout 27/36, the
+# misses mostly faces the detector never tracked; issue goal 90%: raise these as it
+# improves). Tuned on `tune` only.
+"$BIN" eval-unknown fixtures/generated/unknown_eval/tune/labels.json --min-purity 1.0 --min-completeness 0.88
+"$BIN" eval-unknown fixtures/generated/unknown_eval/heldout/labels.json --min-purity 1.0 --min-completeness 0.75

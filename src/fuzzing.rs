@@ -178,6 +178,7 @@ fn sample_report(rate: FrameRate, start: u64, names: &[&str]) -> FileReport {
         frames: None,
         sequence: None,
         provenance: None,
+        unknown_tracks: Vec::new(),
     }
 }
 
@@ -320,7 +321,7 @@ fn report_read(text: &str, input: Option<&Path>, header: Option<&RunHeader>) -> 
             ai: crate::policy::Severity::Escalate,
         },
     );
-    let report = ScanReport {
+    let mut report = ScanReport {
         tool: "clearshot".into(),
         version: header.map_or_else(String::new, |h| h.version.clone()),
         command_line: vec!["clearshot".into(), "scan".into()],
@@ -342,7 +343,13 @@ fn report_read(text: &str, input: Option<&Path>, header: Option<&RunHeader>) -> 
         failures: Vec::new(),
         incomplete: false,
         pending: Vec::new(),
+        unknown_people: Vec::new(),
     };
+    report.unknown_people = crate::unknown::group(
+        &mut report.files,
+        &crate::unknown::UnknownSettings::default(),
+        crate::models::Metric::Euclidean,
+    );
     let _ = serde_json::to_string(&report);
     let _ = crate::report::csv::render(&report);
     let _ = crate::report::edl::render(&report);

@@ -25,4 +25,5 @@ pub mod scan;
 pub mod shots;
 pub mod stages;
 pub mod timecode;
+pub mod unknown;
 pub mod verify;

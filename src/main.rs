@@ -51,7 +51,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Scan(args) => {
             let args = *args;
-            let settings = settings(&args.tune)?;
+            let settings = ScanSettings {
+                unknown: args.unknown.settings(),
+                ..settings(&args.tune)?
+            };
             let keep_journal = args.journal.is_some();
             let journal = match args.journal {
                 Some(j) => j,
@@ -102,6 +105,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Refs(cmd) => refs(cmd, &gallery_path, &models_dir),
         Cmd::Eval(args) => clearshot_eval(args, &models_dir),
         Cmd::EvalVideo(args) => eval_video(args, &models_dir),
+        Cmd::EvalUnknown(args) => eval_unknown(args, &models_dir),
         Cmd::EvalRefs {
             labels,
             no_tiles,
@@ -292,7 +296,7 @@ fn scan(
     }
     let full = outcome.report;
     if !jsonl_to_stdout {
-        print!("{}", report::table::render(&full.files, &full.failures));
+        print!("{}", report::table::render_report(&full));
     }
     write_outputs(&full, out, per_file)?;
     let status = exit_status(&full, out.fail_on);
@@ -371,7 +375,7 @@ fn merge(args: MergeArgs) -> Result<ExitCode> {
         }
     }
     if !jsonl_to_stdout {
-        print!("{}", report::table::render(&full.files, &full.failures));
+        print!("{}", report::table::render_report(&full));
     }
     write_outputs(&full, out, true)?;
     Ok(exit_status(&full, out.fail_on))
@@ -498,6 +502,68 @@ fn eval_video(args: EvalVideoArgs, models_dir: &Path) -> Result<ExitCode> {
             all.false_identities, all.false_review_flags, args.max_false
         );
         ok = false;
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn eval_unknown(args: EvalUnknownArgs, models_dir: &Path) -> Result<ExitCode> {
+    use clearshot::eval::unknown;
+    let models = enroll::load_models(models_dir)?;
+    let metric = models.embedder_spec().metric;
+    let (labels, files) = unknown::scan(models, &args.labels)?;
+    let base = clearshot::unknown::UnknownSettings::default();
+    let or_base = |v: &[f32], d: f32| if v.is_empty() { vec![d] } else { v.to_vec() };
+    let c = base.cluster;
+    let mut combos = Vec::new();
+    for link in or_base(&args.link, c.link) {
+        for merge in or_base(&args.merge, c.merge) {
+            for attach in or_base(&args.attach, c.attach) {
+                combos.push((link, merge, attach));
+            }
+        }
+    }
+    let mut results = Vec::new();
+    let mut ok = true;
+    {
+        for (link, merge, attach) in combos {
+            let mut s = base;
+            s.cluster.link = link;
+            s.cluster.merge = merge;
+            s.cluster.attach = attach;
+            s.validate().map_err(anyhow::Error::msg)?;
+            let r = unknown::score(&labels, &files, &s, metric, args.min_face_px);
+            if args.details {
+                for (id, apps) in &r.detail {
+                    println!("{id}: {}", apps.join(", "));
+                }
+            }
+            println!("{}: {}", labels.split, r.summary(args.min_face_px));
+            if args.min_purity.is_some_and(|m| r.purity() < m) {
+                println!(
+                    "FAIL: purity {:.3} is below {:?}",
+                    r.purity(),
+                    args.min_purity
+                );
+                ok = false;
+            }
+            if args.min_completeness.is_some_and(|m| r.completeness() < m) {
+                println!(
+                    "FAIL: completeness {:.3} is below {:?}",
+                    r.completeness(),
+                    args.min_completeness
+                );
+                ok = false;
+            }
+            results.push(r);
+        }
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&results)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("{}", path.display()))?;
     }
     Ok(if ok {
         ExitCode::SUCCESS

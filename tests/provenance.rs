@@ -269,7 +269,12 @@ fn altered_files_sidecars_and_corrupt_stores() {
     assert!(edl.contains("provenance (review)"), "{edl}");
     // Avid's six columns: a yellow marker at the first frame, one frame long.
     let avid = std::fs::read_to_string(dir.path().join("m.tampered.jpg.txt")).unwrap();
-    let cols: Vec<&str> = avid.lines().next().unwrap_or_default().split('\t').collect();
+    let cols: Vec<&str> = avid
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split('\t')
+        .collect();
     assert_eq!(cols.len(), 6, "{avid}");
     assert_eq!((cols[3], cols[5]), ("yellow", "1"), "{avid}");
     assert!(cols[4].contains("provenance"), "{avid}");

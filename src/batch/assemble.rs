@@ -97,6 +97,25 @@ pub fn assemble(
             Some((Outcome::Crashed { .. }, _)) | None => pending.push(path),
         }
     }
+    let unknown_people = match header.settings.get("unknown") {
+        Some(u) if !u.is_null() => {
+            let s: crate::unknown::UnknownSettings = serde_json::from_value(u.clone())
+                .map_err(|e| BatchError::Settings(format!("unknown-face settings: {e}")))?;
+            let metric = header
+                .settings
+                .get("embedder_metric")
+                .and_then(|m| serde_json::from_value(m.clone()).ok())
+                .unwrap_or(crate::models::Metric::Euclidean);
+            crate::unknown::group(&mut files, &s, metric)
+        }
+        // Never carried into a report that did not ask for them.
+        _ => {
+            for f in &mut files {
+                f.unknown_tracks.clear();
+            }
+            Vec::new()
+        }
+    };
     let mut settings = header.settings.clone();
     if let Some(m) = settings.as_object_mut() {
         m.insert("date".into(), serde_json::json!(judgement.date.to_string()));
@@ -119,6 +138,7 @@ pub fn assemble(
         failures,
         incomplete: interrupted || !pending.is_empty(),
         pending,
+        unknown_people,
     })
 }
 

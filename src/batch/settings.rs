@@ -53,6 +53,11 @@ pub struct ScanSettings {
     /// `trusted`. The record keeps only their sha256.
     #[serde(default)]
     pub trust_anchors: Option<String>,
+    /// Group the faces nobody registered into people across the batch (`--unknown`). Off by
+    /// default: it keeps biometric data of people who consented to nothing (see
+    /// [`crate::unknown`]). Absent from the record when off, so older journals stay valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<crate::unknown::UnknownSettings>,
 }
 
 /// Default `--max-pixels`: well above 8K UHD (33 MP) and a 150 MP medium-format still.
@@ -78,6 +83,7 @@ impl Default for ScanSettings {
             hard_faces: HardFaces::default(),
             decode_all: false,
             trust_anchors: None,
+            unknown: None,
         }
     }
 }
@@ -106,6 +112,10 @@ impl ScanSettings {
         o.seq_rate = self.seq_rate;
         o.sampling.max_pixels = self.max_pixels;
         o.provenance.trust_anchors = self.trust_anchors.clone();
+        o.unknown = self.unknown.is_some();
+        if let Some(u) = &self.unknown {
+            u.validate()?;
+        }
         if self.fine_refs {
             o.ip = MatchConfig::fine();
         }

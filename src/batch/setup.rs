@@ -118,6 +118,17 @@ impl ScanSetup {
             gallery: gallery_record,
             settings: settings.record(&options, threshold, with_refs),
         };
+        let mut header = header;
+        if settings.unknown.is_some() {
+            // Grouping unknown faces where the report is assembled needs the embedder's
+            // metric, and a merge has no models.
+            if let Some(m) = header.settings.as_object_mut() {
+                m.insert(
+                    "embedder_metric".into(),
+                    serde_json::json!(models.embedder_spec().metric),
+                );
+            }
+        }
         Ok(Self {
             models,
             talent,

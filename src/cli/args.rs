@@ -57,6 +57,8 @@ pub(crate) enum Cmd {
     Eval(EvalArgs),
     /// Measure identification on a labelled video set (scripts/make_face_video_eval.py writes one).
     EvalVideo(EvalVideoArgs),
+    /// Measure grouping of unregistered faces into people on a labelled set (scripts/make_unknown_eval.py writes one).
+    EvalUnknown(EvalUnknownArgs),
     /// Measure reference matching on a labelled scene set (scripts/make_ip_eval.py writes one).
     EvalRefs {
         /// labels.json with references and scenes.
@@ -214,6 +216,32 @@ pub(crate) struct ScanArgs {
     /// Seconds a file may go without progress before it is stopped as hung.
     #[arg(long, default_value_t = 120.0)]
     pub(crate) stall_timeout: f64,
+    #[command(flatten)]
+    pub(crate) unknown: UnknownArgs,
+}
+
+#[derive(Args, Clone)]
+pub(crate) struct UnknownArgs {
+    /// Group the faces nobody registered into people across the whole batch and report each recurring one (severity review: check for a release). Off by default: their embeddings go only into the reports asked for (see README, Unknown people).
+    #[arg(long)]
+    pub(crate) unknown: bool,
+    /// With --unknown: report a person seen in at least this many shots...
+    #[arg(long, default_value_t = 2, requires = "unknown")]
+    pub(crate) unknown_min_shots: usize,
+    /// ...or on screen for at least this many seconds in all.
+    #[arg(long, default_value_t = 10.0, requires = "unknown")]
+    pub(crate) unknown_min_seconds: f64,
+}
+
+impl UnknownArgs {
+    /// The settings these flags ask for (None without --unknown).
+    pub(crate) fn settings(&self) -> Option<clearshot::unknown::UnknownSettings> {
+        self.unknown.then(|| clearshot::unknown::UnknownSettings {
+            min_shots: self.unknown_min_shots,
+            min_seconds: self.unknown_min_seconds,
+            ..Default::default()
+        })
+    }
 }
 
 /// Resource limits from the flags, resolved once the number of jobs is known.
@@ -310,8 +338,14 @@ pub(crate) enum GalleryCmd {
         /// Do not keep the 150 px aligned face chip used as the reference image in evidence reports.
         #[arg(long)]
         no_chip: bool,
+        /// Enroll an unknown person of this JSON report (written by `scan --unknown --json`) from the embeddings it stores; needs --unknown.
+        #[arg(long, requires = "unknown", conflicts_with = "files")]
+        from_report: Option<PathBuf>,
+        /// The unknown person's id in that report (U1, U2, ...).
+        #[arg(long, requires = "from_report")]
+        unknown: Option<String>,
         /// Reference photos (one face each) and video clips (one person; at most 4 samples per second and 300 per clip).
-        #[arg(required = true)]
+        #[arg(required_unless_present = "from_report")]
         files: Vec<PathBuf>,
     },
     /// List enrolled people and their consent records.
@@ -349,4 +383,34 @@ pub(crate) struct EvalVideoArgs {
     /// Exit 1 when false identities plus false review flags exceed this.
     #[arg(long, default_value_t = 0)]
     pub(crate) max_false: usize,
+}
+
+#[derive(Args)]
+pub(crate) struct EvalUnknownArgs {
+    /// labels.json of the set (clips, and the faces put in each shot).
+    pub(crate) labels: PathBuf,
+    /// Link distances to try (comma-separated) [default: the scan's].
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) link: Vec<f32>,
+    /// Centre distances to try (comma-separated) [default: the scan's].
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) merge: Vec<f32>,
+    /// Attach distances to try (comma-separated) [default: the scan's].
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) attach: Vec<f32>,
+    /// Completeness counts the recurring people's faces of at least this width, pixels.
+    #[arg(long, default_value_t = 60)]
+    pub(crate) min_face_px: u32,
+    /// Print each reported person's appearances (as labelled).
+    #[arg(long)]
+    pub(crate) details: bool,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    pub(crate) json: Option<PathBuf>,
+    /// Exit 1 when purity (share of people that are one identity) is below this fraction.
+    #[arg(long)]
+    pub(crate) min_purity: Option<f64>,
+    /// Exit 1 when completeness is below this fraction.
+    #[arg(long)]
+    pub(crate) min_completeness: Option<f64>,
 }

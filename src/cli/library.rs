@@ -17,6 +17,8 @@ pub(crate) fn gallery(cmd: GalleryCmd, path: &Path, models_dir: &Path) -> Result
             expires,
             update,
             no_chip,
+            from_report,
+            unknown,
             files,
         } => {
             let record = ConsentRecord {
@@ -26,6 +28,9 @@ pub(crate) fn gallery(cmd: GalleryCmd, path: &Path, models_dir: &Path) -> Result
             };
             if let Some(e) = &record.expires {
                 clearshot::gallery::parse_date(e)?;
+            }
+            if let (Some(report), Some(id)) = (from_report, unknown) {
+                return add_from_report(&name, &record, &report, &id, update, path, models_dir);
             }
             let mut scanner = enroll::single_worker_scanner(models_dir, None)?;
             let limits = enroll::ClipLimits::default();
@@ -81,6 +86,36 @@ pub(crate) fn gallery(cmd: GalleryCmd, path: &Path, models_dir: &Path) -> Result
             println!("removed {name} from {}", path.display());
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `gallery add --from-report R --unknown ID`: the person's stored embeddings, checked to
+/// come from the active embedder.
+fn add_from_report(
+    name: &str,
+    record: &ConsentRecord,
+    report: &Path,
+    id: &str,
+    update: bool,
+    path: &Path,
+    models_dir: &Path,
+) -> Result<ExitCode> {
+    let models = enroll::load_models(models_dir)?;
+    let emb = &models.embedder;
+    let (person, faces) =
+        clearshot::unknown::enroll::faces_from_report(report, id, &emb.entry.sha256)?;
+    let mut g = Gallery::open_or_create(path)?;
+    g.add(name, record, &emb.name, &emb.entry.sha256, &faces, update)?;
+    println!(
+        "enrolled {name} ({} face{} from unknown person {id}: {} shot{} of {}, consent {}) in {}",
+        faces.len(),
+        if faces.len() == 1 { "" } else { "s" },
+        person.shots,
+        if person.shots == 1 { "" } else { "s" },
+        report.display(),
+        record.consent,
+        path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

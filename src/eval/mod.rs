@@ -10,7 +10,31 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+pub mod unknown;
 pub mod video;
+
+/// Reads a labels file of clips: parsed, with at least one clip, each of which exists
+/// (relative to the file's folder); `clips` lists the clip paths of the parsed labels.
+pub(crate) fn read_clip_labels<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    clips: fn(&T) -> Vec<&str>,
+) -> Result<T, EvalError> {
+    let bad = |cause: String| EvalError::Labels {
+        path: path.display().to_string(),
+        cause,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let labels: T = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let paths = clips(&labels);
+    if paths.is_empty() {
+        return Err(bad("no clips".into()));
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    if let Some(c) = paths.iter().find(|c| !base.join(c).is_file()) {
+        return Err(bad(format!("clip {c} does not exist")));
+    }
+    Ok(labels)
+}
 
 /// Errors of the evaluation command.
 #[derive(Debug, thiserror::Error)]

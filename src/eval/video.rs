@@ -253,16 +253,10 @@ pub fn read_labels(path: &Path) -> Result<Labels, EvalError> {
         path: path.display().to_string(),
         cause,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    let labels: Labels = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    if labels.clips.is_empty() {
-        return Err(bad("no clips".into()));
-    }
-    let base = path.parent().unwrap_or(Path::new("."));
+    let labels: Labels = super::read_clip_labels(path, |l: &Labels| {
+        l.clips.iter().map(|c| c.path.as_str()).collect()
+    })?;
     for c in &labels.clips {
-        if !base.join(&c.path).is_file() {
-            return Err(bad(format!("clip {} does not exist", c.path)));
-        }
         for s in &c.shots {
             if s.last_frame < s.first_frame {
                 return Err(bad(format!(

@@ -84,27 +84,7 @@ fn draw_box(img: &mut RgbImage, b: [f32; 4], colour: Rgb<u8>, thickness: i64) {
 /// Evidence for a region `b` (x, y, w, h in frame pixels) of `frame`.
 pub fn capture(frame: &RgbImage, b: [f32; 4]) -> Evidence {
     let (fw, fh) = frame.dimensions();
-    // Crop: the box grown by half its size on each side, clamped to the frame.
-    let grow = 0.5 * b[2].max(b[3]);
-    let cx0 = (b[0] - grow).max(0.0) as u32;
-    let cy0 = (b[1] - grow).max(0.0) as u32;
-    let cx1 = ((b[0] + b[2] + grow).min(fw as f32) as u32).max(cx0 + 1);
-    let cy1 = ((b[1] + b[3] + grow).min(fh as f32) as u32).max(cy0 + 1);
-    let mut crop = image::imageops::crop_imm(frame, cx0, cy0, cx1 - cx0, cy1 - cy0).to_image();
-    draw_box(
-        &mut crop,
-        [b[0] - cx0 as f32, b[1] - cy0 as f32, b[2], b[3]],
-        Rgb([255, 220, 0]),
-        2,
-    );
-    let s = CROP_SIZE as f32 / crop.width().max(crop.height()) as f32;
-    if s < 1.0 {
-        crop = shrink_to(
-            &crop,
-            (crop.width() as f32 * s) as u32,
-            (crop.height() as f32 * s) as u32,
-        );
-    }
+    let crop = region(frame, b, CROP_SIZE);
     let scale = (FRAME_WIDTH as f32 / fw as f32).min(1.0);
     let mut thumb = if scale < 1.0 {
         shrink_to(frame, FRAME_WIDTH, (fh as f32 * scale) as u32)
@@ -117,6 +97,42 @@ pub fn capture(frame: &RgbImage, b: [f32; 4]) -> Evidence {
         crop_jpeg: Jpeg::Inline(jpeg_base64(&crop, 88)),
         reference_jpeg: None,
     }
+}
+
+/// Longer side of the crop kept for a face that matched nobody (`scan --unknown`): small,
+/// since every such face of a shot keeps one until its track is known.
+pub const UNKNOWN_CROP_SIZE: u32 = 112;
+
+/// A face that matched nobody, cropped with context (JPEG, base64), for `scan --unknown`.
+pub fn face_crop(frame: &RgbImage, b: [f32; 4]) -> String {
+    jpeg_base64(&region(frame, b, UNKNOWN_CROP_SIZE), 85)
+}
+
+/// The region `b` grown by half its size on each side (clamped to the frame), its box
+/// drawn, at most `size` px on its longer side.
+fn region(frame: &RgbImage, b: [f32; 4], size: u32) -> RgbImage {
+    let (fw, fh) = frame.dimensions();
+    let grow = 0.5 * b[2].max(b[3]);
+    let cx0 = (b[0] - grow).max(0.0) as u32;
+    let cy0 = (b[1] - grow).max(0.0) as u32;
+    let cx1 = ((b[0] + b[2] + grow).min(fw as f32) as u32).max(cx0 + 1);
+    let cy1 = ((b[1] + b[3] + grow).min(fh as f32) as u32).max(cy0 + 1);
+    let mut crop = image::imageops::crop_imm(frame, cx0, cy0, cx1 - cx0, cy1 - cy0).to_image();
+    draw_box(
+        &mut crop,
+        [b[0] - cx0 as f32, b[1] - cy0 as f32, b[2], b[3]],
+        Rgb([255, 220, 0]),
+        2,
+    );
+    let s = size as f32 / crop.width().max(crop.height()) as f32;
+    if s < 1.0 {
+        crop = shrink_to(
+            &crop,
+            (crop.width() as f32 * s) as u32,
+            (crop.height() as f32 * s) as u32,
+        );
+    }
+    crop
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! Faces, from pixels to identities: `detect` finds them on a frame, `align` warps each to the
 //! embedder's template, `embed` turns the chip into a vector, `matching` ranks the gallery for
-//! it, and `track` links a shot's faces into tracks and decides who each track is.
+//! it, `track` links a shot's faces into tracks and decides who each track is, and `cluster`
+//! groups the tracks nobody was identified in into people across a batch.
 
 pub mod align;
+pub mod cluster;
 pub mod detect;
 pub mod embed;
 pub mod matching;

@@ -24,6 +24,8 @@ pub struct Observation {
     pub evidence: Option<Box<crate::evidence::Evidence>>,
     /// The aligned chip, kept only when enrolling.
     pub chip: Option<image::RgbImage>,
+    /// `scan --unknown`: a small crop of a face that matched nobody (JPEG, base64).
+    pub crop: Option<String>,
 }
 
 /// Faces of one person through a shot.
@@ -342,6 +344,7 @@ mod tests {
             embedding: Some(embedding),
             evidence: None,
             chip: None,
+            crop: None,
         }
     }
 

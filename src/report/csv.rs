@@ -55,7 +55,7 @@ fn row(file: &FileReport, x: &Finding) -> [String; 13] {
         x.best_frame.to_string(),
         x.best_tc.clone(),
         text(&x.reason),
-        if x.reference.is_none() && !x.is_file_level() {
+        if x.reference.is_none() && !x.is_file_level() && x.kind != "unknown" {
             x.decision().to_string()
         } else {
             String::new()

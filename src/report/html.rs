@@ -27,6 +27,7 @@ macro_rules! w {
 mod page;
 mod provenance;
 mod settings;
+mod unknown;
 
 use page::Page;
 
@@ -81,6 +82,7 @@ fn page(out: &mut Page, report: &ScanReport) {
     settings::section(out, &report.settings, report.gallery.references);
     files(out, &report.files, &report.failures);
     findings(out, &report.files);
+    unknown::section(out, &report.unknown_people);
     footer(out, report);
     out.push_str("</main>\n</body>\n</html>\n");
 }
@@ -418,14 +420,15 @@ fn findings(out: &mut Page, files: &[FileReport]) {
         out.push_str("<p class=\"muted\">No file was scanned.</p>\n");
     }
     for f in files {
-        if f.findings.is_empty() {
+        if f.findings.iter().all(|x| x.kind == "unknown") {
             w!(
                 out,
                 "<p class=\"none\">{}: no registered talent or reference found.</p>\n",
                 Esc(&f.display_name())
             );
         }
-        for x in &f.findings {
+        // Unknown people's appearances have their own section, a card per person.
+        for x in f.findings.iter().filter(|x| x.kind != "unknown") {
             card(out, f, x);
         }
     }
@@ -782,6 +785,8 @@ dd{margin:0;overflow-wrap:anywhere}
 .approved{color:var(--inf);font-weight:700}
 .note{color:var(--muted)}
 .evidence{display:grid;grid-template-columns:2fr 1fr 1fr;gap:14px;margin-top:16px;align-items:start}
+.appearances{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:12px;margin-top:14px;align-items:start}
+.appearances img,.appearances .noimg{aspect-ratio:1/1;object-fit:contain}
 figure{margin:0;break-inside:avoid}
 figure img,.noimg{display:block;width:100%;border:1px solid var(--line);border-radius:6px;background:#0f1319}
 .crop img,.reference img,.crop .noimg,.reference .noimg{aspect-ratio:1/1;object-fit:contain}

@@ -269,6 +269,10 @@ pub struct FileReport {
     /// of its first frame. None only in reports written before clearshot read them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<crate::provenance::Provenance>,
+    /// `scan --unknown`: the face tracks that matched nobody, with a few embeddings each.
+    /// Only in the journal: the batch's report takes them out (see [`crate::unknown`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_tracks: Vec<crate::unknown::UnknownTrack>,
 }
 
 /// The frames of an image sequence scanned as one clip.
@@ -444,6 +448,9 @@ pub struct ScanReport {
     /// Inputs not scanned because the batch was stopped, or a shard's journal is missing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<PathBuf>,
+    /// `scan --unknown`: people nobody registered, recurring in the batch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_people: Vec<crate::unknown::UnknownPerson>,
 }
 
 /// Report order of a file's findings: by shot, the most severe first, then by name.

@@ -9,7 +9,9 @@ pub fn render(files: &[FileReport], failures: &[FileFailure]) -> String {
     let mut rows: Vec<[String; 6]> = Vec::new();
     for f in files {
         let name = f.display_name();
-        if f.findings.is_empty() {
+        // Unknown people get a line each below (render_report), not one per appearance.
+        let findings: Vec<_> = f.findings.iter().filter(|x| x.kind != "unknown").collect();
+        if findings.is_empty() {
             rows.push([
                 name.clone(),
                 "-".into(),
@@ -19,7 +21,7 @@ pub fn render(files: &[FileReport], failures: &[FileFailure]) -> String {
                 "-".into(),
             ]);
         }
-        for x in &f.findings {
+        for x in findings {
             // A file's provenance: what it declares, where the score would be.
             let prov = f.provenance.as_ref().filter(|_| x.is_file_level());
             rows.push([
@@ -70,6 +72,26 @@ pub fn render(files: &[FileReport], failures: &[FileFailure]) -> String {
     }
     for f in failures {
         let _ = writeln!(out, "FAILED  {}", f.error);
+    }
+    out
+}
+
+/// The table, then a line per unknown person (`scan --unknown`).
+pub fn render_report(r: &super::ScanReport) -> String {
+    let mut out = render(&r.files, &r.failures);
+    for p in &r.unknown_people {
+        let first = p.appearances.first().map_or_else(String::new, |a| {
+            format!("; first {} shot {} {}", a.file_name(), a.shot + 1, a.tc_in)
+        });
+        let _ = writeln!(
+            out,
+            "UNKNOWN {}  {}, {:.1} s{first}; cohesion {:.3} (max {:.3})  REVIEW",
+            p.id,
+            p.extent(),
+            p.seconds,
+            p.cohesion.median_distance,
+            p.cohesion.max_distance
+        );
     }
     out
 }

@@ -27,6 +27,7 @@ impl Scanner {
         let link = self.matcher.threshold() * 1.2;
         let mut shots = Vec::new();
         let mut findings = Vec::new();
+        let mut unknown_tracks = Vec::new();
         for shot in &summary.shots {
             let frames: Vec<_> = per_frame.iter().filter(|f| f.shot == shot.index).collect();
             findings.extend(self.reference_findings(info, shot.index, &frames, &mut evidence));
@@ -42,7 +43,12 @@ impl Scanner {
                         Some((_, v)) => v.push((t, id)),
                         None => by_person.push((id.person, vec![(t, id)])),
                     },
-                    None => unknown += 1,
+                    None => {
+                        unknown += 1;
+                        if self.opts.unknown {
+                            unknown_tracks.extend(unknown_track(shot.index, t));
+                        }
+                    }
                 }
             }
             for (person, mut group) in by_person {
@@ -193,8 +199,40 @@ impl Scanner {
             warnings: summary.warnings,
             sequence: None,
             provenance: None,
+            unknown_tracks,
         }
     }
+}
+
+/// What `scan --unknown` keeps of a track that matched nobody: the embeddings of its
+/// largest faces, and the crop and box of the largest one.
+fn unknown_track(shot: usize, t: &track::Track) -> Option<crate::unknown::UnknownTrack> {
+    let mut faces: Vec<&Observation> = t.obs.iter().filter(|o| o.embedding.is_some()).collect();
+    // Largest first; ties to the earlier frame.
+    faces.sort_by(|a, b| {
+        b.face
+            .size()
+            .total_cmp(&a.face.size())
+            .then(a.frame.cmp(&b.frame))
+    });
+    let best = *faces.first()?;
+    let embeddings = faces
+        .iter()
+        .take(crate::unknown::FACES_PER_TRACK)
+        .filter_map(|o| o.embedding.clone())
+        .collect();
+    let crop = faces.iter().find_map(|o| o.crop.clone());
+    Some(crate::unknown::UnknownTrack {
+        shot,
+        first_frame: t.obs.first()?.frame,
+        last_frame: t.obs.last()?.frame,
+        frames_seen: t.obs.len(),
+        largest_face_px: best.face.size().round() as u32,
+        best_frame: best.frame,
+        best_box: [best.face.x, best.face.y, best.face.w, best.face.h].map(|v| v.round()),
+        crop_jpeg: crop,
+        embeddings,
+    })
 }
 
 impl Scanner {

@@ -101,6 +101,9 @@ pub struct ScanOptions {
     pub seq_rate: crate::timecode::FrameRate,
     /// How content credentials are read (trust anchors).
     pub provenance: crate::provenance::ProvenanceOptions,
+    /// Keep the tracks that match nobody (embeddings and a crop) for grouping across the
+    /// batch (`scan --unknown`).
+    pub unknown: bool,
 }
 
 impl ScanOptions {
@@ -120,6 +123,7 @@ impl ScanOptions {
             ip: MatchConfig::default(),
             seq_rate: crate::timecode::FrameRate { num: 24, den: 1 },
             provenance: crate::provenance::ProvenanceOptions::default(),
+            unknown: false,
         }
     }
 
@@ -197,7 +201,12 @@ impl Scanner {
         );
         let ip = (always_ip || (opts.references && !refs.is_empty())).then_some(&opts.ip);
         let workers = (0..opts.workers)
-            .map(|_| Worker::load(&models, &opts.detect, ip))
+            .map(|_| {
+                Worker::load(&models, &opts.detect, ip).map(|mut w| {
+                    w.unknown_crops = opts.unknown;
+                    w
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             models,

@@ -70,6 +70,8 @@ pub struct Worker {
     /// The shot of the last sample analysed and the faces found on it (with their passes),
     /// followed on the shot's next sample when that one does not look on the whole grid.
     followed: Option<(usize, Vec<(Face, Pass)>)>,
+    /// `scan --unknown`: keep a small crop of every face that matches nobody.
+    pub(super) unknown_crops: bool,
 }
 
 /// A reference verified on one frame, with evidence when asked for.
@@ -108,6 +110,7 @@ impl Worker {
             embedder: Embedder::load(&models.embedder, 1)?,
             ip,
             followed: None,
+            unknown_crops: false,
         })
     }
 
@@ -259,6 +262,17 @@ impl Worker {
                         ))
                     })
                 });
+                // A face nobody matches, not even as a possible match: the crop an unknown
+                // person's appearance may be shown with.
+                let unmatched = embedding.is_some()
+                    && ranking
+                        .first()
+                        .is_none_or(|c| c.distance > matcher.review_limit());
+                let crop = (self.unknown_crops && unmatched).then(|| {
+                    stages::time(Stage::Evidence, || {
+                        crate::evidence::face_crop(img, [face.x, face.y, face.w, face.h])
+                    })
+                });
                 Observation {
                     frame,
                     face,
@@ -266,6 +280,7 @@ impl Worker {
                     ranking,
                     evidence,
                     chip: if keep_chip { chip } else { None },
+                    crop,
                 }
             })
             .collect())

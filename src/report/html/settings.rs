@@ -75,6 +75,9 @@ fn rows(s: &Value, registered: usize) -> Vec<(&'static str, String)> {
         Some(true) => rows.push(("References", references(s))),
         None => {}
     }
+    if let Some(u) = s.get("unknown").and_then(unknown_people) {
+        rows.push(("Unknown people", u));
+    }
     if let Some(d) = s.get("date").and_then(Value::as_str) {
         rows.push((
             "Consent judged on",
@@ -90,6 +93,22 @@ fn rows(s: &Value, registered: usize) -> Vec<(&'static str, String)> {
         _ => {}
     }
     rows
+}
+
+/// How the faces nobody registered were grouped (`scan --unknown`).
+fn unknown_people(u: &Value) -> Option<String> {
+    let link = u.get("cluster")?.get("link")?.as_f64()?;
+    let shots = u.get("min_shots")?.as_u64()?;
+    let seconds = u.get("min_seconds")?.as_f64()?;
+    let px = u.get("min_face_px")?.as_u64()?;
+    Some(format!(
+        "Faces that match nobody were grouped into people across the batch (--unknown): \
+         tracks whose faces are {} apart or less (mean distance) are one person; a person seen \
+         in at least {shots} shots or for {} s in all is reported for review; faces under \
+         {px} px were not grouped.",
+        fmt(link),
+        fmt(seconds)
+    ))
 }
 
 /// How often frames were looked at.
@@ -277,6 +296,20 @@ mod tests {
         let refs = |n| rows(&s, n).into_iter().find(|(t, _)| *t == "References");
         assert!(refs(0).is_some_and(|(_, d)| d.starts_with("None registered")));
         assert!(refs(1).is_some_and(|(_, d)| d.contains("--no-refs") && d.contains("1 reference.")));
+    }
+
+    #[test]
+    fn unknown_people_grouping_is_described_when_asked_for() {
+        let mut s = recorded();
+        let row = |s: &Value| rows(s, 0).into_iter().find(|(t, _)| *t == "Unknown people");
+        assert!(row(&s).is_none());
+        s["unknown"] = serde_json::to_value(crate::unknown::UnknownSettings::default()).unwrap();
+        let (_, d) = row(&s).expect("a row");
+        assert!(d.contains("0.46 apart or less"), "{d}");
+        assert!(d.contains("at least 2 shots or for 10 s"), "{d}");
+        assert!(d.contains("under 40 px"), "{d}");
+        s["unknown"] = json!({"cluster": "odd"});
+        assert!(row(&s).is_none());
     }
 
     #[test]

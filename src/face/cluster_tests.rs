@@ -1,0 +1,166 @@
+use super::*;
+
+fn span(file: usize, shot: usize, first: u64, last: u64) -> Span {
+    Span {
+        file,
+        shot,
+        first,
+        last,
+    }
+}
+
+fn points<'a>(faces: &'a [Vec<Embedding>], spans: &[Span]) -> Vec<TrackPoint<'a>> {
+    faces
+        .iter()
+        .zip(spans)
+        .map(|(e, s)| TrackPoint {
+            embeddings: e,
+            span: *s,
+        })
+        .collect()
+}
+
+fn e(v: &[f32]) -> Embedding {
+    Embedding(v.to_vec())
+}
+
+#[test]
+fn recurring_tracks_group_and_strangers_stay_alone() {
+    let faces = vec![
+        vec![e(&[0.0, 0.0]), e(&[0.1, 0.0])],
+        vec![e(&[0.05, 0.1])],
+        vec![e(&[3.0, 0.0])],
+        vec![e(&[0.0, 0.15]), e(&[0.1, 0.1])],
+    ];
+    let spans = [
+        span(0, 0, 0, 10),
+        span(0, 1, 0, 10),
+        span(1, 0, 0, 10),
+        span(1, 2, 0, 9),
+    ];
+    let c = cluster(
+        &points(&faces, &spans),
+        Metric::Euclidean,
+        &ClusterParams::default(),
+    );
+    assert_eq!(c.groups, vec![vec![0, 1, 3], vec![2]]);
+}
+
+#[test]
+fn two_faces_on_screen_together_are_never_one_person() {
+    // Twins in one shot at the same time, then one of them alone in another shot.
+    let faces = vec![
+        vec![e(&[0.0, 0.0])],
+        vec![e(&[0.05, 0.0])],
+        vec![e(&[0.02, 0.0])],
+    ];
+    let spans = [span(0, 0, 0, 10), span(0, 0, 5, 20), span(0, 1, 0, 10)];
+    let c = cluster(
+        &points(&faces, &spans),
+        Metric::Euclidean,
+        &ClusterParams::default(),
+    );
+    assert_eq!(c.groups.len(), 2, "{c:?}");
+    assert!(c.cannot_link >= 1);
+    // The same tracks one after the other in the shot (left and came back): one person.
+    let spans = [span(0, 0, 0, 10), span(0, 0, 11, 20), span(0, 1, 0, 10)];
+    let c = cluster(
+        &points(&faces, &spans),
+        Metric::Euclidean,
+        &ClusterParams::default(),
+    );
+    assert_eq!(c.groups, vec![vec![0, 1, 2]]);
+}
+
+#[test]
+fn a_chain_of_look_alikes_does_not_join_its_ends() {
+    // Each step 0.35 (within link) but the ends 1.05 apart: single linkage would make
+    // one person; the centre rule stops the chain.
+    let faces: Vec<Vec<Embedding>> = (0..4).map(|i| vec![e(&[0.35 * i as f32, 0.0])]).collect();
+    let spans: Vec<Span> = (0..4).map(|i| span(i, 0, 0, 1)).collect();
+    let c = cluster(
+        &points(&faces, &spans),
+        Metric::Euclidean,
+        &ClusterParams::default(),
+    );
+    assert!(c.groups.len() >= 2, "{c:?}");
+    assert!(c.groups.iter().all(|g| g.len() <= 2), "{c:?}");
+}
+
+/// Each synthetic track alone in its own file.
+fn one_per_file(data: &[(usize, Vec<Embedding>)]) -> Vec<TrackPoint<'_>> {
+    data.iter()
+        .enumerate()
+        .map(|(i, (_, f))| TrackPoint {
+            embeddings: f,
+            span: span(i, 0, 0, 1),
+        })
+        .collect()
+}
+
+#[test]
+fn blocked_search_equals_brute_force() {
+    let data = synthetic_tracks(700, 60, 2, 7);
+    let pts = one_per_file(&data);
+    let (centres, _) = centres(&pts, Metric::Euclidean, 128);
+    let got: std::collections::BTreeSet<(u32, u32)> =
+        candidate_pairs(centres.view(), 0.45, usize::MAX)
+            .into_iter()
+            .collect();
+    let mut want = std::collections::BTreeSet::new();
+    for i in 0..pts.len() {
+        for j in i + 1..pts.len() {
+            let d = (&centres.row(i) - &centres.row(j))
+                .mapv(|v| v * v)
+                .sum()
+                .sqrt();
+            // Away from the boundary, where float rounding of the two forms may differ.
+            if d <= 0.45 - 1e-4 {
+                want.insert((i as u32, j as u32));
+            } else if d > 0.45 + 1e-4 {
+                assert!(!got.contains(&(i as u32, j as u32)));
+            }
+        }
+    }
+    assert!(!want.is_empty());
+    assert!(want.is_subset(&got));
+}
+
+#[test]
+fn synthetic_people_are_recovered_without_false_merges() {
+    let data = synthetic_tracks(2000, 200, 3, 1);
+    let pts = one_per_file(&data);
+    let c = cluster(&pts, Metric::Euclidean, &ClusterParams::default());
+    for g in &c.groups {
+        assert!(
+            g.iter().all(|&i| data[i].0 == data[g[0]].0),
+            "a false merge"
+        );
+    }
+    // Each person (about 10 tracks) in one group.
+    assert!(c.groups.len() <= 210, "{} groups", c.groups.len());
+}
+
+#[test]
+fn parameters_survive_a_json_round_trip_bit_for_bit() {
+    let p = ClusterParams::default();
+    let text = serde_json::to_string(&p).unwrap();
+    assert!(text.contains("\"link\":0.46,"), "{text}");
+    let back: ClusterParams = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, p);
+    // Stored and read back (as the journal does), the same text, so the same run key.
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let again: serde_json::Value = serde_json::from_str(&v.to_string()).unwrap();
+    assert_eq!(again.to_string(), v.to_string());
+    assert!(v.to_string().contains("\"merge\":0.4,"));
+}
+
+#[test]
+fn parameters_are_checked() {
+    assert!(ClusterParams::default().validate().is_ok());
+    let bad = ClusterParams {
+        link: f32::NAN,
+        ..ClusterParams::default()
+    };
+    assert!(bad.validate().unwrap_err().contains("link"));
+}

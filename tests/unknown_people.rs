@@ -1,0 +1,237 @@
+//! `scan --unknown` on two clips of the labelled unknown-faces set (scripts/make_unknown_eval.py:
+//! real photos from registry packages composited into 720p clips), then `gallery add
+//! --from-report ... --unknown ID`, then a re-scan that names the person: the real binary, the
+//! real models, real media.
+
+mod common;
+
+use common::{clearshot, demo_gallery, json, root, run};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The tune split's clips, generated when missing with the venv that scripts/test.sh makes.
+fn tune_clips() -> Vec<PathBuf> {
+    let dir = root().join("fixtures/generated/unknown_eval/tune");
+    if !dir.join("labels.json").is_file() {
+        let py = root().join("third_party/venv-facevideo/bin/python");
+        let st = Command::new(&py)
+            .arg(root().join("scripts/make_unknown_eval.py"))
+            .args(["--split", "tune"])
+            .status()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e}; run scripts/test.sh (it makes the venv and the set)",
+                    py.display()
+                )
+            });
+        assert!(st.success(), "make_unknown_eval.py --split tune failed");
+    }
+    ["tune_1.mp4", "tune_2.mp4"]
+        .iter()
+        .map(|c| dir.join("clips").join(c))
+        .collect()
+}
+
+/// `gallery add --name "Day Player" --from-report REPORT --unknown ID`.
+fn add_from_report(g: &std::path::Path, report: &std::path::Path, id: &str) -> Command {
+    let mut c = clearshot(g);
+    c.args([
+        "gallery",
+        "add",
+        "--name",
+        "Day Player",
+        "--consent",
+        "unknown",
+    ])
+    .arg("--from-report")
+    .arg(report)
+    .args(["--unknown", id]);
+    c
+}
+
+#[test]
+fn recurring_unknown_people_are_reported_enrolled_and_then_named() {
+    let clips = tune_clips();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Obama (registered) is in these clips too: he is a talent finding, never an unknown.
+    let g = demo_gallery(dir.path());
+    let report = dir.path().join("scan.json");
+    let csv = dir.path().join("scan.csv");
+    let (o, so, se) = run(clearshot(&g)
+        .arg("scan")
+        .args(&clips)
+        .arg("--unknown")
+        .arg("--json")
+        .arg(&report)
+        .arg("--csv")
+        .arg(&csv)
+        .args(["--fail-on", "never"]));
+    assert!(o.status.success(), "scan --unknown: {so}{se}");
+    let r = json(&report);
+    let people = r["unknown_people"].as_array().expect("unknown_people");
+    assert!(
+        people.len() >= 3,
+        "the tune clips hold 4 recurring strangers: {so}"
+    );
+    let mut markers = 0;
+    for (i, p) in people.iter().enumerate() {
+        assert_eq!(p["id"], format!("U{}", i + 1));
+        let apps = p["appearances"].as_array().expect("appearances");
+        assert!(apps.len() >= 2 || p["seconds"].as_f64() >= Some(10.0));
+        for a in apps {
+            assert!(!a["embeddings"].as_array().expect("embeddings").is_empty());
+            let crop = a["crop_jpeg"].as_str().expect("a face crop");
+            assert!(crop.starts_with("/9j/"), "a JPEG");
+            assert!(a["tc_in"].as_str().is_some_and(|t| t.len() == 11));
+        }
+        markers += apps.len();
+        let p_cohesion = &p["cohesion"];
+        assert!(p_cohesion["max_distance"].as_f64() <= p_cohesion["link"].as_f64());
+        assert!(
+            so.contains(&format!("UNKNOWN U{} ", i + 1)),
+            "a table line per person: {so}"
+        );
+    }
+    // Nobody's tracks outside the people, and no unknown person is the registered one.
+    for f in r["files"].as_array().expect("files") {
+        assert!(
+            f.get("unknown_tracks").is_none(),
+            "tracks left in the report"
+        );
+        for x in f["findings"].as_array().expect("findings") {
+            if x["kind"] == "talent" {
+                assert!(x["name"] == "Barack Obama" || x["name"] == "Joe Biden");
+            }
+        }
+    }
+    // One CSV row per appearance, severity review.
+    let rows: Vec<String> = std::fs::read_to_string(&csv)
+        .expect("csv")
+        .lines()
+        .filter(|l| l.contains(",unknown,"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(rows.len(), markers);
+    assert!(rows.iter().all(|l| l.contains(",review,")));
+
+    // Enroll U1 from the report; an id the report lacks is a one-line error naming it.
+    let (o, so, se) = run(&mut add_from_report(&g, &report, "U99"));
+    assert_eq!(o.status.code(), Some(3), "{so}{se}");
+    assert!(
+        se.contains("scan.json: no unknown person U99 (the report has U1"),
+        "{se}"
+    );
+    assert_eq!(se.trim().lines().count(), 1, "{se}");
+    let (o, so, se) = run(&mut add_from_report(&g, &report, "U1"));
+    assert!(o.status.success(), "gallery add --from-report: {so}{se}");
+    assert!(so.contains("from unknown person U1"), "{so}");
+
+    // A re-scan names them where U1 was seen; U1 is no longer unknown.
+    let u1: Vec<(String, u64)> = people[0]["appearances"]
+        .as_array()
+        .expect("appearances")
+        .iter()
+        .map(|a| {
+            (
+                a["file"].as_str().expect("file").to_string(),
+                a["shot"].as_u64().expect("shot"),
+            )
+        })
+        .collect();
+    let again = dir.path().join("again.json");
+    let (o, so, se) = run(clearshot(&g)
+        .arg("scan")
+        .args(&clips)
+        .arg("--unknown")
+        .arg("--json")
+        .arg(&again)
+        .args(["--fail-on", "never"]));
+    assert!(o.status.success(), "re-scan: {so}{se}");
+    let r2 = json(&again);
+    let named: Vec<(String, u64)> = r2["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .flat_map(|f| {
+            let path = f["path"].as_str().unwrap_or_default().to_string();
+            f["findings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|x| x["name"] == "Day Player")
+                .map(move |x| (path.clone(), x["shot"].as_u64().unwrap_or(u64::MAX)))
+        })
+        .collect();
+    for a in &u1 {
+        assert!(named.contains(a), "{a:?} not named: {named:?}");
+    }
+    assert_eq!(
+        r2["unknown_people"].as_array().map_or(0, Vec::len),
+        people.len() - 1,
+        "U1 is registered now"
+    );
+}
+
+#[test]
+fn without_unknown_no_embedding_reaches_the_report() {
+    let clips = tune_clips();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let g = demo_gallery(dir.path());
+    let report = dir.path().join("scan.json");
+    let (o, so, se) = run(clearshot(&g)
+        .arg("scan")
+        .arg(&clips[0])
+        .arg("--json")
+        .arg(&report)
+        .args(["--fail-on", "never"]));
+    assert!(o.status.success(), "scan: {so}{se}");
+    let text = std::fs::read_to_string(&report).expect("report");
+    assert!(!text.contains("\"unknown_people\"") && !text.contains("\"embeddings\""));
+    assert!(!text.contains("\"unknown_tracks\"") && !text.contains("\"unknown\":"));
+    // The default journal is gone once the report is written.
+    let journals = dir.path().join("state/clearshot/journals");
+    let left = std::fs::read_dir(&journals).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "a journal was left in {}", journals.display());
+}
+
+/// The shards of an array job each scan part of the batch; their merge groups the whole
+/// batch, as one machine does (a shard's settings record must survive its journal bit for
+/// bit, or no entry matches its header at merge time).
+#[test]
+fn a_merge_of_shards_groups_the_whole_batch_as_one_machine_does() {
+    let clips = tune_clips();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let g = demo_gallery(dir.path());
+    for i in 0..2 {
+        let (o, so, se) = run(clearshot(&g)
+            .arg("scan")
+            .args(&clips)
+            .arg("--unknown")
+            .args(["--shard", &format!("{i}/2"), "--journal"])
+            .arg(dir.path().join(format!("j{i}.sqlite")))
+            .args(["--fail-on", "never"]));
+        assert!(o.status.success(), "shard {i}: {so}{se}");
+    }
+    let merged = dir.path().join("merged.json");
+    let (o, so, se) = run(clearshot(&g)
+        .arg("merge")
+        .arg(dir.path().join("j0.sqlite"))
+        .arg(dir.path().join("j1.sqlite"))
+        .arg("--json")
+        .arg(&merged)
+        .args(["--fail-on", "never"]));
+    assert!(o.status.success(), "merge: {so}{se}");
+    let one = dir.path().join("one.json");
+    let (o, so, se) = run(clearshot(&g)
+        .arg("scan")
+        .args(&clips)
+        .arg("--unknown")
+        .arg("--json")
+        .arg(&one)
+        .args(["--fail-on", "never"]));
+    assert!(o.status.success(), "scan: {so}{se}");
+    let (m, s) = (json(&merged), json(&one));
+    assert!(!s["unknown_people"].as_array().expect("people").is_empty());
+    assert_eq!(m["unknown_people"], s["unknown_people"]);
+    assert_eq!(m["files"], s["files"]);
+}
