@@ -62,7 +62,10 @@ mod tests {
     fn a_card_per_person_with_a_crop_per_appearance_and_escaped_names() {
         let mut page = Page::in_memory();
         section(&mut page, &[]);
-        assert!(page.finish().unwrap().is_empty(), "no section without people");
+        assert!(
+            page.finish().unwrap().is_empty(),
+            "no section without people"
+        );
         let a = UnknownAppearance {
             file: "/clips/<b>&c.mp4".into(),
             shot: 2,
