@@ -56,7 +56,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(n) = timing {
         return time_refs(&labels, &mut matcher, n);
     }
-    let summary = eval::run(&labels, &mut matcher, limit)?;
+    let summary = eval::run(&labels, std::slice::from_mut(&mut matcher), limit)?;
     print!("{}", summary.to_text());
     Ok(())
 }

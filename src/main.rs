@@ -579,8 +579,12 @@ fn eval_refs(
     (min_recall, max_fa): (Option<f64>, Option<usize>),
     models_dir: &Path,
 ) -> Result<ExitCode> {
-    let mut matcher = enroll::ip_matcher(models_dir, config)?;
-    let mut summary = clearshot::ipmatch::eval::run(labels, &mut matcher, 0)?;
+    // One matcher per core: the scenes are independent.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut matchers = (0..cores)
+        .map(|_| enroll::ip_matcher(models_dir, config.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut summary = clearshot::ipmatch::eval::run(labels, &mut matchers, 0)?;
     if !details {
         summary.missed_details.clear();
     }

@@ -150,8 +150,20 @@ fn open(path: &Path) -> Result<image::DynamicImage, IpError> {
     })
 }
 
-/// Runs the evaluation; `limit` caps the number of scenes (0 = all).
-pub fn run(labels_path: &Path, matcher: &mut IpMatcher, limit: usize) -> Result<Summary, IpError> {
+/// What matching one scene gave: the matches, every attempt, and the seconds it took.
+type SceneResult = (Vec<super::IpMatch>, Vec<super::Attempt>, f64);
+
+/// Runs the evaluation; `limit` caps the number of scenes (0 = all). The scenes are shared
+/// among `matchers` (one thread each; a matcher keeps nothing between frames, so the summary
+/// is the same however many there are).
+pub fn run(
+    labels_path: &Path,
+    matchers: &mut [IpMatcher],
+    limit: usize,
+) -> Result<Summary, IpError> {
+    let Some(first) = matchers.first_mut() else {
+        return Ok(Summary::default());
+    };
     let text = std::fs::read_to_string(labels_path).map_err(|e| IpError::File {
         path: labels_path.to_path_buf(),
         message: e.to_string(),
@@ -163,7 +175,7 @@ pub fn run(labels_path: &Path, matcher: &mut IpMatcher, limit: usize) -> Result<
     let dir: PathBuf = labels_path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut refs: Vec<RefImage> = Vec::new();
     for r in &labels.references {
-        refs.push(matcher.enroll(&r.id, &open(&dir.join(&r.file))?)?);
+        refs.push(first.enroll(&r.id, &open(&dir.join(&r.file))?)?);
     }
     let kind_of: BTreeMap<&str, &str> = labels
         .references
@@ -180,13 +192,53 @@ pub fn run(labels_path: &Path, matcher: &mut IpMatcher, limit: usize) -> Result<
     } else {
         &labels.scenes[..]
     };
-    for sc in scenes {
-        let img = open(&dir.join(&sc.file))?.to_rgb8();
-        let t0 = Instant::now();
-        let found = matcher.match_frame(&img, &refs)?;
-        elapsed += t0.elapsed().as_secs_f64();
+    let threads = matchers.len();
+    let (refs, dir) = (&refs, &dir);
+    let mut results: Vec<(usize, Result<SceneResult, IpError>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = matchers
+            .iter_mut()
+            .enumerate()
+            .map(|(t, matcher)| {
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    for (i, sc) in scenes.iter().enumerate().skip(t).step_by(threads) {
+                        let r = open(&dir.join(&sc.file)).and_then(|img| {
+                            let img = img.to_rgb8();
+                            let t0 = Instant::now();
+                            let found = matcher.match_frame(&img, refs)?;
+                            let secs = t0.elapsed().as_secs_f64();
+                            Ok((found, matcher.last_attempts().to_vec(), secs))
+                        });
+                        let failed = r.is_err();
+                        out.push((i, r));
+                        if failed {
+                            break;
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    // In scene order, as one thread would have gone: the first failure is the one reported.
+    results.sort_by_key(|(i, _)| *i);
+    for (expected, (i, r)) in (0..scenes.len()).zip(results) {
+        if i != expected {
+            // A thread that panicked left its scenes out.
+            return Err(IpError::File {
+                path: labels_path.to_path_buf(),
+                message: format!("scene {expected}: its evaluation thread stopped"),
+            });
+        }
+        let sc = &scenes[i];
+        let (found, attempts, secs) = r?;
+        elapsed += secs;
         sum.scenes += 1;
-        for a in matcher.last_attempts() {
+        for a in &attempts {
             let id = &labels.references[a.reference].id;
             if !sc.refs.iter().any(|p| &p.r#ref == id) && a.inliers > sum.wrong_max_inliers {
                 sum.wrong_max_inliers = a.inliers;
@@ -231,8 +283,7 @@ pub fn run(labels_path: &Path, matcher: &mut IpMatcher, limit: usize) -> Result<
         }
         for (p, h) in sc.refs.iter().zip(&hit) {
             if !h {
-                let best = matcher
-                    .last_attempts()
+                let best = attempts
                     .iter()
                     .filter(|a| labels.references[a.reference].id == p.r#ref)
                     .map(|a| a.inliers)
@@ -253,6 +304,12 @@ pub fn run(labels_path: &Path, matcher: &mut IpMatcher, limit: usize) -> Result<
                 t.found += *h as usize;
             }
         }
+    }
+    if sum.scenes < scenes.len() {
+        return Err(IpError::File {
+            path: labels_path.to_path_buf(),
+            message: format!("scene {}: its evaluation thread stopped", sum.scenes),
+        });
     }
     sum.ms_per_scene = 1000.0 * elapsed / sum.scenes.max(1) as f64;
     Ok(sum)
