@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub struct SpillDir {
     path: PathBuf,
     /// Kept for a batch without a journal file: a fresh temporary folder.
-    _temp: Option<tempfile::TempDir>,
+    temp: Option<tempfile::TempDir>,
 }
 
 impl SpillDir {
@@ -26,7 +26,7 @@ impl SpillDir {
                 .tempdir()?;
             return Ok(Self {
                 path: temp.path().to_path_buf(),
-                _temp: Some(temp),
+                temp: Some(temp),
             });
         };
         let mut name = journal.as_os_str().to_owned();
@@ -42,7 +42,7 @@ impl SpillDir {
             b.mode(0o700);
         }
         b.create(&path)?;
-        Ok(Self { path, _temp: None })
+        Ok(Self { path, temp: None })
     }
 
     /// The spill file of job `job`.
@@ -58,7 +58,7 @@ impl SpillDir {
 
 impl Drop for SpillDir {
     fn drop(&mut self) {
-        if self._temp.is_none() {
+        if self.temp.is_none() {
             let _ = std::fs::remove_dir_all(&self.path);
         }
     }
@@ -90,10 +90,10 @@ pub fn store_done(
         let Jpeg::Spilled { offset, len } = *j else {
             continue;
         };
-        if reader.is_none() {
-            reader = Some(SpillReader::open(spill).map_err(StoreError::Input)?);
-        }
-        let Some(r) = reader.as_mut() else { continue };
+        let r = match &mut reader {
+            Some(r) => r,
+            None => reader.insert(SpillReader::open(spill).map_err(StoreError::Input)?),
+        };
         let bytes = r.read(offset, len).map_err(StoreError::Input)?;
         let sha256 = w.add_image(&bytes).map_err(StoreError::Journal)?;
         *j = Jpeg::Stored {
