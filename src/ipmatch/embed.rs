@@ -43,7 +43,8 @@ pub struct FeatureMap {
     pub h: usize,
     /// Columns.
     pub w: usize,
-    /// Summed-area table, `channels` x (h + 1) x (w + 1).
+    /// Summed-area table, (h + 1) x (w + 1) x `channels`: a corner's channels are
+    /// contiguous, so pooling a window reads four runs of memory.
     sat: Vec<f32>,
     gem_p: f32,
 }
@@ -51,15 +52,14 @@ pub struct FeatureMap {
 impl FeatureMap {
     fn new(channels: usize, h: usize, w: usize, data: &[f32], gem_p: f32) -> Self {
         let (sh, sw) = (h + 1, w + 1);
-        let mut sat = vec![0f32; channels * sh * sw];
-        for c in 0..channels {
-            let src = &data[c * h * w..(c + 1) * h * w];
-            let dst = &mut sat[c * sh * sw..(c + 1) * sh * sw];
-            for y in 0..h {
-                let mut run = 0f32;
-                for x in 0..w {
-                    run += src[y * w + x];
-                    dst[(y + 1) * sw + x + 1] = dst[y * sw + x + 1] + run;
+        let mut sat = vec![0f32; sh * sw * channels];
+        for y in 0..h {
+            for x in 0..w {
+                let at = |yy: usize, xx: usize| (yy * sw + xx) * channels;
+                let (o, up, left, diag) = (at(y + 1, x + 1), at(y, x + 1), at(y + 1, x), at(y, x));
+                for c in 0..channels {
+                    sat[o + c] =
+                        data[(c * h + y) * w + x] + sat[up + c] + sat[left + c] - sat[diag + c];
                 }
             }
         }
@@ -74,31 +74,56 @@ impl FeatureMap {
 
     /// The unit-length embedding of cells `x0..x1` x `y0..y1` (pooled as the model pools).
     pub fn window(&self, x0: usize, y0: usize, x1: usize, y1: usize) -> Embedding {
-        let (x1, y1) = (x1.min(self.w), y1.min(self.h));
-        let n = ((x1.saturating_sub(x0)) * (y1.saturating_sub(y0))).max(1) as f32;
-        let sw = self.w + 1;
-        let plane = (self.h + 1) * sw;
-        let inv_p = 1.0 / self.gem_p;
-        let mut e: Vec<f32> = (0..self.channels)
-            .map(|c| {
-                let s = &self.sat[c * plane..(c + 1) * plane];
-                let sum = s[y1 * sw + x1] - s[y0 * sw + x1] - s[y1 * sw + x0] + s[y0 * sw + x0];
-                let mean = (sum / n).max(1e-12);
-                if self.gem_p == 1.0 {
-                    mean
-                } else if self.gem_p == 3.0 {
-                    fast_cbrt(mean)
-                } else {
-                    mean.powf(inv_p)
-                }
-            })
-            .collect();
-        let norm = e.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-        for v in &mut e {
-            *v /= norm;
-        }
+        let mut e = vec![0f32; self.channels];
+        self.pool_into(x0, y0, x1, y1, &mut e);
         e
     }
+
+    /// [`FeatureMap::window`] written into `out` (`channels` long).
+    fn pool_into(&self, x0: usize, y0: usize, x1: usize, y1: usize, out: &mut [f32]) {
+        let (x1, y1) = (x1.min(self.w), y1.min(self.h));
+        let (x0, y0) = (x0.min(x1), y0.min(y1));
+        let inv_n = 1.0 / ((x1 - x0) * (y1 - y0)).max(1) as f32;
+        let sw = self.w + 1;
+        let c = self.channels;
+        let run = |y: usize, x: usize| &self.sat[(y * sw + x) * c..(y * sw + x + 1) * c];
+        let (a, b, d, e) = (run(y1, x1), run(y0, x1), run(y1, x0), run(y0, x0));
+        for i in 0..c {
+            out[i] = ((a[i] - b[i] - d[i] + e[i]) * inv_n).max(1e-12);
+        }
+        if self.gem_p == 3.0 {
+            out.iter_mut().for_each(|v| *v = cbrt_positive(*v));
+        } else if self.gem_p != 1.0 {
+            let inv_p = 1.0 / self.gem_p;
+            out.iter_mut().for_each(|v| *v = v.powf(inv_p));
+        }
+        let norm = out.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        out.iter_mut().for_each(|v| *v /= norm);
+    }
+
+    /// Unit-length embeddings of many windows (x0, y0, x1, y1 in cells), one row each.
+    pub fn windows(&self, cells: &[[usize; 4]]) -> ndarray::Array2<f32> {
+        let mut m = ndarray::Array2::<f32>::zeros((cells.len(), self.channels));
+        for (row, w) in m.outer_iter_mut().zip(cells) {
+            if let Some(out) = row.into_slice() {
+                self.pool_into(w[0], w[1], w[2], w[3], out);
+            }
+        }
+        m
+    }
+}
+
+/// Cosines of every row of `windows` (unit-length embeddings) with every embedding of
+/// `refs`: a (windows x refs) matrix, computed as one matrix product.
+pub fn cosines(windows: &ndarray::Array2<f32>, refs: &[&Embedding]) -> ndarray::Array2<f32> {
+    let dim = windows.ncols();
+    let mut r = ndarray::Array2::<f32>::zeros((dim, refs.len()));
+    for (j, e) in refs.iter().enumerate() {
+        for (i, v) in e.iter().take(dim).enumerate() {
+            r[[i, j]] = *v;
+        }
+    }
+    windows.dot(&r)
 }
 
 impl IpEmbedder {
@@ -194,12 +219,11 @@ impl IpEmbedder {
     }
 }
 
-/// Cube root of a positive value to ~1e-7 relative (an exponent-halving first guess and
-/// three Newton steps; `cbrtf` is a slow libm call and this runs 10^6 times per frame).
-fn fast_cbrt(x: f32) -> f32 {
-    if x <= 0.0 || !x.is_finite() {
-        return x.cbrt();
-    }
+/// Cube root of a positive, finite value to ~1e-7 relative (an exponent-dividing first
+/// guess and three Newton steps; `cbrtf` is a slow libm call and this runs 10^6 times per
+/// frame). No branches, so loops over many values vectorise.
+#[inline]
+fn cbrt_positive(x: f32) -> f32 {
     let mut y = f32::from_bits(x.to_bits() / 3 + 709_921_077);
     for _ in 0..3 {
         y = (2.0 * y + x / (y * y)) / 3.0;
@@ -254,7 +278,7 @@ mod tests {
     #[test]
     fn fast_cube_root_is_accurate() {
         for &x in &[1e-12f32, 1e-6, 0.003, 0.5, 1.0, 7.9, 216.0, 1e6] {
-            let (a, b) = (fast_cbrt(x), x.cbrt());
+            let (a, b) = (cbrt_positive(x), x.cbrt());
             assert!((a - b).abs() <= 1e-5 * b, "{x}: {a} vs {b}");
         }
     }

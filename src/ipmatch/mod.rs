@@ -31,7 +31,7 @@ pub mod homography;
 pub mod orb;
 pub mod verify;
 
-use embed::{cosine, Embedding, IpEmbedder};
+use embed::{Embedding, IpEmbedder};
 use gray::Gray;
 use image::{DynamicImage, RgbImage, RgbaImage};
 use orb::{Features, OrbParams};
@@ -479,14 +479,23 @@ impl IpMatcher {
         } else {
             crop_windows(embedder, frame, &cfg)?
         };
+        // Every window against every reference still to find, as one matrix product.
+        let wanted: Vec<usize> = (0..refs.len())
+            .filter(|&ri| refs[ri].embedding.is_some())
+            .collect();
+        let ref_embs: Vec<&Embedding> = wanted
+            .iter()
+            .filter_map(|&ri| refs[ri].embedding.as_ref())
+            .collect();
+        let scores = embed::cosines(&windows.1, &ref_embs);
         // Per reference: windows by falling cosine, near-duplicates of a better one dropped.
         let mut proposals: Vec<Vec<(f32, [f32; 4])>> = vec![Vec::new(); refs.len()];
-        for (ri, r) in refs.iter().enumerate() {
-            let Some(re) = &r.embedding else { continue };
-            let mut scored: Vec<(f32, usize)> = windows
+        for (col, &ri) in wanted.iter().enumerate() {
+            let mut scored: Vec<(f32, usize)> = scores
+                .column(col)
                 .iter()
                 .enumerate()
-                .map(|(i, w)| (cosine(re, &w.1), i))
+                .map(|(i, c)| (*c, i))
                 .collect();
             scored.sort_by(|a, b| b.0.total_cmp(&a.0));
             let best_cos = scored.first().map(|c| c.0);
@@ -499,7 +508,7 @@ impl IpMatcher {
                 if kept.len() >= cfg.tile_candidates || cos < cfg.tile_propose_cosine {
                     break;
                 }
-                let rect = windows[wi].0;
+                let rect = windows.0[wi];
                 if kept
                     .iter()
                     .all(|k| crate::face::detect::blazeface::iou(k.1, rect) < 0.3)
@@ -549,8 +558,8 @@ impl IpMatcher {
     }
 }
 
-/// A frame rectangle (x0, y0, x1, y1) and its learned embedding.
-type Window = ([f32; 4], Embedding);
+/// Frame rectangles (x0, y0, x1, y1) and their learned embeddings, one row each.
+type Windows = (Vec<[f32; 4]>, ndarray::Array2<f32>);
 
 /// Windows pooled from one feature map of the whole frame (scaled so its short side is
 /// `tile_map_side`): every placement of every `tile_windows` shape, in map cells.
@@ -558,7 +567,7 @@ fn map_windows(
     embedder: &mut IpEmbedder,
     frame: &RgbImage,
     cfg: &MatchConfig,
-) -> Result<Vec<Window>, IpError> {
+) -> Result<Windows, IpError> {
     let (fw, fh) = frame.dimensions();
     let s = (cfg.tile_map_side as f32 / fw.min(fh) as f32).min(1.0);
     let (sw, sh) = (
@@ -567,10 +576,10 @@ fn map_windows(
     );
     let small = shrink_rgb(frame, sw, sh);
     let Some(map) = embedder.feature_map(&small)? else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), ndarray::Array2::zeros((0, 0))));
     };
     let (cx, cy) = (fw as f32 / map.w as f32, fh as f32 / map.h as f32);
-    let mut out = Vec::new();
+    let (mut rects, mut cells) = (Vec::new(), Vec::new());
     for &[kw, kh] in &cfg.tile_windows {
         let (kw, kh) = (kw as usize, kh as usize);
         if kw == 0 || kh == 0 || kw > map.w || kh > map.h {
@@ -578,24 +587,32 @@ fn map_windows(
         }
         for y in 0..=map.h - kh {
             for x in 0..=map.w - kw {
-                let rect = [
+                rects.push([
                     x as f32 * cx,
                     y as f32 * cy,
                     ((x + kw) as f32 * cx).min(fw as f32),
                     ((y + kh) as f32 * cy).min(fh as f32),
-                ];
-                out.push((rect, map.window(x, y, x + kw, y + kh)));
+                ]);
+                cells.push([x, y, x + kw, y + kh]);
             }
         }
     }
-    Ok(out)
+    let emb = map.windows(&cells);
+    Ok((rects, emb))
 }
 
-/// `frame` scaled to `w` x `h`: a 2 x 2 box average when that is exact (720p to the default
-/// map size), the `image` crate's triangle filter otherwise.
+/// `frame` scaled to `w` x `h`: an exact 2 x 2 box average when that fits (720p to the
+/// default map size), area averaging otherwise (`media::resize`: a filtered resize of a
+/// 1080p frame cost ~100 ms, a tenth of a frame's matching).
 fn shrink_rgb(frame: &RgbImage, w: u32, h: u32) -> RgbImage {
     let (fw, fh) = frame.dimensions();
+    if (fw, fh) == (w, h) {
+        return frame.clone();
+    }
     if fw != 2 * w || fh != 2 * h {
+        if w <= fw && h <= fh {
+            return crate::media::resize::shrink_to(frame, w, h);
+        }
         return image::imageops::resize(frame, w, h, image::imageops::FilterType::Triangle);
     }
     let src = frame.as_raw();
@@ -623,7 +640,7 @@ fn crop_windows(
     embedder: &mut IpEmbedder,
     frame: &RgbImage,
     cfg: &MatchConfig,
-) -> Result<Vec<Window>, IpError> {
+) -> Result<Windows, IpError> {
     let (fw, fh) = frame.dimensions();
     let tiles = embed::tiles(fw, fh, &cfg.tile_fractions);
     let side = cfg.tile_input.max(32);
@@ -638,19 +655,22 @@ fn crop_windows(
     for chunk in crops.chunks(16) {
         embs.extend(embedder.embed_batch(chunk)?);
     }
-    Ok(tiles
+    let rects = tiles
         .iter()
-        .zip(embs)
-        .map(|(t, e)| {
-            let r = [
+        .map(|t| {
+            [
                 t.x as f32,
                 t.y as f32,
                 (t.x + t.size) as f32,
                 (t.y + t.size) as f32,
-            ];
-            (r, e)
+            ]
         })
-        .collect())
+        .collect();
+    let dim = embs.first().map_or(0, Vec::len);
+    let flat: Vec<f32> = embs.iter().flat_map(|e| e.iter().copied()).collect();
+    let emb = ndarray::Array2::from_shape_vec((embs.len(), dim), flat)
+        .map_err(|e| IpError::Input(format!("tile embeddings: {e}")))?;
+    Ok((rects, emb))
 }
 
 /// True when `outer` contains `inner`.
