@@ -41,6 +41,7 @@ bash scripts/make_c2pa.sh
 step ip-clip
 PY_IP=$(venv venv-ip scripts/requirements-ip.txt)
 "$PY_IP" scripts/make_ip_clip.py
+bash scripts/make_ip_appear.sh
 # The labelled face video set (real photos from PyPI/npm packages composited into 1080p clips;
 # tests/face_video_eval.rs reads the tune split). Skips a split that is up to date.
 step face-video-set
@@ -103,9 +104,11 @@ PY_MODELS=$(venv venv-models scripts/requirements-models.txt)
 step eval-refs
 "$PY_IP" scripts/make_ip_eval.py >/dev/null
 "$BIN" eval-refs fixtures/generated/ip_eval/labels.json --min-inset-recall 0.9 --max-false-alarms 0
+# The held-out set with the thorough matcher, a scan's default (the tune set above runs the
+# coarse one of --coarse-refs; both share everything but the proposals' map size).
 "$PY_IP" scripts/make_ip_eval.py --seed 2 --out fixtures/generated/ip_eval_seed2 >/dev/null
-"$BIN" eval-refs fixtures/generated/ip_eval_seed2/labels.json --min-inset-recall 0.9 --max-false-alarms 0
-# Small insets (5-10% of the width) with the thorough matcher (scan --fine-refs, inspect):
+"$BIN" eval-refs fixtures/generated/ip_eval_seed2/labels.json --fine --min-inset-recall 0.9 --max-false-alarms 0
+# Small insets (5-10% of the width) with the thorough matcher (a scan's default, inspect):
 # measured 45/60 and one loose box (a true match whose box misses the truth) at the bottom edge.
 "$PY_IP" scripts/make_ip_eval.py --seed 3 --inset-width 0.05 0.10 --out fixtures/generated/ip_eval_small >/dev/null
 "$BIN" eval-refs fixtures/generated/ip_eval_small/labels.json --fine --min-inset-recall 0.6 --max-false-alarms 1

@@ -18,6 +18,22 @@ fn add(g: &Path, name: &str, kind: &str, status: &str, image: &Path, extra: &[&s
     assert!(o.status.success(), "refs add {name}: {so}{se}");
 }
 
+/// A temporary folder with a gallery holding the Matplotlib logo (third-party).
+fn logo_gallery() -> (tempfile::TempDir, std::path::PathBuf) {
+    let ip = ip_fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    let g = dir.path().join("g.sqlite");
+    add(
+        &g,
+        "Matplotlib logo",
+        "logo",
+        "third-party",
+        &ip.join("refs").join("matplotlib_logo.png"),
+        &[],
+    );
+    (dir, g)
+}
+
 fn iou(a: [f64; 4], b: [f64; 4]) -> f64 {
     let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
     let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
@@ -321,22 +337,12 @@ fn bad_reference_images_fail_with_one_line_naming_the_file_and_change_nothing() 
 
 #[test]
 fn inspect_matches_references_on_every_frame_of_the_range() {
-    let ip = ip_fixtures();
-    let dir = tempfile::tempdir().unwrap();
-    let g = dir.path().join("g.sqlite");
-    add(
-        &g,
-        "Matplotlib logo",
-        "logo",
-        "third-party",
-        &ip.join("refs").join("matplotlib_logo.png"),
-        &[],
-    );
+    let (dir, g) = logo_gallery();
     let report = dir.path().join("r.json");
     // Frames 5..=12 of the logo shot (25 fps, start 01:00:00:00).
     let (o, so, se) = run(clearshot(&g)
         .arg("inspect")
-        .arg(ip.join("ip_clip.mp4"))
+        .arg(ip_fixtures().join("ip_clip.mp4"))
         .args(["--from", "01:00:00:05", "--to", "01:00:00:12", "--json"])
         .arg(&report));
     assert_eq!(o.status.code(), Some(1), "{so}{se}");
@@ -347,7 +353,65 @@ fn inspect_matches_references_on_every_frame_of_the_range() {
     let shot = &file["shots"][0];
     assert_eq!(shot["frames_sampled"], 8, "{shot}");
     assert_eq!(shot["frames_ref_checked"], 8, "{shot}");
+    // A spot check searches every frame in full, whatever changed.
+    assert_eq!(r["settings"]["reference_gate"], serde_json::Value::Null);
+    assert_eq!(
+        shot["ref_searched"].as_array().map(Vec::len),
+        Some(8),
+        "{shot}"
+    );
     let f = &file["findings"][0];
     assert_eq!(f["name"], "Matplotlib logo");
     assert_eq!(f["frames_seen"], 8, "every frame of the range: {f}");
+}
+
+#[test]
+fn a_shot_is_searched_again_when_a_reference_appears_and_followed_otherwise() {
+    // One 6 s shot with a slow push-in; a 110 px logo (8.6% of the width: the small kind
+    // only the fine proposals find) appears at frame 75 and stays.
+    let clip = ip_appear_clip();
+    let (dir, g) = logo_gallery();
+    let scan = |extra: &[&str], name: &str| {
+        let report = dir.path().join(name);
+        let (o, so, se) = run(clearshot(&g)
+            .arg("scan")
+            .arg(&clip)
+            .args(extra)
+            .arg("--json")
+            .arg(&report));
+        assert_eq!(o.status.code(), Some(1), "{so}{se}");
+        json(&report)["files"][0].clone()
+    };
+    let gated = scan(&[], "gated.json");
+    let every = scan(&["--ref-search", "every"], "every.json");
+    let (gs, es) = (&gated["shots"][0], &every["shots"][0]);
+    let searched = |s: &serde_json::Value| -> Vec<u64> {
+        s["ref_searched"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect()
+    };
+    // Both check the same frames; `every` searches each, the gate fewer.
+    assert_eq!(gs["frames_ref_checked"], es["frames_ref_checked"]);
+    let checked = es["frames_ref_checked"].as_u64().unwrap() as usize;
+    assert_eq!(searched(es).len(), checked, "{es}");
+    let g = searched(gs);
+    assert!(g.len() < checked, "the gate followed nothing: {gs}");
+    // The first check after the logo appeared searched, and found it, as `every` did.
+    let first_after = *searched(es).iter().find(|&&f| f >= 75).unwrap();
+    assert!(g.contains(&first_after), "{first_after} not searched: {gs}");
+    for report in [&gated, &every] {
+        let f = &report["findings"].as_array().unwrap();
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0]["name"], "Matplotlib logo");
+        assert_eq!(f[0]["first_frame"].as_u64(), Some(first_after), "{}", f[0]);
+        assert_eq!(f[0]["last_frame"], 149, "{}", f[0]);
+    }
+    // The checks after it that only re-verified still saw it, where it was.
+    assert_eq!(
+        gated["findings"][0]["frames_seen"],
+        every["findings"][0]["frames_seen"]
+    );
 }

@@ -29,8 +29,14 @@ pub struct ScanSettings {
     pub references: bool,
     /// Frames per second references are matched on, at most.
     pub ref_rate: f64,
-    /// The thorough reference matcher (small references).
+    /// The thorough reference matcher (small references; the default, `--coarse-refs` turns
+    /// it off).
     pub fine_refs: bool,
+    /// Every reference check searches the whole frame (else only a shot's first and those
+    /// where the picture shows something new: `scan::refgate`). Every-frame spot checks
+    /// always do.
+    #[serde(default)]
+    pub ref_search_every: bool,
     /// Every frame of the range (spot checks).
     pub every_frame: bool,
     /// Inclusive frame range (spot checks); None: the whole file.
@@ -74,7 +80,8 @@ impl Default for ScanSettings {
             review_limit: None,
             references: true,
             ref_rate: 1.0,
-            fine_refs: false,
+            fine_refs: true,
+            ref_search_every: false,
             every_frame: false,
             range: None,
             keep_all_scores: false,
@@ -119,6 +126,9 @@ impl ScanSettings {
         if self.fine_refs {
             o.ip = MatchConfig::fine();
         }
+        if self.ref_search_every || self.every_frame {
+            o.ref_gate = None;
+        }
         if self.max_pixels == 0 {
             return Err("--max-pixels must be at least 1".into());
         }
@@ -158,6 +168,10 @@ impl ScanSettings {
             m.insert(
                 "reference_matcher".into(),
                 serde_json::to_value(&opts.ip).unwrap_or_default(),
+            );
+            m.insert(
+                "reference_gate".into(),
+                serde_json::to_value(opts.ref_gate).unwrap_or_default(),
             );
         }
         v

@@ -295,9 +295,15 @@ pub(crate) struct TuneArgs {
     /// Frames per second references are matched on, at most, plus the first and last sample of each shot (`inspect` matches every frame).
     #[arg(long, default_value_t = 1.0)]
     pub(crate) ref_rate: f64,
-    /// Look harder for small references (background signage down to ~5% of the frame width), at about twice the reference-matching cost (`inspect` always does).
-    #[arg(long)]
+    /// The thorough reference matcher, finding small references (background signage down to ~5% of the frame width): the default.
+    #[arg(long, conflicts_with = "coarse_refs")]
     pub(crate) fine_refs: bool,
+    /// The cheaper reference matcher (learned proposals at 360 px instead of 720): about half the cost of a search and less memory, but it misses references under ~10% of the frame width.
+    #[arg(long)]
+    pub(crate) coarse_refs: bool,
+    /// When a reference check searches the whole frame: `changed` (a shot's first check, then only when the picture shows something the shot's last search did not: the camera's zoom and pan are aligned away first; the checks between re-verify what was found, where it is) or `every` (every check; `inspect` always does).
+    #[arg(long, default_value = "changed", value_parser = ["changed", "every"])]
+    pub(crate) ref_search: String,
     /// Where to look for hard faces (turned 90/180 degrees, ~24-40 px): `regions` takes a close, turned and enlarged look at what the usual pass found face-like; `key` adds whole-frame turned and fine passes on each shot's key frames (about one a second, several times the detection cost there); `all` on every sample; `off` not at all.
     #[arg(long, default_value = "regions", value_parser = HardFaces::NAMES)]
     pub(crate) hard_faces: String,

@@ -326,6 +326,9 @@ pub enum Stage {
     Keypoints,
     /// A learned tile proposal verified by keypoints inside the tile.
     Tile,
+    /// Re-verified by keypoints around where the shot's last search found it
+    /// ([`IpMatcher::follow`]).
+    Followed,
 }
 
 /// A reference found in a frame.
@@ -460,6 +463,58 @@ impl IpMatcher {
             self.tile_stage(frame, &full, refs, &mut found)?;
         }
         let mut out: Vec<IpMatch> = found.into_iter().flatten().collect();
+        out.sort_by_key(|m| std::cmp::Reverse(m.inliers));
+        Ok(out)
+    }
+
+    /// Re-verifies each of `previous` (matches of an earlier picture of the same shot) around
+    /// where it was: keypoints re-detected in the region the tile stage would use, matched
+    /// against that reference only. What is not verified there is left out. Much cheaper
+    /// than [`IpMatcher::match_frame`]: no whole-frame pass, no learned map, one region and
+    /// one reference per match.
+    pub fn follow(
+        &mut self,
+        frame: &RgbImage,
+        refs: &[RefImage],
+        previous: &[IpMatch],
+    ) -> Result<Vec<IpMatch>, IpError> {
+        let (fw, fh) = frame.dimensions();
+        if fw < 32 || fh < 32 {
+            return Err(IpError::Input(format!("frame {fw}x{fh} is too small")));
+        }
+        self.attempts.clear();
+        if previous.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cfg = self.config.clone();
+        let full = Gray::from_rgb(frame);
+        let mut out = Vec::new();
+        for p in previous {
+            let Some(r) = refs.get(p.reference) else {
+                continue;
+            };
+            let g = grow(p.bbox, &cfg, fw, fh);
+            let set = region_features(&full, g, &cfg);
+            let o = verify(r, &set, &cfg, cfg.tile_min_inliers, (fw, fh));
+            self.attempts.push(Attempt {
+                reference: p.reference,
+                stage: Stage::Followed,
+                inliers: o.inliers,
+                accepted: o.verified.is_some(),
+                bbox: o.bbox,
+                cosine: p.cosine,
+            });
+            if let Some(v) = o.verified {
+                out.push(into_match(
+                    v,
+                    p.reference,
+                    Stage::Followed,
+                    p.cosine,
+                    fw,
+                    fh,
+                ));
+            }
+        }
         out.sort_by_key(|m| std::cmp::Reverse(m.inliers));
         Ok(out)
     }

@@ -15,6 +15,7 @@
 //! [`DEFAULT_MAX_PIXELS`]) with [`MediaError::TooLarge`], from the header, before allocating
 //! them: a decompression bomb costs a few milliseconds, not the machine's memory.
 
+pub mod change;
 mod decode;
 mod error;
 mod gaps;

@@ -561,6 +561,9 @@ fn rights(out: &mut Page, x: &Finding) {
             match r.stage {
                 crate::ipmatch::Stage::Keypoints => "keypoints on the whole frame",
                 crate::ipmatch::Stage::Tile => "learned tile proposal, keypoints inside it",
+                crate::ipmatch::Stage::Followed => {
+                    "keypoints where the shot's last search found it"
+                }
             },
             r.screen_time_s,
             Esc(&r.prominence),

@@ -228,9 +228,14 @@ pub struct ShotReport {
     /// look at the same ones).
     #[serde(default)]
     pub sampled: Vec<FrameIndex>,
-    /// Of those, frames references were matched on (0 when no reference was matched).
+    /// Of those, frames references were checked on (0 when no reference was matched).
     #[serde(default)]
     pub frames_ref_checked: usize,
+    /// Of those, the frames where the check searched the whole frame for every reference;
+    /// on the others it re-verified what the shot's last search found, where it was, as the
+    /// picture showed nothing new (`scan --ref-search changed`).
+    #[serde(default)]
+    pub ref_searched: Vec<FrameIndex>,
     /// Faces detected over those frames.
     pub faces_seen: usize,
     /// Face tracks that matched nobody in the gallery.

@@ -148,6 +148,11 @@ impl Scanner {
                 frames_sampled: frames.len(),
                 sampled: frames.iter().map(|f| f.index).collect(),
                 frames_ref_checked: frames.iter().filter(|f| f.refs_checked).count(),
+                ref_searched: frames
+                    .iter()
+                    .filter(|f| f.refs_searched)
+                    .map(|f| f.index)
+                    .collect(),
                 faces_seen,
                 unidentified_faces: unknown,
             });
@@ -490,8 +495,11 @@ pub(super) struct FrameResult {
     pub(super) shot: usize,
     pub(super) faces: Vec<Observation>,
     pub(super) refs: Vec<RefHit>,
-    /// Whether references were matched on this frame.
+    /// Whether references were checked on this frame.
     pub(super) refs_checked: bool,
+    /// Whether that check searched the whole frame (else it re-verified what the shot's last
+    /// search found: `scan::refgate`).
+    pub(super) refs_searched: bool,
 }
 
 pub(super) fn collect(
@@ -541,6 +549,7 @@ pub(super) fn collect(
                 known.faces.append(&mut f.faces);
                 known.refs.append(&mut f.refs);
                 known.refs_checked |= f.refs_checked;
+                known.refs_searched |= f.refs_searched;
             }
             None => {
                 at.insert(f.index, frames.len());

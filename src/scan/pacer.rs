@@ -17,56 +17,6 @@ pub(super) struct Job {
     pub(super) grid: bool,
 }
 
-/// What a worker takes next: a sample of its shot (faces), or a sample to match references on.
-pub(super) enum Work {
-    Faces(Job),
-    Refs(Arc<SampledFrame>),
-}
-
-/// A worker's two queues: the samples of the shots routed to it, and the samples for reference
-/// matching that every worker shares.
-pub(super) struct Queues {
-    faces: crossbeam_channel::Receiver<Job>,
-    refs: crossbeam_channel::Receiver<Arc<SampledFrame>>,
-    closed: u8,
-}
-
-impl Queues {
-    pub(super) fn new(
-        faces: crossbeam_channel::Receiver<Job>,
-        refs: crossbeam_channel::Receiver<Arc<SampledFrame>>,
-    ) -> Self {
-        Self {
-            faces,
-            refs,
-            closed: 0,
-        }
-    }
-
-    /// The next piece of work: this worker's own samples first (the decoder waits on them),
-    /// then reference matching; None once both queues are closed and empty.
-    pub(super) fn next(&mut self) -> Option<Work> {
-        while self.closed < 2 {
-            if let Ok(job) = self.faces.try_recv() {
-                return Some(Work::Faces(job));
-            }
-            // A closed queue is swapped for one that never delivers, so it is not picked again.
-            crossbeam_channel::select! {
-                recv(self.faces) -> j => match j {
-                    Ok(job) => return Some(Work::Faces(job)),
-                    Err(_) => self.faces = crossbeam_channel::never(),
-                },
-                recv(self.refs) -> f => match f {
-                    Ok(frame) => return Some(Work::Refs(frame)),
-                    Err(_) => self.refs = crossbeam_channel::never(),
-                },
-            }
-            self.closed += 1;
-        }
-        None
-    }
-}
-
 /// Samples at least `gap` frames apart within a shot, plus each shot's first and last.
 struct Cadence {
     per_second: f64,
@@ -175,13 +125,11 @@ impl RefPacer {
 }
 
 /// Feeds the workers: each shot's samples go to one worker, in order, so it can follow the
-/// faces from one sample to the next; a new shot goes to the worker with the fewest samples
-/// waiting. Which worker takes a shot does not change what is found in it. Reference
-/// matching needs no order: the samples it runs on also go to a queue every worker takes
-/// from when its own is empty (`refs`), so a long shot does not leave the others idle.
+/// faces, and the references its last search found, from one sample to the next; a new shot
+/// goes to the worker with the fewest samples waiting. Which worker takes a shot does not
+/// change what is found in it.
 pub(super) struct Sink<'a> {
     pub(super) txs: Vec<crossbeam_channel::Sender<Job>>,
-    pub(super) refs: Option<crossbeam_channel::Sender<Arc<SampledFrame>>>,
     pub(super) pacer: RefPacer,
     pub(super) progress: &'a mut dyn super::ScanProgress,
     /// The shot being fed and the worker taking it.
@@ -189,16 +137,13 @@ pub(super) struct Sink<'a> {
 }
 
 impl<'a> Sink<'a> {
-    /// `refs`: where samples for reference matching go (None: no references matched).
     pub(super) fn new(
         txs: Vec<crossbeam_channel::Sender<Job>>,
-        refs: Option<crossbeam_channel::Sender<Arc<SampledFrame>>>,
         pacer: RefPacer,
         progress: &'a mut dyn super::ScanProgress,
     ) -> Self {
         Self {
             txs,
-            refs,
             pacer,
             progress,
             route: None,
@@ -210,11 +155,6 @@ impl<'a> Sink<'a> {
             return ControlFlow::Continue(());
         };
         let shot = job.frame.shot;
-        if let Some(refs) = self.refs.as_ref().filter(|_| job.refs) {
-            if refs.send(Arc::clone(&job.frame)).is_err() {
-                return ControlFlow::Break(());
-            }
-        }
         let worker = match self.route {
             Some((s, w)) if s == shot => w,
             _ => {
@@ -236,7 +176,6 @@ impl<'a> Sink<'a> {
         let last = self.pacer.finish();
         let _ = self.send(last);
         self.txs.clear();
-        self.refs = None;
     }
 }
 
@@ -328,8 +267,7 @@ mod tests {
     fn each_shot_goes_to_one_worker_in_order() {
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..2).map(|_| crossbeam_channel::bounded(64)).unzip();
         let mut progress = ();
-        let (ref_tx, ref_rx) = crossbeam_channel::bounded(64);
-        let mut sink = Sink::new(txs, Some(ref_tx), RefPacer::new(1.0, false), &mut progress);
+        let mut sink = Sink::new(txs, RefPacer::new(1.0, false), &mut progress);
         sink.pacer.start(25.0);
         let samples = [
             (0, 0),
@@ -350,13 +288,10 @@ mod tests {
             assert!(sink.sample(frame).is_continue());
         }
         sink.finish();
-        let got: Vec<Vec<(u64, usize)>> = rxs
+        let jobs: Vec<Vec<Job>> = rxs.iter().map(|rx| rx.try_iter().collect()).collect();
+        let got: Vec<Vec<(u64, usize)>> = jobs
             .iter()
-            .map(|rx| {
-                rx.try_iter()
-                    .map(|j| (j.frame.index, j.frame.shot))
-                    .collect()
-            })
+            .map(|q| q.iter().map(|j| (j.frame.index, j.frame.shot)).collect())
             .collect();
         assert_eq!(got.iter().map(Vec::len).sum::<usize>(), samples.len());
         for shot in 0..4 {
@@ -374,37 +309,15 @@ mod tests {
         // Both workers got work: a new shot goes to the shorter queue.
         assert!(got.iter().all(|q| !q.is_empty()), "{got:?}");
         // The samples references are matched on (each shot's first and last, 1/s: all but
-        // frame 5) go to the shared queue too.
-        let refs: Vec<u64> = ref_rx.try_iter().map(|f| f.index).collect();
-        assert_eq!(refs, vec![0, 9, 10, 12, 20, 30, 31]);
-    }
-
-    #[test]
-    fn a_worker_takes_its_own_samples_first_then_shared_ones_and_stops_when_both_close() {
-        let (ftx, frx) = crossbeam_channel::bounded(4);
-        let (rtx, rrx) = crossbeam_channel::bounded(4);
-        let frame = |index| SampledFrame {
-            index,
-            shot: 0,
-            image: image::RgbImage::new(1, 1),
-        };
-        rtx.send(Arc::new(frame(1))).unwrap();
-        ftx.send(Job {
-            frame: Arc::new(frame(2)),
-            refs: false,
-            key: false,
-            grid: true,
-        })
-        .unwrap();
-        drop((ftx, rtx));
-        let mut q = Queues::new(frx, rrx);
-        let order: Vec<(bool, u64)> = std::iter::from_fn(|| q.next())
-            .map(|w| match w {
-                Work::Faces(j) => (true, j.frame.index),
-                Work::Refs(f) => (false, f.index),
-            })
+        // frame 5) are marked for the worker of their shot.
+        let mut refs: Vec<u64> = jobs
+            .iter()
+            .flatten()
+            .filter(|j| j.refs)
+            .map(|j| j.frame.index)
             .collect();
-        assert_eq!(order, vec![(true, 2), (false, 1)]);
+        refs.sort_unstable();
+        assert_eq!(refs, vec![0, 9, 10, 12, 20, 30, 31]);
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub struct Worker {
     followed: Option<(usize, Vec<(Face, Pass)>)>,
     /// `scan --unknown`: keep a small crop of every face that matches nobody.
     pub(super) unknown_crops: bool,
+    /// The last reference search of the shot being analysed.
+    refs_seen: super::refgate::RefMemory,
 }
 
 /// A reference verified on one frame, with evidence when asked for.
@@ -111,6 +113,7 @@ impl Worker {
             ip,
             followed: None,
             unknown_crops: false,
+            refs_seen: Default::default(),
         })
     }
 
@@ -119,47 +122,41 @@ impl Worker {
         self.ip.as_mut()
     }
 
-    /// References verified in one picture, at most one hit per reference (its image with
-    /// the most inliers), with evidence images when `evidence`.
-    pub fn match_refs(
+    /// References in one sample of a shot, at most one hit per reference (its image with
+    /// the most inliers), with evidence images. Searched on the whole frame when `gate` is
+    /// None, on the shot's first check, or when the picture shows something the shot's last
+    /// search did not; otherwise what that search found is re-verified where it is. The
+    /// flag says whether it searched.
+    pub fn check_refs(
         &mut self,
-        img: &image::RgbImage,
+        sample: &crate::media::SampledFrame,
         refs: &RefSet,
-        evidence: bool,
-    ) -> Result<Vec<RefHit>, IpError> {
+        gate: Option<&super::refgate::RefGate>,
+    ) -> Result<(Vec<RefHit>, bool), IpError> {
         let Some(m) = self.ip.as_mut() else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         };
         if refs.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         }
-        let mut best: Vec<Option<IpMatch>> = vec![None; refs.refs.len()];
-        let found = stages::time(Stage::References, || m.match_frame(img, &refs.images))?;
-        for found in found {
-            let r = refs.owner[found.reference];
-            if best[r].as_ref().is_none_or(|b| found.inliers > b.inliers) {
-                best[r] = Some(found);
+        let img = &sample.image;
+        let (step, thumb) = stages::time(Stage::References, || {
+            self.refs_seen.step(sample.shot, img, gate)
+        });
+        let (found, searched) = match step {
+            super::refgate::RefStep::Search => {
+                let found = stages::time(Stage::References, || m.match_frame(img, &refs.images))?;
+                self.refs_seen.searched(sample.shot, thumb, &found);
+                (found, true)
             }
-        }
-        Ok(best
-            .into_iter()
-            .enumerate()
-            .filter_map(|(reference, f)| f.map(|f| (reference, f)))
-            .map(|(reference, found)| {
-                let b = found.bbox;
-                let evidence = evidence.then(|| {
-                    Box::new(crate::evidence::capture(
-                        img,
-                        [b[0], b[1], b[2] - b[0], b[3] - b[1]],
-                    ))
-                });
-                RefHit {
-                    reference,
-                    found,
-                    evidence,
-                }
-            })
-            .collect())
+            super::refgate::RefStep::Follow(previous) => {
+                let found =
+                    stages::time(Stage::References, || m.follow(img, &refs.images, &previous))?;
+                self.refs_seen.followed(&found);
+                (found, false)
+            }
+        };
+        Ok((hits(img, refs, found), searched))
     }
 
     /// Faces in one picture (the upright detection pass), each with its embedding and
@@ -194,6 +191,7 @@ impl Worker {
     /// A new file: no face is followed into its first shot.
     pub fn forget_shot(&mut self) {
         self.followed = None;
+        self.refs_seen = Default::default();
     }
 
     /// Faces in one sample of a video, as [`Worker::analyse_with`]: on the whole tile grid
@@ -285,4 +283,32 @@ impl Worker {
             })
             .collect())
     }
+}
+
+/// The best match per reference (of its images, the one with the most inliers), with
+/// evidence images.
+fn hits(img: &image::RgbImage, refs: &RefSet, found: Vec<IpMatch>) -> Vec<RefHit> {
+    let mut best: Vec<Option<IpMatch>> = vec![None; refs.refs.len()];
+    for found in found {
+        let r = refs.owner[found.reference];
+        if best[r].as_ref().is_none_or(|b| found.inliers > b.inliers) {
+            best[r] = Some(found);
+        }
+    }
+    best.into_iter()
+        .enumerate()
+        .filter_map(|(reference, f)| f.map(|f| (reference, f)))
+        .map(|(reference, found)| {
+            let b = found.bbox;
+            let evidence = Box::new(crate::evidence::capture(
+                img,
+                [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+            ));
+            RefHit {
+                reference,
+                found,
+                evidence: Some(evidence),
+            }
+        })
+        .collect()
 }

@@ -129,6 +129,22 @@ pub fn ip_fixtures() -> PathBuf {
     dir
 }
 
+/// The clip where a reference appears half way through its one shot (`appear.mp4` in the
+/// reference fixture folder), made by `scripts/make_ip_appear.sh` from that folder.
+pub fn ip_appear_clip() -> PathBuf {
+    let dir = ip_fixtures();
+    let clip = dir.join("appear.mp4");
+    if !clip.exists() {
+        let st = Command::new("bash")
+            .arg(root().join("scripts/make_ip_appear.sh"))
+            .arg(&dir)
+            .status()
+            .unwrap_or_else(|e| panic!("make_ip_appear.sh: {e}"));
+        assert!(st.success(), "make_ip_appear.sh failed");
+    }
+    clip
+}
+
 /// The pids of `parent`'s children running `clearshot worker`.
 pub fn workers_of(parent: u32) -> Vec<u32> {
     let mut out = Vec::new();

@@ -198,12 +198,20 @@ fn references(s: &Value) -> String {
     let fine = s.get("fine_refs").and_then(Value::as_bool) == Some(true)
         || s.get("every_frame").and_then(Value::as_bool) == Some(true);
     let thoroughness = if fine {
-        "thorough matcher: references down to about 5% of the frame's width are looked for \
-         (about twice the work)"
+        "thorough matcher: references down to about 5% of the frame's width are looked for"
     } else {
-        "standard matcher: measured reliable for references from about a tenth of the \
-         frame's width up; smaller ones (background signage) need the thorough matcher \
-         (--fine-refs)"
+        "coarse matcher (--coarse-refs): measured reliable for references from about a tenth \
+         of the frame's width up; smaller ones (background signage) were not looked for"
+    };
+    let gate = match s.get("reference_gate").filter(|g| !g.is_null()) {
+        None => String::new(),
+        Some(g) => format!(
+            " Each shot was searched in full on its first check, and again whenever its \
+             picture showed something the last search had not (a camera move alone is not \
+             new) or after {} checks without; the checks between re-verified what had been \
+             found, where it was.",
+            g.get("max_follows").and_then(Value::as_u64).unwrap_or(0)
+        ),
     };
     let inliers = s
         .get("reference_matcher")
@@ -215,7 +223,9 @@ fn references(s: &Value) -> String {
                  are found in the frame in one consistent placement."
             )
         });
-    format!("Registered logos and artwork were matched{rate}, with the {thoroughness}.{inliers}")
+    format!(
+        "Registered logos and artwork were matched{rate}, with the {thoroughness}.{gate}{inliers}"
+    )
 }
 
 /// A number as people write it: 0.6000000238 is 0.6, 2.0 is 2.
@@ -233,10 +243,12 @@ mod tests {
     /// The settings a default scan records (the reference matcher cut down).
     fn recorded() -> Value {
         json!({
-            "approvals": null, "date": "2026-12-02", "every_frame": false, "fine_refs": false,
+            "approvals": null, "date": "2026-12-02", "every_frame": false, "fine_refs": true,
             "hard_faces": "regions", "keep_all_scores": false, "max_pixels": 200000000u64,
             "min_per_shot": 3, "range": null, "ref_rate": 1.0,
             "reference_matcher": {"min_inliers": 8, "tile_windows": [[2, 2], [3, 3]]},
+            "reference_gate": {"max_zoom": 0.06, "max_revealed": 0.1, "max_residual": 12.0,
+                               "max_follows": 8},
             "references": true, "review_limit": 0.6000000238418579, "sample_rate": 2.0,
             "seq_rate": {"den": 1, "num": 24}, "threshold": 0.5, "tile": 640
         })
@@ -254,7 +266,9 @@ mod tests {
              0.5 and 0.6 from one registered person",
             "640-pixel tiles for small faces",
             "on at most 1 frame a second",
-            "the standard matcher",
+            "the thorough matcher",
+            "searched in full on its first check",
+            "after 8 checks without",
             "at least 8 distinct points",
             "<dt>Consent judged on</dt><dd>2026-12-02",
             "No approvals file was given.",
@@ -268,9 +282,20 @@ mod tests {
             "0.6000000238",
             "max_pixels",
             "seq_rate",
+            "max_residual",
         ] {
             assert!(!page.contains(raw), "{raw:?} leaked into {page}");
         }
+    }
+
+    #[test]
+    fn a_coarse_scan_searching_every_check_says_so() {
+        let mut s = recorded();
+        s["fine_refs"] = json!(false);
+        s["reference_gate"] = Value::Null;
+        let text = references(&s);
+        assert!(text.contains("coarse matcher (--coarse-refs)"), "{text}");
+        assert!(!text.contains("searched in full"), "{text}");
     }
 
     #[test]

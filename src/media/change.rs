@@ -1,0 +1,308 @@
+//! Whether a picture shows something an earlier one of the same shot did not: a small luma
+//! thumbnail of each, aligned by the global zoom and pan between them, compared block by
+//! block. Reference matching uses it to search a shot again only where something new can
+//! have appeared (`scan::refgate`); a camera move alone is not new content.
+
+use image::RgbImage;
+
+/// Thumbnail width in pixels (a 1080p frame: 8 x 8 pixels each).
+pub const THUMB_WIDTH: usize = 240;
+
+/// Side of a compared block, in thumbnail pixels (32 px on 1080p, 21 on 720p).
+const BLOCK: usize = 4;
+
+/// A picture's luma, area-averaged to [`THUMB_WIDTH`] pixels wide.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thumb {
+    w: usize,
+    h: usize,
+    px: Vec<f32>,
+    mean: f32,
+}
+
+/// How `now` differs from `base` once aligned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Change {
+    /// Zoom from `base` to `now` (above 1: pushed in).
+    pub zoom: f32,
+    /// Pan, as a share of the picture width.
+    pub pan: f32,
+    /// Share of `now` that `base` did not show (pulled out or panned in).
+    pub revealed: f32,
+    /// The largest mean absolute luma difference (0-255) of a block after alignment and a
+    /// global brightness offset, less half a pixel's gradient (edges a fraction of a pixel
+    /// off): how much something changed in place.
+    pub residual: f32,
+}
+
+impl Thumb {
+    /// The thumbnail of a picture (pictures narrower than [`THUMB_WIDTH`] keep their size).
+    pub fn of(img: &RgbImage) -> Self {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let tw = THUMB_WIDTH.min(w).max(1);
+        let th = ((h * tw + w / 2) / w.max(1)).clamp(1, h.max(1));
+        let small = super::resize::shrink_to(img, tw as u32, th as u32);
+        let (tw, th) = (small.width() as usize, small.height() as usize);
+        let px: Vec<f32> = small
+            .as_raw()
+            .chunks_exact(3)
+            .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
+            .collect();
+        let mean = px.iter().sum::<f32>() / px.len().max(1) as f32;
+        Self {
+            w: tw,
+            h: th,
+            px,
+            mean,
+        }
+    }
+
+    /// Half the size, by 2 x 2 averages (the coarse level of the alignment search).
+    fn half(&self) -> Self {
+        let (w, h) = ((self.w / 2).max(1), (self.h / 2).max(1));
+        let mut px = Vec::with_capacity(w * h);
+        for y in 0..h {
+            for x in 0..w {
+                let at = |dx: usize, dy: usize| {
+                    self.px[(2 * y + dy).min(self.h - 1) * self.w + (2 * x + dx).min(self.w - 1)]
+                };
+                px.push((at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1)) / 4.0);
+            }
+        }
+        Self {
+            w,
+            h,
+            px,
+            mean: self.mean,
+        }
+    }
+
+    /// Bilinear sample at (x, y), None outside.
+    #[inline]
+    fn sample(&self, x: f32, y: f32) -> Option<f32> {
+        if x < 0.0 || y < 0.0 || x > (self.w - 1) as f32 || y > (self.h - 1) as f32 {
+            return None;
+        }
+        let (x0, y0) = (x as usize, y as usize);
+        let (x1, y1) = ((x0 + 1).min(self.w - 1), (y0 + 1).min(self.h - 1));
+        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+        let row0 = &self.px[y0 * self.w..];
+        let row1 = &self.px[y1 * self.w..];
+        let top = row0[x0] + (row0[x1] - row0[x0]) * fx;
+        let bottom = row1[x0] + (row1[x1] - row1[x0]) * fx;
+        Some(top + (bottom - top) * fy)
+    }
+
+    /// Where pixel (x, y) of the later picture lies in this one under zoom `s` and shift
+    /// (tx, ty) (thumbnail pixels), about the centre.
+    #[inline]
+    fn source(&self, x: f32, y: f32, s: f32, t: [f32; 2]) -> (f32, f32) {
+        let (cx, cy) = ((self.w - 1) as f32 / 2.0, (self.h - 1) as f32 / 2.0);
+        (cx + (x - cx) / s + t[0], cy + (y - cy) / s + t[1])
+    }
+
+    /// Mean absolute difference of `now` against this picture warped by (s, t), over every
+    /// `step`-th pixel that lands inside, with the global brightness offset removed, plus a
+    /// small charge for the share landing outside (ties go to the warp that reveals less; a
+    /// warp that overlaps less than half the picture is never chosen).
+    fn cost(&self, now: &Thumb, s: f32, t: [f32; 2], step: usize) -> f32 {
+        let offset = now.mean - self.mean;
+        let (mut sum, mut inside, mut n) = (0f32, 0usize, 0usize);
+        for y in (0..now.h).step_by(step) {
+            for x in (0..now.w).step_by(step) {
+                let (sx, sy) = self.source(x as f32, y as f32, s, t);
+                if let Some(v) = self.sample(sx, sy) {
+                    sum += (now.px[y * now.w + x] - v - offset).abs();
+                    inside += 1;
+                }
+                n += 1;
+            }
+        }
+        if inside * 2 < n {
+            return f32::MAX;
+        }
+        sum / inside as f32 + 2.0 * (n - inside) as f32 / n as f32
+    }
+
+    /// The zoom and pan that best map this picture onto `now` (zoom up to `max_zoom` either
+    /// way, pan up to a tenth of the width), and what is left once aligned.
+    pub fn compare(&self, now: &Thumb, max_zoom: f32) -> Change {
+        if (self.w, self.h) != (now.w, now.h) || self.px.is_empty() {
+            return Change {
+                zoom: 1.0,
+                pan: 0.0,
+                revealed: 1.0,
+                residual: 255.0,
+            };
+        }
+        // Coarse: zoom in 2% steps and pan in whole pixels on the quarter-size thumbnails
+        // (4 pixels here); then around the best in 0.5% and half-pixel steps at half size, and in 0.2%
+        // and quarter-pixel steps at full size.
+        let zooms = (max_zoom.max(0.0) + 1.0).ln();
+        let kmax = (zooms / 0.02).ceil() as i32;
+        let (hb, hn) = (self.half(), now.half());
+        let (qb, qn) = (hb.half(), hn.half());
+        let pan = (qb.w as f32 / 20.0).ceil() as i32;
+        let mut best = (f32::MAX, 1.0f32, [0f32; 2]);
+        for k in -kmax..=kmax {
+            let s = (k as f32 * 0.02).exp();
+            for ty in -pan..=pan {
+                for tx in -pan..=pan {
+                    let c = qb.cost(&qn, s, [tx as f32, ty as f32], 1);
+                    if c < best.0 {
+                        best = (c, s, [2.0 * tx as f32, 2.0 * ty as f32]);
+                    }
+                }
+            }
+        }
+        let (_, s0, t0) = best;
+        best = (hb.cost(&hn, s0, t0, 1), s0, t0);
+        for k in -2..=2 {
+            let s = s0 * (k as f32 * 0.005).exp();
+            for dy in -2..=2 {
+                for dx in -2..=2 {
+                    let t = [t0[0] + dx as f32 * 0.5, t0[1] + dy as f32 * 0.5];
+                    let c = hb.cost(&hn, s, t, 1);
+                    if c < best.0 {
+                        best = (c, s, t);
+                    }
+                }
+            }
+        }
+        // Last, at full size in quarter-pixel and 0.2% steps.
+        let (_, s1, t1) = best;
+        let t1 = [2.0 * t1[0], 2.0 * t1[1]];
+        best = (self.cost(now, s1, t1, 2), s1, t1);
+        for k in -2..=2 {
+            let s = s1 * (k as f32 * 0.002).exp();
+            for dy in -2..=2 {
+                for dx in -2..=2 {
+                    let t = [t1[0] + dx as f32 * 0.25, t1[1] + dy as f32 * 0.25];
+                    let c = self.cost(now, s, t, 2);
+                    if c < best.0 {
+                        best = (c, s, t);
+                    }
+                }
+            }
+        }
+        let (_, s, t) = best;
+        self.residual(now, s, t)
+    }
+
+    /// The [`Change`] of `now` under the warp (s, t).
+    fn residual(&self, now: &Thumb, s: f32, t: [f32; 2]) -> Change {
+        let offset = now.mean - self.mean;
+        let (bw, bh) = (now.w.div_ceil(BLOCK), now.h.div_ceil(BLOCK));
+        let mut blocks = vec![(0f32, 0usize); bw * bh];
+        let mut outside = 0usize;
+        for y in 0..now.h {
+            for x in 0..now.w {
+                let (sx, sy) = self.source(x as f32, y as f32, s, t);
+                match self.sample(sx, sy) {
+                    Some(v) => {
+                        // An edge a fraction of a pixel off differs by its gradient times the
+                        // offset: forgive half a pixel's worth, so only new content counts.
+                        let gx = self.sample(sx + 0.5, sy).zip(self.sample(sx - 0.5, sy));
+                        let gy = self.sample(sx, sy + 0.5).zip(self.sample(sx, sy - 0.5));
+                        let g = gx.map_or(0.0, |(a, b)| (a - b).abs())
+                            + gy.map_or(0.0, |(a, b)| (a - b).abs());
+                        let d = (now.px[y * now.w + x] - v - offset).abs();
+                        let b = &mut blocks[(y / BLOCK) * bw + x / BLOCK];
+                        b.0 += (d - 0.5 * g).max(0.0);
+                        b.1 += 1;
+                    }
+                    None => outside += 1,
+                }
+            }
+        }
+        let residual = blocks
+            .iter()
+            .filter(|b| b.1 * 2 >= BLOCK * BLOCK)
+            .map(|b| b.0 / b.1 as f32)
+            .fold(0f32, f32::max);
+        Change {
+            zoom: s,
+            pan: (t[0].powi(2) + t[1].powi(2)).sqrt() / now.w as f32,
+            revealed: outside as f32 / (now.w * now.h).max(1) as f32,
+            residual,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Rgb;
+
+    /// A textured 640x360 picture: smooth gradients and a few hard-edged blobs.
+    fn scene() -> RgbImage {
+        RgbImage::from_fn(640, 360, |x, y| {
+            let (fx, fy) = (x as f32, y as f32);
+            let v = 128.0 + 60.0 * (fx / 37.0).sin() * (fy / 23.0).cos() + 30.0 * (fx / 91.0).cos();
+            let blob = ((x / 80) + (y / 60)) % 3 == 0;
+            let v = if blob { v * 0.6 } else { v };
+            Rgb([v as u8, (v * 0.9) as u8, (255.0 - v) as u8])
+        })
+    }
+
+    /// `img` zoomed by `s` about its centre and shifted by `dx` pixels (bilinear).
+    fn warp(img: &RgbImage, s: f32, dx: f32) -> RgbImage {
+        let (w, h) = img.dimensions();
+        let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+        RgbImage::from_fn(w, h, |x, y| {
+            let sx = (cx + (x as f32 - cx) / s + dx).clamp(0.0, (w - 1) as f32);
+            let sy = (cy + (y as f32 - cy) / s).clamp(0.0, (h - 1) as f32);
+            *img.get_pixel(sx.round() as u32, sy.round() as u32)
+        })
+    }
+
+    #[test]
+    fn the_same_picture_has_not_changed() {
+        let a = Thumb::of(&scene());
+        let c = a.compare(&a, 0.1);
+        assert!(c.residual < 0.5 && c.revealed == 0.0, "{c:?}");
+    }
+
+    #[test]
+    fn a_zoom_or_a_pan_is_aligned_away() {
+        let img = scene();
+        let a = Thumb::of(&img);
+        for (s, dx) in [
+            (1.06f32, 0.0f32),
+            (1.0 / 1.06, 0.0),
+            (1.0, 24.0),
+            (1.04, -16.0),
+        ] {
+            let c = a.compare(&Thumb::of(&warp(&img, s, dx)), 0.1);
+            assert!((c.zoom / s - 1.0).abs() < 0.01, "{s} {dx}: {c:?}");
+            assert!(c.residual < 12.0, "{s} {dx}: {c:?}");
+        }
+        // Pulled out: the border was not in the first picture.
+        let c = a.compare(&Thumb::of(&warp(&img, 1.0 / 1.06, 0.0)), 0.1);
+        assert!(c.revealed > 0.08 && c.revealed < 0.14, "{c:?}");
+    }
+
+    #[test]
+    fn a_small_new_thing_is_a_change() {
+        let img = scene();
+        let mut later = img.clone();
+        // A 40 x 24 px patch (about 6% of the width), dark on the left, light on the right.
+        for y in 200..224 {
+            for x in 500..540 {
+                let v = if x < 520 { 20 } else { 235 };
+                later.put_pixel(x, y, Rgb([v, v, v]));
+            }
+        }
+        let c = Thumb::of(&img).compare(&Thumb::of(&later), 0.1);
+        assert!(c.residual > 20.0, "{c:?}");
+        let c = Thumb::of(&img).compare(&Thumb::of(&img), 0.1);
+        assert!(c.residual < 1.0, "{c:?}");
+    }
+
+    #[test]
+    fn different_sizes_or_empty_are_all_new() {
+        let a = Thumb::of(&scene());
+        let b = Thumb::of(&RgbImage::new(320, 320));
+        assert_eq!(a.compare(&b, 0.1).revealed, 1.0);
+    }
+}
