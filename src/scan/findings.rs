@@ -507,7 +507,8 @@ pub(super) fn collect(
     spill: Option<Spill>,
 ) -> Result<(Vec<FrameResult>, EvidenceMap), WorkerError> {
     let mut frames: Vec<FrameResult> = Vec::new();
-    // A sample's faces and its reference matches may come from different workers.
+    // One result per sample (its faces and its reference check come from its shot's
+    // worker); merged by frame all the same, should a sample ever be reported twice.
     let mut at: std::collections::HashMap<FrameIndex, usize> = Default::default();
     let mut best = EvidenceMap::new(spill);
     for r in rx {
