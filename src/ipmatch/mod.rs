@@ -442,17 +442,16 @@ impl IpMatcher {
         self.attempts.clear();
         let mut found: Vec<Option<IpMatch>> = vec![None; refs.len()];
         for (ri, r) in refs.iter().enumerate().filter(|_| cfg.whole_frame) {
-            let o = verify(r, &set, &cfg, cfg.min_inliers, (fw, fh));
-            self.attempts.push(Attempt {
-                reference: ri,
-                stage: Stage::Keypoints,
-                inliers: o.inliers,
-                accepted: o.verified.is_some(),
-                bbox: o.bbox,
-                cosine: None,
-            });
-            found[ri] = o
-                .verified
+            found[ri] = self
+                .attempt(
+                    r,
+                    ri,
+                    &set,
+                    cfg.min_inliers,
+                    Stage::Keypoints,
+                    None,
+                    (fw, fh),
+                )
                 .map(|v| into_match(v, ri, Stage::Keypoints, None, fw, fh));
         }
         let missing = refs
@@ -493,30 +492,39 @@ impl IpMatcher {
             let Some(r) = refs.get(p.reference) else {
                 continue;
             };
-            let g = grow(p.bbox, &cfg, fw, fh);
-            let set = region_features(&full, g, &cfg);
-            let o = verify(r, &set, &cfg, cfg.tile_min_inliers, (fw, fh));
-            self.attempts.push(Attempt {
-                reference: p.reference,
-                stage: Stage::Followed,
-                inliers: o.inliers,
-                accepted: o.verified.is_some(),
-                bbox: o.bbox,
-                cosine: p.cosine,
-            });
-            if let Some(v) = o.verified {
-                out.push(into_match(
-                    v,
-                    p.reference,
-                    Stage::Followed,
-                    p.cosine,
-                    fw,
-                    fh,
-                ));
+            let set = region_features(&full, grow(p.bbox, &cfg, fw, fh), &cfg);
+            let (min, stage) = (cfg.tile_min_inliers, Stage::Followed);
+            if let Some(v) = self.attempt(r, p.reference, &set, min, stage, p.cosine, (fw, fh)) {
+                out.push(into_match(v, p.reference, stage, p.cosine, fw, fh));
             }
         }
         out.sort_by_key(|m| std::cmp::Reverse(m.inliers));
         Ok(out)
+    }
+
+    /// Verifies reference `r` (index `ri`) against `set` with the accept bar `min_inliers`,
+    /// records the attempt (with the proposing `cosine`, if any) and gives what was verified.
+    #[allow(clippy::too_many_arguments)]
+    fn attempt(
+        &mut self,
+        r: &RefImage,
+        ri: usize,
+        set: &FrameSet,
+        min_inliers: u32,
+        stage: Stage,
+        cosine: Option<f32>,
+        frame: (u32, u32),
+    ) -> Option<Verified> {
+        let o = verify(r, set, &self.config, min_inliers, frame);
+        self.attempts.push(Attempt {
+            reference: ri,
+            stage,
+            inliers: o.inliers,
+            accepted: o.verified.is_some(),
+            bbox: o.bbox,
+            cosine,
+        });
+        o.verified
     }
 
     fn tile_stage(
@@ -594,16 +602,9 @@ impl IpMatcher {
                     }
                     None => continue,
                 };
-                let o = verify(r, &regions[at].1, &cfg, cfg.tile_min_inliers, (fw, fh));
-                self.attempts.push(Attempt {
-                    reference: ri,
-                    stage: Stage::Tile,
-                    inliers: o.inliers,
-                    accepted: o.verified.is_some(),
-                    bbox: o.bbox,
-                    cosine: Some(cos),
-                });
-                if let Some(v) = o.verified {
+                let min = cfg.tile_min_inliers;
+                let set = &regions[at].1;
+                if let Some(v) = self.attempt(r, ri, set, min, Stage::Tile, Some(cos), (fw, fh)) {
                     let best = proposals[ri].first().map(|p| p.0);
                     found[ri] = Some(into_match(v, ri, Stage::Tile, best, fw, fh));
                 }

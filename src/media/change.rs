@@ -125,7 +125,7 @@ impl Thumb {
     }
 
     /// The zoom and pan that best map this picture onto `now` (zoom up to `max_zoom` either
-    /// way, pan up to a tenth of the width), and what is left once aligned.
+    /// way, pan up to a twentieth of the width each way), and what is left once aligned.
     pub fn compare(&self, now: &Thumb, max_zoom: f32) -> Change {
         if (self.w, self.h) != (now.w, now.h) || self.px.is_empty() {
             return Change {
@@ -136,8 +136,7 @@ impl Thumb {
             };
         }
         // Coarse: zoom in 2% steps and pan in whole pixels on the quarter-size thumbnails
-        // (4 pixels here); then around the best in 0.5% and half-pixel steps at half size, and in 0.2%
-        // and quarter-pixel steps at full size.
+        // (4 pixels here); then around the best in 0.5% and half-pixel steps at half size.
         let zooms = (max_zoom.max(0.0) + 1.0).ln();
         let kmax = (zooms / 0.02).ceil() as i32;
         let (hb, hn) = (self.half(), now.half());
@@ -156,37 +155,41 @@ impl Thumb {
             }
         }
         let (_, s0, t0) = best;
-        best = (hb.cost(&hn, s0, t0, 1), s0, t0);
-        for k in -2..=2 {
-            let s = s0 * (k as f32 * 0.005).exp();
-            for dy in -2..=2 {
-                for dx in -2..=2 {
-                    let t = [t0[0] + dx as f32 * 0.5, t0[1] + dy as f32 * 0.5];
-                    let c = hb.cost(&hn, s, t, 1);
-                    if c < best.0 {
-                        best = (c, s, t);
-                    }
-                }
-            }
-        }
+        let (_, s1, t1) = hb.refine(&hn, s0, t0, 0.005, 0.5, 1);
         // Last, at full size in quarter-pixel and 0.2% steps.
-        let (_, s1, t1) = best;
-        let t1 = [2.0 * t1[0], 2.0 * t1[1]];
-        best = (self.cost(now, s1, t1, 2), s1, t1);
-        for k in -2..=2 {
-            let s = s1 * (k as f32 * 0.002).exp();
-            for dy in -2..=2 {
-                for dx in -2..=2 {
-                    let t = [t1[0] + dx as f32 * 0.25, t1[1] + dy as f32 * 0.25];
-                    let c = self.cost(now, s, t, 2);
-                    if c < best.0 {
-                        best = (c, s, t);
-                    }
-                }
-            }
-        }
+        let best = self.refine(now, s1, [2.0 * t1[0], 2.0 * t1[1]], 0.002, 0.25, 2);
         let (_, s, t) = best;
         self.residual(now, s, t)
+    }
+
+    /// The best warp (cost, zoom, shift) within two steps of (s0, t0) either way: zoom in
+    /// `zoom_step` (log) steps, shift in `shift_step` pixels, costed on every `step`-th pixel.
+    fn refine(
+        &self,
+        now: &Thumb,
+        s0: f32,
+        t0: [f32; 2],
+        zoom_step: f32,
+        shift_step: f32,
+        step: usize,
+    ) -> (f32, f32, [f32; 2]) {
+        let mut best = (self.cost(now, s0, t0, step), s0, t0);
+        for k in -2..=2 {
+            let s = s0 * (k as f32 * zoom_step).exp();
+            for dy in -2..=2 {
+                for dx in -2..=2 {
+                    let t = [
+                        t0[0] + dx as f32 * shift_step,
+                        t0[1] + dy as f32 * shift_step,
+                    ];
+                    let c = self.cost(now, s, t, step);
+                    if c < best.0 {
+                        best = (c, s, t);
+                    }
+                }
+            }
+        }
+        best
     }
 
     /// The [`Change`] of `now` under the warp (s, t).

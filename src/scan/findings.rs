@@ -507,9 +507,7 @@ pub(super) fn collect(
     spill: Option<Spill>,
 ) -> Result<(Vec<FrameResult>, EvidenceMap), WorkerError> {
     let mut frames: Vec<FrameResult> = Vec::new();
-    // One result per sample (its faces and its reference check come from its shot's
-    // worker); merged by frame all the same, should a sample ever be reported twice.
-    let mut at: std::collections::HashMap<FrameIndex, usize> = Default::default();
+    // One result per sample: its faces and its reference check come from its shot's worker.
     let mut best = EvidenceMap::new(spill);
     for r in rx {
         let mut f = r?;
@@ -544,19 +542,7 @@ pub(super) fn collect(
                 best.refs.insert(key, (rank, e));
             }
         }
-        match at.get(&f.index) {
-            Some(&i) => {
-                let known = &mut frames[i];
-                known.faces.append(&mut f.faces);
-                known.refs.append(&mut f.refs);
-                known.refs_checked |= f.refs_checked;
-                known.refs_searched |= f.refs_searched;
-            }
-            None => {
-                at.insert(f.index, frames.len());
-                frames.push(f);
-            }
-        }
+        frames.push(f);
     }
     Ok((frames, best))
 }
