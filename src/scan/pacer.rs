@@ -4,14 +4,13 @@
 use crate::media::{self, FrameSink, SampledFrame};
 use crate::timecode::FrameIndex;
 use std::ops::ControlFlow;
-use std::sync::Arc;
 /// A sampled frame on its way to a worker, whether references are matched on it, whether
 /// it is one of its shot's key frames (first and last sample, about one a second), where
 /// `--hard-faces key` runs the whole-frame passes for hard faces, and whether faces are
 /// looked for on the whole tile grid (first and last sample, one every two seconds; the
 /// samples between follow the faces already found).
 pub(super) struct Job {
-    pub(super) frame: Arc<SampledFrame>,
+    pub(super) frame: SampledFrame,
     pub(super) refs: bool,
     pub(super) key: bool,
     pub(super) grid: bool,
@@ -116,7 +115,7 @@ impl RefPacer {
         let key = self.key.choose(&frame, last_of_shot);
         let grid = self.grid.choose(&frame, last_of_shot);
         Job {
-            frame: Arc::new(frame),
+            frame,
             refs,
             key,
             grid,
