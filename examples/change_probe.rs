@@ -7,9 +7,10 @@ fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("usage: BASE LATER..."))?;
     let b = clearshot::media::change::Thumb::of(&image::open(&base)?.to_rgb8());
     for p in args {
+        let img = image::open(&p)?.to_rgb8();
         let t0 = std::time::Instant::now();
-        let n = clearshot::media::change::Thumb::of(&image::open(&p)?.to_rgb8());
-        let c = b.compare(&n, 0.15);
+        let n = clearshot::media::change::Thumb::of(&img);
+        let c = b.compare(&n, 0.12);
         println!(
             "{p}: zoom {:.3} pan {:.3} revealed {:.3} residual {:.1} ({:.1} ms)",
             c.zoom,

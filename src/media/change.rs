@@ -27,12 +27,25 @@ pub struct Change {
     pub zoom: f32,
     /// Pan, as a share of the picture width.
     pub pan: f32,
+    /// Where the centre of `now` lies in `base`, less the centre: shares of its width and
+    /// height (see [`Change::to_later`]).
+    pub shift: [f32; 2],
     /// Share of `now` that `base` did not show (pulled out or panned in).
     pub revealed: f32,
-    /// The largest mean absolute luma difference (0-255) of a block after alignment and a
-    /// global brightness offset, less half a pixel's gradient (edges a fraction of a pixel
+    /// The largest mean absolute luma difference (0-255) of a block after alignment and the
+    /// brightness offset (the median difference where both pictures show the same place), less half a pixel's gradient (edges a fraction of a pixel
     /// off): how much something changed in place.
     pub residual: f32,
+}
+
+impl Change {
+    /// Where a point of `base` (shares of its width and height) lies in `now`.
+    pub fn to_later(&self, p: [f32; 2]) -> [f32; 2] {
+        [
+            0.5 + (p[0] - self.shift[0] - 0.5) * self.zoom,
+            0.5 + (p[1] - self.shift[1] - 0.5) * self.zoom,
+        ]
+    }
 }
 
 impl Thumb {
@@ -131,6 +144,7 @@ impl Thumb {
             return Change {
                 zoom: 1.0,
                 pan: 0.0,
+                shift: [0.0; 2],
                 revealed: 1.0,
                 residual: 255.0,
             };
@@ -145,13 +159,9 @@ impl Thumb {
         let mut best = (f32::MAX, 1.0f32, [0f32; 2]);
         for k in -kmax..=kmax {
             let s = (k as f32 * 0.02).exp();
-            for ty in -pan..=pan {
-                for tx in -pan..=pan {
-                    let c = qb.cost(&qn, s, [tx as f32, ty as f32], 1);
-                    if c < best.0 {
-                        best = (c, s, [2.0 * tx as f32, 2.0 * ty as f32]);
-                    }
-                }
+            let (c, t) = qb.best_shift(&qn, s, pan);
+            if c < best.0 {
+                best = (c, s, [2.0 * t[0] as f32, 2.0 * t[1] as f32]);
             }
         }
         let (_, s0, t0) = best;
@@ -162,8 +172,58 @@ impl Thumb {
         self.residual(now, s, t)
     }
 
-    /// The best warp (cost, zoom, shift) within two steps of (s0, t0) either way: zoom in
-    /// `zoom_step` (log) steps, shift in `shift_step` pixels, costed on every `step`-th pixel.
+    /// The whole-pixel shift (up to `pan` either way) that best maps this picture onto `now`
+    /// zoomed by `s`, and its cost (as [`Thumb::cost`], summed over this picture's pixels):
+    /// `now` is resampled onto this picture's grid once, then every shift is a plain offset.
+    fn best_shift(&self, now: &Thumb, s: f32, pan: i32) -> (f32, [i32; 2]) {
+        let p = pan.max(0) as usize;
+        let (ww, wh) = (self.w + 2 * p, self.h + 2 * p);
+        let (cx, cy) = ((self.w - 1) as f32 / 2.0, (self.h - 1) as f32 / 2.0);
+        // warped[Y][X] = now at the place this picture's pixel (X - p, Y - p) shows when
+        // zoomed by s (NaN outside `now`): pixel X under shift t compares with warped[X - t].
+        let mut warped = vec![f32::NAN; ww * wh];
+        for y in 0..wh {
+            for x in 0..ww {
+                let bx = cx + (x as f32 - p as f32 - cx) * s;
+                let by = cy + (y as f32 - p as f32 - cy) * s;
+                if let Some(v) = now.sample(bx, by) {
+                    warped[y * ww + x] = v;
+                }
+            }
+        }
+        let offset = now.mean - self.mean;
+        let n = self.w * self.h;
+        let mut best = (f32::MAX, [0i32; 2]);
+        for ty in -pan..=pan {
+            for tx in -pan..=pan {
+                let (mut sum, mut inside) = (0f32, 0usize);
+                for y in 0..self.h {
+                    let wy = (y as i32 + p as i32 - ty) as usize;
+                    let wx0 = (p as i32 - tx) as usize;
+                    let row = &warped[wy * ww + wx0..wy * ww + wx0 + self.w];
+                    let base = &self.px[y * self.w..(y + 1) * self.w];
+                    for (w, b) in row.iter().zip(base) {
+                        if !w.is_nan() {
+                            sum += (w - b - offset).abs();
+                            inside += 1;
+                        }
+                    }
+                }
+                if inside * 2 < n {
+                    continue;
+                }
+                let c = sum / inside as f32 + 2.0 * (n - inside) as f32 / n as f32;
+                if c < best.0 {
+                    best = (c, [tx, ty]);
+                }
+            }
+        }
+        best
+    }
+
+    /// The best warp (cost, zoom, shift) near (s0, t0): zoom in `zoom_step` (log) steps up to
+    /// two either way, then shift in `shift_step` pixels up to two either way, twice over;
+    /// costed on every `step`-th pixel.
     fn refine(
         &self,
         now: &Thumb,
@@ -174,17 +234,25 @@ impl Thumb {
         step: usize,
     ) -> (f32, f32, [f32; 2]) {
         let mut best = (self.cost(now, s0, t0, step), s0, t0);
-        for k in -2..=2 {
-            let s = s0 * (k as f32 * zoom_step).exp();
+        for _ in 0..2 {
+            let (s1, t1) = (best.1, best.2);
+            for k in [-2, -1, 1, 2] {
+                let s = s1 * (k as f32 * zoom_step).exp();
+                let c = self.cost(now, s, t1, step);
+                if c < best.0 {
+                    best = (c, s, t1);
+                }
+            }
+            let (s1, t1) = (best.1, best.2);
             for dy in -2..=2 {
                 for dx in -2..=2 {
                     let t = [
-                        t0[0] + dx as f32 * shift_step,
-                        t0[1] + dy as f32 * shift_step,
+                        t1[0] + dx as f32 * shift_step,
+                        t1[1] + dy as f32 * shift_step,
                     ];
-                    let c = self.cost(now, s, t, step);
+                    let c = self.cost(now, s1, t, step);
                     if c < best.0 {
-                        best = (c, s, t);
+                        best = (c, s1, t);
                     }
                 }
             }
@@ -192,44 +260,78 @@ impl Thumb {
         best
     }
 
+    /// The median difference of `now` and this picture warped by (s, t), over the pixels
+    /// both show: their brightness offset. (The whole pictures' means differ as well when
+    /// the camera moves: a push-in fills more of the frame with the subject.)
+    fn offset(&self, now: &Thumb, s: f32, t: [f32; 2]) -> f32 {
+        let mut d = Vec::with_capacity(now.px.len());
+        for y in 0..now.h {
+            for x in 0..now.w {
+                let (sx, sy) = self.source(x as f32, y as f32, s, t);
+                if let Some(v) = self.sample(sx, sy) {
+                    d.push(now.px[y * now.w + x] - v);
+                }
+            }
+        }
+        if d.is_empty() {
+            return now.mean - self.mean;
+        }
+        let mid = d.len() / 2;
+        *d.select_nth_unstable_by(mid, f32::total_cmp).1
+    }
+
     /// The [`Change`] of `now` under the warp (s, t).
     fn residual(&self, now: &Thumb, s: f32, t: [f32; 2]) -> Change {
-        let offset = now.mean - self.mean;
+        let offset = self.offset(now, s, t);
         let (bw, bh) = (now.w.div_ceil(BLOCK), now.h.div_ceil(BLOCK));
-        let mut blocks = vec![(0f32, 0usize); bw * bh];
+        let mut blocks = vec![Block::default(); bw * bh];
         let mut outside = 0usize;
         for y in 0..now.h {
             for x in 0..now.w {
                 let (sx, sy) = self.source(x as f32, y as f32, s, t);
-                match self.sample(sx, sy) {
-                    Some(v) => {
-                        // An edge a fraction of a pixel off differs by its gradient times the
-                        // offset: forgive half a pixel's worth, so only new content counts.
-                        let gx = self.sample(sx + 0.5, sy).zip(self.sample(sx - 0.5, sy));
-                        let gy = self.sample(sx, sy + 0.5).zip(self.sample(sx, sy - 0.5));
-                        let g = gx.map_or(0.0, |(a, b)| (a - b).abs())
-                            + gy.map_or(0.0, |(a, b)| (a - b).abs());
-                        let d = (now.px[y * now.w + x] - v - offset).abs();
-                        let b = &mut blocks[(y / BLOCK) * bw + x / BLOCK];
-                        b.0 += (d - 0.5 * g).max(0.0);
-                        b.1 += 1;
-                    }
-                    None => outside += 1,
-                }
+                let Some(v) = self.sample(sx, sy) else {
+                    outside += 1;
+                    continue;
+                };
+                // An edge a fraction of a pixel off differs by its gradient times the offset:
+                // forgive half a pixel's worth, so only new content counts. Where the
+                // gradient cannot be read (the searched picture's border) nothing is judged.
+                let gx = self.sample(sx + 0.5, sy).zip(self.sample(sx - 0.5, sy));
+                let gy = self.sample(sx, sy + 0.5).zip(self.sample(sx, sy - 0.5));
+                let (Some(gx), Some(gy)) = (gx, gy) else {
+                    continue;
+                };
+                let g = (gx.0 - gx.1).abs() + (gy.0 - gy.1).abs();
+                let b = &mut blocks[(y / BLOCK) * bw + x / BLOCK];
+                let d = (now.px[y * now.w + x] - v - offset).abs();
+                b.sum += (d - 0.5 * g).max(0.0);
+                b.n += 1;
             }
         }
+        let half = BLOCK * BLOCK / 2;
         let residual = blocks
             .iter()
-            .filter(|b| b.1 * 2 >= BLOCK * BLOCK)
-            .map(|b| b.0 / b.1 as f32)
+            .filter(|b| b.n >= half)
+            .map(|b| b.sum / b.n as f32)
             .fold(0f32, f32::max);
         Change {
             zoom: s,
             pan: (t[0].powi(2) + t[1].powi(2)).sqrt() / now.w as f32,
+            shift: [
+                t[0] / (now.w.max(2) - 1) as f32,
+                t[1] / (now.h.max(2) - 1) as f32,
+            ],
             revealed: outside as f32 / (now.w * now.h).max(1) as f32,
             residual,
         }
     }
+}
+
+/// One compared block: the residual summed over the pixels both pictures show.
+#[derive(Debug, Clone, Copy, Default)]
+struct Block {
+    sum: f32,
+    n: usize,
 }
 
 #[cfg(test)]
@@ -279,10 +381,34 @@ mod tests {
             let c = a.compare(&Thumb::of(&warp(&img, s, dx)), 0.1);
             assert!((c.zoom / s - 1.0).abs() < 0.01, "{s} {dx}: {c:?}");
             assert!(c.residual < 12.0, "{s} {dx}: {c:?}");
+            // A point of the first picture lands where the warp put it (`warp` shifts the
+            // source by dx: the later picture shows source x at (x - dx - cx) * s + cx).
+            let [x, _] = c.to_later([0.25, 0.5]);
+            let want = ((160.0 - dx - 320.0) * s + 320.0) / 640.0;
+            assert!((x - want).abs() < 0.01, "{s} {dx}: {x} vs {want}");
         }
         // Pulled out: the border was not in the first picture.
         let c = a.compare(&Thumb::of(&warp(&img, 1.0 / 1.06, 0.0)), 0.1);
         assert!(c.revealed > 0.08 && c.revealed < 0.14, "{c:?}");
+    }
+
+    #[test]
+    fn a_push_in_on_a_subject_before_a_dark_backdrop_is_not_a_change() {
+        // The subject fills more of the picture as the camera pushes in, so the whole
+        // pictures' mean brightness rises by ~25 levels though nothing changed: the offset
+        // must come from where both pictures show the same place.
+        let img = RgbImage::from_fn(640, 360, |x, y| {
+            let inside = (160..480).contains(&x) && (70..290).contains(&y);
+            let v = if inside {
+                170.0 + 40.0 * (x as f32 / 23.0).sin() * (y as f32 / 31.0).cos()
+            } else {
+                20.0 + y as f32 / 36.0
+            };
+            Rgb([v as u8; 3])
+        });
+        let c = Thumb::of(&img).compare(&Thumb::of(&warp(&img, 1.12, 0.0)), 0.15);
+        assert!((c.zoom / 1.12 - 1.0).abs() < 0.01, "{c:?}");
+        assert!(c.residual < 8.0, "{c:?}");
     }
 
     #[test]
