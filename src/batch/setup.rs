@@ -172,3 +172,35 @@ pub fn model_records(m: &ModelSet, with_refs: bool) -> Vec<ModelRecord> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A merge recomputes the key from the header its shards stored as JSON text: every
+    /// recorded setting must read back to the same number (serde_json's default float
+    /// parser is not exact: 0.12f32 recorded as 0.11999999731779099 came back different).
+    #[test]
+    fn the_run_key_survives_the_header_read_back_from_a_journal() {
+        let settings = ScanSettings::default();
+        let today = Date::from_calendar_date(2026, time::Month::December, 2).expect("a date");
+        let opts = settings
+            .options(today, 2)
+            .expect("default settings are valid");
+        let header = RunHeader {
+            version: "0.1.0".into(),
+            models: Vec::new(),
+            gallery: GalleryRecord {
+                path: "g.sqlite".into(),
+                state_sha256: "00".into(),
+                talent: 2,
+                matchable: 2,
+                references: 1,
+            },
+            settings: settings.record(&opts, 0.5, true),
+        };
+        let text = serde_json::to_string(&header).expect("a header serialises");
+        let back: RunHeader = serde_json::from_str(&text).expect("and reads back");
+        assert_eq!(back.key(), header.key());
+    }
+}

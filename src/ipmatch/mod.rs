@@ -376,6 +376,19 @@ pub struct Attempt {
     pub bbox: Option<[f32; 4]>,
     /// The proposing tile's cosine (tile stage).
     pub cosine: Option<f32>,
+    /// The proposing window, frame pixels (tile stage).
+    pub window: Option<[f32; 4]>,
+}
+
+/// A place the learned map proposed for a reference: where a search looked harder.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// Index into the references.
+    pub reference: usize,
+    /// The window (x0, y0, x1, y1), frame pixels.
+    pub window: [f32; 4],
+    /// Its cosine with the reference.
+    pub cosine: f32,
 }
 
 impl IpMatcher {
@@ -405,6 +418,22 @@ impl IpMatcher {
     /// Every verification attempt of the last [`IpMatcher::match_frame`] call.
     pub fn last_attempts(&self) -> &[Attempt] {
         &self.attempts
+    }
+
+    /// The learned proposals the last call verified without finding their reference there
+    /// (what [`IpMatcher::follow`] can look at again once the camera has pushed in).
+    pub fn last_proposals(&self) -> Vec<Proposal> {
+        self.attempts
+            .iter()
+            .filter(|a| a.stage == Stage::Tile && !a.accepted)
+            .filter_map(|a| {
+                Some(Proposal {
+                    reference: a.reference,
+                    window: a.window?,
+                    cosine: a.cosine?,
+                })
+            })
+            .collect()
     }
 
     /// Enrolls a reference with this matcher's settings (and embedder, if any).
@@ -450,6 +479,7 @@ impl IpMatcher {
                     cfg.min_inliers,
                     Stage::Keypoints,
                     None,
+                    None,
                     (fw, fh),
                 )
                 .map(|v| into_match(v, ri, Stage::Keypoints, None, fw, fh));
@@ -468,36 +498,48 @@ impl IpMatcher {
 
     /// Re-verifies each of `previous` (matches of an earlier picture of the same shot) around
     /// where it was: keypoints re-detected in the region the tile stage would use, matched
-    /// against that reference only. What is not verified there is left out. Much cheaper
-    /// than [`IpMatcher::match_frame`]: no whole-frame pass, no learned map, one region and
-    /// one reference per match.
+    /// against that reference only. What is not verified there is left out. Then `proposals`
+    /// (an earlier search's learned proposals that were not verified, mapped into this frame)
+    /// are verified again, as the tile stage does: a reference too small to verify then may
+    /// have grown enough since. Much cheaper than [`IpMatcher::match_frame`]: no whole-frame
+    /// pass, no learned map, a few regions and one reference each.
     pub fn follow(
         &mut self,
         frame: &RgbImage,
         refs: &[RefImage],
         previous: &[IpMatch],
+        proposals: &[Proposal],
     ) -> Result<Vec<IpMatch>, IpError> {
         let (fw, fh) = frame.dimensions();
         if fw < 32 || fh < 32 {
             return Err(IpError::Input(format!("frame {fw}x{fh} is too small")));
         }
         self.attempts.clear();
-        if previous.is_empty() {
+        if previous.is_empty() && proposals.is_empty() {
             return Ok(Vec::new());
         }
         let cfg = self.config.clone();
         let full = Gray::from_rgb(frame);
-        let mut out = Vec::new();
+        let mut found: Vec<Option<IpMatch>> = vec![None; refs.len()];
         for p in previous {
             let Some(r) = refs.get(p.reference) else {
                 continue;
             };
             let set = region_features(&full, grow(p.bbox, &cfg, fw, fh), &cfg);
             let (min, stage) = (cfg.tile_min_inliers, Stage::Followed);
-            if let Some(v) = self.attempt(r, p.reference, &set, min, stage, p.cosine, (fw, fh)) {
-                out.push(into_match(v, p.reference, stage, p.cosine, fw, fh));
+            let at = (fw, fh);
+            if let Some(v) = self.attempt(r, p.reference, &set, min, stage, p.cosine, None, at) {
+                found[p.reference] = Some(into_match(v, p.reference, stage, p.cosine, fw, fh));
             }
         }
+        let wanted: Vec<Proposal> = proposals
+            .iter()
+            .filter(|p| p.reference < refs.len())
+            .filter(|p| previous.iter().all(|m| m.reference != p.reference))
+            .copied()
+            .collect();
+        self.verify_proposals(&full, refs, &wanted, &mut found, (fw, fh));
+        let mut out: Vec<IpMatch> = found.into_iter().flatten().collect();
         out.sort_by_key(|m| std::cmp::Reverse(m.inliers));
         Ok(out)
     }
@@ -513,6 +555,7 @@ impl IpMatcher {
         min_inliers: u32,
         stage: Stage,
         cosine: Option<f32>,
+        window: Option<[f32; 4]>,
         frame: (u32, u32),
     ) -> Option<Verified> {
         let o = verify(r, set, &self.config, min_inliers, frame);
@@ -523,6 +566,7 @@ impl IpMatcher {
             accepted: o.verified.is_some(),
             bbox: o.bbox,
             cosine,
+            window,
         });
         o.verified
     }
@@ -581,36 +625,64 @@ impl IpMatcher {
             }
             proposals[ri] = kept;
         }
-        // Verify round by round (every reference's best proposal first), re-detecting
-        // keypoints in at most `max_regions` regions per frame; a proposal inside a region
-        // already detected reuses it.
-        let mut regions: Vec<([f32; 4], FrameSet)> = Vec::new();
+        // Every reference's best proposal first, then the second bests.
+        let mut order = Vec::new();
         for round in 0..cfg.tile_candidates {
-            for (ri, r) in refs.iter().enumerate() {
-                if found[ri].is_some() {
-                    continue;
-                }
-                let Some(&(cos, rect)) = proposals[ri].get(round) else {
-                    continue;
-                };
-                let at = match regions.iter().position(|(g, _)| contains(g, &rect)) {
-                    Some(i) => i,
-                    None if regions.len() < cfg.max_regions => {
-                        let g = grow(rect, &cfg, fw, fh);
-                        regions.push((g, region_features(full, g, &cfg)));
-                        regions.len() - 1
-                    }
-                    None => continue,
-                };
-                let min = cfg.tile_min_inliers;
-                let set = &regions[at].1;
-                if let Some(v) = self.attempt(r, ri, set, min, Stage::Tile, Some(cos), (fw, fh)) {
-                    let best = proposals[ri].first().map(|p| p.0);
-                    found[ri] = Some(into_match(v, ri, Stage::Tile, best, fw, fh));
+            for (ri, kept) in proposals.iter().enumerate() {
+                if let Some(&(cosine, window)) = kept.get(round) {
+                    order.push(Proposal {
+                        reference: ri,
+                        window,
+                        cosine,
+                    });
                 }
             }
         }
+        self.verify_proposals(full, refs, &order, found, (fw, fh));
         Ok(())
+    }
+
+    /// Verifies `proposals` in order (a reference once found is not tried again), re-detecting
+    /// keypoints in at most `max_regions` regions per frame; a proposal inside a region
+    /// already detected reuses it. A match records the best cosine proposed for its reference.
+    fn verify_proposals(
+        &mut self,
+        full: &Gray,
+        refs: &[RefImage],
+        proposals: &[Proposal],
+        found: &mut [Option<IpMatch>],
+        (fw, fh): (u32, u32),
+    ) {
+        let cfg = self.config.clone();
+        let mut regions: Vec<([f32; 4], FrameSet)> = Vec::new();
+        for p in proposals {
+            let (ri, rect) = (p.reference, p.window);
+            let Some(r) = refs.get(ri) else {
+                continue;
+            };
+            if found[ri].is_some() {
+                continue;
+            }
+            let at = match regions.iter().position(|(g, _)| contains(g, &rect)) {
+                Some(i) => i,
+                None if regions.len() < cfg.max_regions => {
+                    let g = grow(rect, &cfg, fw, fh);
+                    regions.push((g, region_features(full, g, &cfg)));
+                    regions.len() - 1
+                }
+                None => continue,
+            };
+            let (min, cos) = (cfg.tile_min_inliers, Some(p.cosine));
+            let set = &regions[at].1;
+            if let Some(v) = self.attempt(r, ri, set, min, Stage::Tile, cos, Some(rect), (fw, fh)) {
+                let best = proposals
+                    .iter()
+                    .filter(|q| q.reference == ri)
+                    .map(|q| q.cosine)
+                    .fold(None, |m: Option<f32>, c| Some(m.map_or(c, |m| m.max(c))));
+                found[ri] = Some(into_match(v, ri, Stage::Tile, best, fw, fh));
+            }
+        }
     }
 }
 

@@ -3,16 +3,22 @@
 //! searched picture did not (`media::change`: the camera's zoom and pan aligned away, then
 //! block by block), or the camera moved further than the gate allows.
 
-use crate::ipmatch::IpMatch;
+use crate::ipmatch::{IpMatch, Proposal};
 use crate::media::change::{Change, Thumb};
 use serde::{Deserialize, Serialize};
 
 /// When a reference check searches again (`scan --ref-search changed`, the default).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RefGate {
-    /// Zoom either way since the last search beyond which the shot is searched again (what
-    /// was too small to find may have grown).
+    /// Push-in since the shot was last looked at beyond which what its last search proposed
+    /// is verified again where it is now (what was too small to verify may have grown).
     pub max_zoom: f32,
+    /// Push-in since the last search beyond which the shot is searched again (measured with
+    /// `examples/regrow_probe.rs`: up to 12% the proposals find about what a new search
+    /// finds, beyond it clearly less). A pull-out shows nothing bigger: only what it
+    /// reveals counts.
+    #[serde(default = "default_max_push")]
+    pub max_push: f32,
     /// Share of the picture not shown at the last search (pulled out, panned) beyond which
     /// the shot is searched again.
     pub max_revealed: f32,
@@ -25,10 +31,15 @@ pub struct RefGate {
     pub max_follows: u32,
 }
 
+fn default_max_push() -> f32 {
+    0.12
+}
+
 impl Default for RefGate {
     fn default() -> Self {
         Self {
             max_zoom: 0.06,
+            max_push: default_max_push(),
             max_revealed: 0.10,
             max_residual: 12.0,
             max_follows: 8,
@@ -36,18 +47,42 @@ impl Default for RefGate {
     }
 }
 
+/// What a check of a shot needs, judged from its [`Change`] since the shot's last search.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// Nothing the search did not see: re-verify what it found.
+    Same,
+    /// Pushed in past `max_zoom` since the last look, nothing else: re-verify what it found
+    /// and what it proposed.
+    Grown,
+    /// Something new: search.
+    New,
+}
+
 impl RefGate {
-    /// True when `c` shows nothing the searched picture did not.
-    pub fn unchanged(&self, c: &Change) -> bool {
-        (c.zoom.ln().abs() <= (1.0 + self.max_zoom).ln())
-            && c.revealed <= self.max_revealed
-            && c.residual <= self.max_residual
+    /// The verdict on `c`, when the shot was last looked at (searched, or its proposals
+    /// verified again) at zoom `seen` relative to the search.
+    pub fn judge(&self, c: &Change, seen: f32) -> Verdict {
+        let new = c.residual > self.max_residual
+            || c.revealed > self.max_revealed
+            || c.zoom > 1.0 + self.max_push;
+        if new {
+            Verdict::New
+        } else if c.zoom > seen * (1.0 + self.max_zoom) {
+            Verdict::Grown
+        } else {
+            Verdict::Same
+        }
     }
 
     /// Rejects settings that cannot work.
     pub fn validate(&self) -> Result<(), String> {
         let ok = |v: f32, hi: f32| v.is_finite() && (0.0..=hi).contains(&v);
-        if !ok(self.max_zoom, 1.0) || !ok(self.max_revealed, 1.0) || !ok(self.max_residual, 255.0) {
+        if !ok(self.max_zoom, 1.0)
+            || !ok(self.max_push, 1.0)
+            || !ok(self.max_revealed, 1.0)
+            || !ok(self.max_residual, 255.0)
+        {
             return Err(format!("reference gate out of range: {self:?}"));
         }
         Ok(())
@@ -59,8 +94,9 @@ impl RefGate {
 pub(super) enum RefStep {
     /// Search the whole frame for every reference.
     Search,
-    /// Re-verify these matches of the shot's last search where they were.
-    Follow(Vec<IpMatch>),
+    /// Re-verify these matches of the shot's last search where they are, and these of its
+    /// proposals (mapped into this picture; none unless the camera pushed in).
+    Follow(Vec<IpMatch>, Vec<Proposal>),
 }
 
 /// A worker's memory of the last searched picture of its shot.
@@ -72,7 +108,15 @@ pub(super) struct RefMemory {
 struct Base {
     shot: usize,
     thumb: Thumb,
+    /// The searched frame's size (the proposals' pixels).
+    size: (u32, u32),
     found: Vec<IpMatch>,
+    /// What the search proposed and did not verify, in its frame's pixels.
+    proposals: Vec<Proposal>,
+    /// Zoom (relative to the search) when the proposals were last verified.
+    seen: f32,
+    /// The zoom of a pending [`Verdict::Grown`] follow.
+    growing: Option<f32>,
     /// Checks since, all follows.
     follows: u32,
 }
@@ -81,7 +125,7 @@ impl RefMemory {
     /// What the check of `img` (a sample of `shot`) does, and its thumbnail for
     /// [`RefMemory::searched`]. Without a gate every check searches.
     pub(super) fn step(
-        &self,
+        &mut self,
         shot: usize,
         img: &image::RgbImage,
         gate: Option<&RefGate>,
@@ -90,41 +134,90 @@ impl RefMemory {
             return (RefStep::Search, None);
         };
         let thumb = Thumb::of(img);
-        let step = match &self.base {
-            Some(b)
-                if b.shot == shot
-                    && b.follows < gate.max_follows
-                    && gate.unchanged(&b.thumb.compare(&thumb, gate.max_zoom)) =>
-            {
-                RefStep::Follow(b.found.clone())
+        let step = match self.base.as_mut() {
+            Some(b) if b.shot == shot && b.follows < gate.max_follows => {
+                let c = b.thumb.compare(&thumb, gate.max_push.max(gate.max_zoom));
+                match gate.judge(&c, b.seen) {
+                    Verdict::New => RefStep::Search,
+                    Verdict::Same => {
+                        b.growing = None;
+                        RefStep::Follow(b.found.clone(), Vec::new())
+                    }
+                    Verdict::Grown => {
+                        b.growing = Some(c.zoom);
+                        let now = img.dimensions();
+                        let moved = b
+                            .proposals
+                            .iter()
+                            .filter(|p| b.found.iter().all(|m| m.reference != p.reference))
+                            .filter_map(|p| map_window(p, &c, b.size, now))
+                            .collect();
+                        RefStep::Follow(b.found.clone(), moved)
+                    }
+                }
             }
             _ => RefStep::Search,
         };
         (step, Some(thumb))
     }
 
-    /// A search of `shot` found `found` on the picture of `thumb`.
-    pub(super) fn searched(&mut self, shot: usize, thumb: Option<Thumb>, found: &[IpMatch]) {
+    /// A search of `shot`, on a frame of `size`, found `found` and verified `proposals`
+    /// without finding their reference, on the picture of `thumb`.
+    pub(super) fn searched(
+        &mut self,
+        shot: usize,
+        size: (u32, u32),
+        thumb: Option<Thumb>,
+        found: &[IpMatch],
+        proposals: Vec<Proposal>,
+    ) {
         self.base = thumb.map(|thumb| Base {
             shot,
             thumb,
+            size,
             found: found.to_vec(),
+            proposals,
+            seen: 1.0,
+            growing: None,
             follows: 0,
         });
     }
 
     /// A follow re-found `found`: later follows look where they are now (a reference the
-    /// follow lost keeps its last place).
+    /// follow lost keeps its last place; one its proposals found is followed from now on).
     pub(super) fn followed(&mut self, found: &[IpMatch]) {
         if let Some(b) = self.base.as_mut() {
             b.follows += 1;
+            if let Some(z) = b.growing.take() {
+                b.seen = z;
+            }
             for f in found {
-                if let Some(old) = b.found.iter_mut().find(|o| o.reference == f.reference) {
-                    *old = f.clone();
+                match b.found.iter_mut().find(|o| o.reference == f.reference) {
+                    Some(old) => *old = f.clone(),
+                    None => b.found.push(f.clone()),
                 }
             }
         }
     }
+}
+
+/// A proposal of a frame of `size` moved by the camera change `c` into a frame of `now`,
+/// clipped to it; None when less than half of it is still in view.
+fn map_window(p: &Proposal, c: &Change, size: (u32, u32), now: (u32, u32)) -> Option<Proposal> {
+    let (sw, sh) = (size.0.max(1) as f32, size.1.max(1) as f32);
+    let (nw, nh) = (now.0 as f32, now.1 as f32);
+    let r = p.window;
+    let a = c.to_later([r[0] / sw, r[1] / sh]);
+    let b = c.to_later([r[2] / sw, r[3] / sh]);
+    let full = (b[0] - a[0]) * nw * (b[1] - a[1]) * nh;
+    let window = [
+        (a[0] * nw).clamp(0.0, nw),
+        (a[1] * nh).clamp(0.0, nh),
+        (b[0] * nw).clamp(0.0, nw),
+        (b[1] * nh).clamp(0.0, nh),
+    ];
+    let kept = (window[2] - window[0]) * (window[3] - window[1]);
+    (full > 0.0 && kept * 2.0 >= full).then_some(Proposal { window, ..*p })
 }
 
 #[cfg(test)]
@@ -139,16 +232,34 @@ mod tests {
         })
     }
 
+    /// `scene(0)` pushed in by `s` about its centre.
+    fn pushed(s: f32) -> RgbImage {
+        let img = scene(0);
+        RgbImage::from_fn(480, 270, |x, y| {
+            let sx = (240.0 + (x as f32 - 240.0) / s).round() as u32;
+            let sy = (135.0 + (y as f32 - 135.0) / s).round() as u32;
+            *img.get_pixel(sx.min(479), sy.min(269))
+        })
+    }
+
+    fn proposal(reference: usize) -> Proposal {
+        Proposal {
+            reference,
+            window: [300.0, 60.0, 360.0, 120.0],
+            cosine: 0.4,
+        }
+    }
+
     #[test]
     fn a_shot_is_searched_first_then_followed_until_something_new_shows() {
         let gate = RefGate::default();
         let mut m = RefMemory::default();
         let (step, thumb) = m.step(0, &scene(0), Some(&gate));
         assert_eq!(step, RefStep::Search);
-        m.searched(0, thumb, &[]);
-        // The same picture, a little panned: nothing new.
+        m.searched(0, (480, 270), thumb, &[], vec![proposal(3)]);
+        // The same picture, a little panned: nothing new, and nothing grew.
         let (step, _) = m.step(0, &scene(4), Some(&gate));
-        assert_eq!(step, RefStep::Follow(Vec::new()));
+        assert_eq!(step, RefStep::Follow(Vec::new(), Vec::new()));
         // Something appears.
         let mut later = scene(4);
         for y in 100..140 {
@@ -168,10 +279,78 @@ mod tests {
     }
 
     #[test]
+    fn a_push_in_verifies_the_proposals_again_then_searches() {
+        let gate = RefGate::default();
+        let mut m = RefMemory::default();
+        let (_, thumb) = m.step(0, &scene(0), Some(&gate));
+        m.searched(0, (480, 270), thumb, &[], vec![proposal(3)]);
+        // 3%: the same picture.
+        assert_eq!(
+            m.step(0, &pushed(1.03), Some(&gate)).0,
+            RefStep::Follow(Vec::new(), Vec::new())
+        );
+        m.followed(&[]);
+        // 8%: grown; the proposal is looked at again where the push-in moved it (away from
+        // the centre, and larger).
+        let RefStep::Follow(_, moved) = m.step(0, &pushed(1.08), Some(&gate)).0 else {
+            panic!("a push-in of 8% is no search");
+        };
+        let [p] = moved.as_slice() else {
+            panic!("{moved:?}");
+        };
+        let want = [240.0 + 60.0 * 1.08, 135.0 - 75.0 * 1.08];
+        assert!((p.window[0] - want[0]).abs() < 6.0, "{p:?}");
+        assert!((p.window[1] - want[1]).abs() < 6.0, "{p:?}");
+        assert!(p.window[2] - p.window[0] > 60.0, "{p:?}");
+        m.followed(&[]);
+        // 10%: within 6% of the last look, so no proposals again.
+        assert_eq!(
+            m.step(0, &pushed(1.10), Some(&gate)).0,
+            RefStep::Follow(Vec::new(), Vec::new())
+        );
+        m.followed(&[]);
+        // 15%: past `max_push` since the search.
+        assert_eq!(m.step(0, &pushed(1.15), Some(&gate)).0, RefStep::Search);
+    }
+
+    #[test]
+    fn a_reference_found_by_its_proposal_is_followed_from_then_on() {
+        let gate = RefGate::default();
+        let mut m = RefMemory::default();
+        let (_, thumb) = m.step(0, &scene(0), Some(&gate));
+        m.searched(0, (480, 270), thumb, &[], vec![proposal(3)]);
+        let RefStep::Follow(_, moved) = m.step(0, &pushed(1.08), Some(&gate)).0 else {
+            panic!("no search expected");
+        };
+        let hit = IpMatch {
+            reference: 3,
+            corners: [[300.0, 40.0], [370.0, 40.0], [370.0, 110.0], [300.0, 110.0]],
+            bbox: moved[0].window,
+            inliers: 12,
+            score: 0.6,
+            frame_share: 0.03,
+            stage: crate::ipmatch::Stage::Tile,
+            cosine: Some(0.4),
+        };
+        m.followed(std::slice::from_ref(&hit));
+        // Pushed in further (but within 6% of the last look): the hit is followed, and its
+        // proposal is not looked at again.
+        assert_eq!(
+            m.step(0, &pushed(1.11), Some(&gate)).0,
+            RefStep::Follow(vec![hit], Vec::new())
+        );
+    }
+
+    #[test]
     fn gate_settings_are_checked() {
         assert!(RefGate::default().validate().is_ok());
         let bad = RefGate {
             max_zoom: f32::NAN,
+            ..RefGate::default()
+        };
+        assert!(bad.validate().is_err());
+        let bad = RefGate {
+            max_push: -0.1,
             ..RefGate::default()
         };
         assert!(bad.validate().is_err());

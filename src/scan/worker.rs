@@ -146,12 +146,15 @@ impl Worker {
         let (found, searched) = match step {
             super::refgate::RefStep::Search => {
                 let found = stages::time(Stage::References, || m.match_frame(img, &refs.images))?;
-                self.refs_seen.searched(sample.shot, thumb, &found);
+                let proposals = m.last_proposals();
+                self.refs_seen
+                    .searched(sample.shot, img.dimensions(), thumb, &found, proposals);
                 (found, true)
             }
-            super::refgate::RefStep::Follow(previous) => {
-                let found =
-                    stages::time(Stage::References, || m.follow(img, &refs.images, &previous))?;
+            super::refgate::RefStep::Follow(previous, proposals) => {
+                let found = stages::time(Stage::References, || {
+                    m.follow(img, &refs.images, &previous, &proposals)
+                })?;
                 self.refs_seen.followed(&found);
                 (found, false)
             }

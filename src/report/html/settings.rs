@@ -209,7 +209,8 @@ fn references(s: &Value) -> String {
             " Each shot was searched in full on its first check, and again whenever its \
              picture showed something the last search had not (a camera move alone is not \
              new) or after {} checks without; the checks between re-verified what had been \
-             found, where it was.",
+             found, where it was, and after a push-in what the search had proposed but not \
+             verified (something too small then may have grown).",
             g.get("max_follows").and_then(Value::as_u64).unwrap_or(0)
         ),
     };
@@ -247,8 +248,8 @@ mod tests {
             "hard_faces": "regions", "keep_all_scores": false, "max_pixels": 200000000u64,
             "min_per_shot": 3, "range": null, "ref_rate": 1.0,
             "reference_matcher": {"min_inliers": 8, "tile_windows": [[2, 2], [3, 3]]},
-            "reference_gate": {"max_zoom": 0.06, "max_revealed": 0.1, "max_residual": 12.0,
-                               "max_follows": 8},
+            "reference_gate": {"max_zoom": 0.06, "max_push": 0.12, "max_revealed": 0.1,
+                               "max_residual": 12.0, "max_follows": 8},
             "references": true, "review_limit": 0.6000000238418579, "sample_rate": 2.0,
             "seq_rate": {"den": 1, "num": 24}, "threshold": 0.5, "tile": 640
         })
