@@ -2,7 +2,7 @@
 //! overridden, plus timing: `cargo run --release --example ip_eval -- LABELS [--no-tiles]
 //! [--limit N] [--timing NREFS] [--set field=json]...`
 
-use clearshot::ipmatch::{embed::IpEmbedder, eval, IpMatcher, MatchConfig};
+use clearshot::references::{embed::IpEmbedder, eval, IpMatcher, MatchConfig};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -120,7 +120,7 @@ fn time_refs(labels: &Path, matcher: &mut IpMatcher, n: usize) -> anyhow::Result
 }
 
 fn diag_tiles(labels: &Path, matcher: &mut IpMatcher, limit: usize) -> anyhow::Result<()> {
-    use clearshot::ipmatch::embed;
+    use clearshot::references::embed;
     let dir = labels.parent().unwrap_or(Path::new("."));
     let l: eval::Labels = serde_json::from_str(&std::fs::read_to_string(labels)?)?;
     let mut refs = Vec::new();
@@ -190,7 +190,7 @@ fn diag_tiles(labels: &Path, matcher: &mut IpMatcher, limit: usize) -> anyhow::R
 }
 
 fn bench_orb(labels: &Path) -> anyhow::Result<()> {
-    use clearshot::ipmatch::{correspond, gray::Gray, orb};
+    use clearshot::references::{correspond, gray::Gray, orb};
     let dir = labels.parent().unwrap_or(Path::new("."));
     let mut tot = [0f64; 4];
     let mut nf = 0;

@@ -6,7 +6,7 @@
 //! inset scene is searched with the thorough matcher, then pushed in about its centre (a crop
 //! scaled back up: softer than a camera's push-in, which resolves more detail) and searched
 //! again in full, and followed with the first search's matches and proposals mapped.
-use clearshot::ipmatch::{embed::IpEmbedder, eval::Labels, IpMatch, IpMatcher, MatchConfig};
+use clearshot::references::{embed::IpEmbedder, eval::Labels, IpMatch, IpMatcher, MatchConfig};
 use image::RgbImage;
 use std::path::{Path, PathBuf};
 

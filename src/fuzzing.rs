@@ -259,7 +259,7 @@ fn gallery_records(g: &Gallery) -> usize {
         }
     }
     let _ = g.references(None);
-    if let Ok(refs) = g.references(Some(crate::ipmatch::REF_FORMAT)) {
+    if let Ok(refs) = g.references(Some(crate::references::REF_FORMAT)) {
         for r in &refs {
             let _ = crate::policy::reference(&r.record, &[]);
         }

@@ -6,10 +6,10 @@ use clearshot::approvals::Approvals;
 use clearshot::batch::{self, events::JsonLines, settings::ScanSettings, BatchConfig, RunInfo};
 use clearshot::enroll;
 use clearshot::face::detect::HardFaces;
-use clearshot::ipmatch::MatchConfig;
 use clearshot::media;
 use clearshot::models;
 use clearshot::policy::Severity;
+use clearshot::references::MatchConfig;
 use clearshot::report::{self, ScanReport};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -585,7 +585,7 @@ fn eval_refs(
     let mut matchers = (0..cores)
         .map(|_| enroll::ip_matcher(models_dir, config.clone()))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut summary = clearshot::ipmatch::eval::run(labels, &mut matchers, 0)?;
+    let mut summary = clearshot::references::eval::run(labels, &mut matchers, 0)?;
     if !details {
         summary.missed_details.clear();
     }

@@ -4,8 +4,8 @@
 //! (`--jobs`, `--workers`) is not among them: it never changes a result.
 
 use crate::face::detect::HardFaces;
-use crate::ipmatch::MatchConfig;
 use crate::media::SamplingOptions;
+use crate::references::MatchConfig;
 use crate::scan::ScanOptions;
 use crate::timecode::FrameRate;
 use serde::{Deserialize, Serialize};

@@ -94,7 +94,7 @@ impl ScanSetup {
                 unusable.join(", ")
             ));
         }
-        let (refs, stale) = RefSet::new(gallery.references(Some(crate::ipmatch::REF_FORMAT))?);
+        let (refs, stale) = RefSet::new(gallery.references(Some(crate::references::REF_FORMAT))?);
         if !stale.is_empty() {
             warnings.push(format!(
                 "references enrolled by an older matcher, re-enroll to match: {}",

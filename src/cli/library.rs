@@ -4,7 +4,7 @@ use super::args::{GalleryCmd, RefsCmd};
 use anyhow::Result;
 use clearshot::enroll;
 use clearshot::gallery::{ConsentRecord, Gallery, RefRecord, TalentPoses};
-use clearshot::ipmatch::MatchConfig;
+use clearshot::references::MatchConfig;
 use std::path::Path;
 use std::process::ExitCode;
 

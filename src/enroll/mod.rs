@@ -10,9 +10,9 @@ pub use clip::ClipLimits;
 
 use crate::face::pose::Pose;
 use crate::gallery::{Enrollment, PoseCounts, RefEnrollment};
-use crate::ipmatch::{embed::IpEmbedder, IpMatcher, MatchConfig};
 use crate::media::{self, MediaError};
 use crate::models::{self, ModelSet};
+use crate::references::{embed::IpEmbedder, IpMatcher, MatchConfig};
 use crate::scan::{RefSet, ScanOptions, Scanner};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -35,7 +35,7 @@ pub enum EnrollError {
         /// The image.
         path: PathBuf,
         /// Cause.
-        source: crate::ipmatch::IpError,
+        source: crate::references::IpError,
     },
     /// The picture cannot be read (or is over the pixel limit).
     #[error(transparent)]
@@ -242,7 +242,7 @@ pub fn reference_images(
                 source,
             })?;
         out.push(RefEnrollment {
-            format: crate::ipmatch::REF_FORMAT,
+            format: crate::references::REF_FORMAT,
             data: r.to_bytes(),
             image_name: file_name(p),
             image_sha256: sha256(p)?,

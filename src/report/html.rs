@@ -559,9 +559,9 @@ fn rights(out: &mut Page, x: &Finding) {
             r.inliers,
             r.cosine.map_or_else(String::new, |c| format!(", cosine {c:.2}")),
             match r.stage {
-                crate::ipmatch::Stage::Keypoints => "keypoints on the whole frame",
-                crate::ipmatch::Stage::Tile => "learned tile proposal, keypoints inside it",
-                crate::ipmatch::Stage::Followed => {
+                crate::references::Stage::Keypoints => "keypoints on the whole frame",
+                crate::references::Stage::Tile => "learned tile proposal, keypoints inside it",
+                crate::references::Stage::Followed => {
                     "keypoints where the shot's last search found it"
                 }
             },

@@ -127,7 +127,7 @@ pub struct RefDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cosine: Option<f32>,
     /// Which stage accepted the best frame (keypoints on the whole frame, or a tile).
-    pub stage: crate::ipmatch::Stage,
+    pub stage: crate::references::Stage,
     /// The reference's corners projected into the best frame (TL, TR, BR, BL), in pixels.
     pub corners: [[f32; 2]; 4],
     /// Share of the frame the region covers on the best frame.

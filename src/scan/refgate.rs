@@ -3,8 +3,8 @@
 //! searched picture did not (`media::change`: the camera's zoom and pan aligned away, then
 //! block by block), or the camera moved further than the gate allows.
 
-use crate::ipmatch::{IpMatch, Proposal};
 use crate::media::change::{Change, Thumb};
+use crate::references::{IpMatch, Proposal};
 use serde::{Deserialize, Serialize};
 
 /// When a reference check searches again (`scan --ref-search changed`, the default).
@@ -329,7 +329,7 @@ mod tests {
             inliers: 12,
             score: 0.6,
             frame_share: 0.03,
-            stage: crate::ipmatch::Stage::Tile,
+            stage: crate::references::Stage::Tile,
             cosine: Some(0.4),
         };
         m.followed(std::slice::from_ref(&hit));

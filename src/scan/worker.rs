@@ -6,9 +6,9 @@ use crate::face::embed::Embedder;
 use crate::face::matching::Matcher;
 use crate::face::track::Observation;
 use crate::gallery::Reference;
-use crate::ipmatch::embed::IpEmbedder;
-use crate::ipmatch::{IpError, IpMatch, IpMatcher, MatchConfig, RefImage};
 use crate::models::ModelSet;
+use crate::references::embed::IpEmbedder;
+use crate::references::{IpError, IpMatch, IpMatcher, MatchConfig, RefImage};
 use crate::runtime::RuntimeError;
 use crate::stages::{self, Stage};
 use crate::timecode::FrameIndex;
@@ -27,7 +27,7 @@ pub struct RefSet {
 
 impl RefSet {
     /// Decodes the enrollment data of each reference (read from the gallery in
-    /// [`crate::ipmatch::REF_FORMAT`]); references without usable data are named in the error
+    /// [`crate::references::REF_FORMAT`]); references without usable data are named in the error
     /// list so the caller can warn (they were enrolled by an older build).
     pub fn new(refs: Vec<Reference>) -> (Self, Vec<String>) {
         let mut images = Vec::new();

@@ -117,7 +117,7 @@ pub fn ratio_filter(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ipmatch::orb::SplitMix64;
+    use crate::references::orb::SplitMix64;
 
     fn random(rng: &mut SplitMix64) -> Descriptor {
         [

@@ -1,5 +1,5 @@
-//! Third-party IP matching: finds an enrolled reference image (logo, artwork, poster,
-//! product photo) inside a video frame and localises it.
+//! Registered references (logos, artwork, posters, product photos): finds an enrolled
+//! reference image inside a video frame and localises it.
 //!
 //! Keypoints find and verify; the learned embedding proposes where to look harder:
 //! 1. ORB-style features ([`orb`]: FAST corners on a pyramid, steered BRIEF) of the whole
@@ -7,11 +7,13 @@
 //!    RANSAC homography ([`homography`]; an affine RANSAC when the homography's projection is
 //!    implausible, as with word marks whose matches lie near a line), plausibility checks on
 //!    the projected quad and a minimum of unique inliers spread over the reference.
-//! 2. With the ONNX image embedder (EfficientNet-Lite0, GeM pooled, [`embed`]), regions whose
-//!    pooled feature-map cosine with a reference not yet found is high are re-examined with
-//!    keypoints at a higher resolution, so small insets get enough features. One model run on
-//!    the whole frame gives the map every window is pooled from (the model's `gem_map`
-//!    output, built in by `scripts/build_ip_model.py` and checked by its parity test).
+//! 2. With the ONNX image embedder (EfficientNet-Lite0, GeM pooled, [`embed`]), windows whose
+//!    pooled feature-map cosine with a reference not yet found is high (`proposals`) are
+//!    re-examined with keypoints at a higher resolution, so small insets get enough features.
+//!    One model run on the whole frame gives the map every window is pooled from (the model's
+//!    `gem_map` output, built in by `scripts/build_ip_model.py` and checked by its parity test).
+//! 3. Later pictures of a shot can be followed instead of searched ([`IpMatcher::follow`]):
+//!    what was found, and what was proposed but not verified, is verified again where it is.
 //!
 //! Measured with `clearshot eval-refs` on `scripts/make_ip_eval.py`'s set (seed 1: 10
 //! references, 60 insets at 10-40% of the width rotated up to 15 degrees with perspective and
@@ -19,22 +21,27 @@
 //! full-frame 10/10, 0 false alarms, ~320-440 ms per 1280x720 scene on one core. On the
 //! held-out seed-2 set, never tuned on: insets 58/60, full-frame 10/10, 0 false alarms. In a
 //! scan, matching runs on at most `ScanOptions::ref_per_second` samples a second plus each
-//! shot's first and last (`scan::pacer`'s `RefPacer`). Every match carries the projected corners of the reference's
-//! opaque area, its bounding box, the verified inlier count and a score. Enrollment data
-//! ([`RefImage`]) is serialisable; a flat image (nothing but its outline) is refused.
+//! shot's first and last (`scan::pacer`'s `RefPacer`). Every match carries the projected
+//! corners of the reference's opaque area, its bounding box, the verified inlier count and a
+//! score. Enrollment data ([`RefImage`], `enroll`) is serialisable; a flat image (nothing but
+//! its outline) is refused.
 
 pub mod correspond;
 pub mod embed;
+mod enroll;
 pub mod eval;
 pub mod gray;
 pub mod homography;
 pub mod orb;
+mod proposals;
 pub mod verify;
 
-use embed::{Embedding, IpEmbedder};
+pub use enroll::{RefImage, REF_FORMAT};
+
+use embed::IpEmbedder;
 use gray::Gray;
-use image::{DynamicImage, RgbImage, RgbaImage};
-use orb::{Features, OrbParams};
+use image::{DynamicImage, RgbImage};
+use orb::OrbParams;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use verify::{bbox_of, verify, FrameSet, Verified};
@@ -178,143 +185,6 @@ impl MatchConfig {
             tile_map_side: 720,
             ..Self::default()
         }
-    }
-}
-
-/// Format version of [`RefImage`] bytes; bump when features or the pattern change.
-pub const REF_FORMAT: u32 = 2;
-
-/// An enrolled reference: its local features and (optionally) its learned embedding.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RefImage {
-    /// Format version ([`REF_FORMAT`]).
-    pub format: u32,
-    /// Name given at enrollment.
-    pub name: String,
-    /// Original width in pixels.
-    pub width: u32,
-    /// Original height in pixels.
-    pub height: u32,
-    /// Bounding box (x0, y0, x1, y1) of the opaque pixels, in reference pixels: the part
-    /// whose corners are projected into the frame.
-    pub opaque_box: [f32; 4],
-    /// Features, keypoint coordinates in reference pixels.
-    pub features: Features,
-    /// Learned embedding of the opaque part, when an embedder was given.
-    pub embedding: Option<Embedding>,
-}
-
-impl RefImage {
-    /// Enrolls an image (RGBA: only pixels with alpha >= 128 count; RGB: all of it).
-    pub fn enroll(
-        name: &str,
-        image: &DynamicImage,
-        config: &MatchConfig,
-        embedder: Option<&mut IpEmbedder>,
-    ) -> Result<Self, IpError> {
-        let rgba = image.to_rgba8();
-        let bad = |message: &str| IpError::Reference {
-            name: name.to_string(),
-            message: message.to_string(),
-        };
-        let (w, h) = rgba.dimensions();
-        if w < 16 || h < 16 {
-            return Err(bad("image is smaller than 16 x 16"));
-        }
-        let ob = opaque_box(&rgba).ok_or_else(|| bad("image has no opaque pixels"))?;
-        if ob[2] - ob[0] < 16.0 || ob[3] - ob[1] < 16.0 {
-            return Err(bad("opaque part is smaller than 16 x 16"));
-        }
-        let flat = over_grey(&rgba);
-        // Scale so the long side is `ref_side`, pad with grey so features near the edges get
-        // full descriptors, detect only on opaque pixels.
-        let s = config.ref_side as f32 / w.max(h) as f32;
-        let (sw, sh) = (
-            ((w as f32 * s).round() as usize).max(1),
-            ((h as f32 * s).round() as usize).max(1),
-        );
-        const PAD: usize = 20;
-        let g = Gray::from_rgb(&flat).resize(sw, sh);
-        let m = alpha_gray(&rgba).resize(sw, sh);
-        // A flat image has no features of its own, only the false corners of its outline:
-        // refuse it rather than enroll something that matches any rectangle.
-        let (mut n, mut sum, mut sum2) = (0f64, 0f64, 0f64);
-        for (v, a) in g.px.iter().zip(&m.px) {
-            if *a >= 128 {
-                let v = f64::from(*v);
-                n += 1.0;
-                sum += v;
-                sum2 += v * v;
-            }
-        }
-        let spread = if n > 0.0 {
-            (sum2 / n - (sum / n).powi(2)).max(0.0).sqrt()
-        } else {
-            0.0
-        };
-        if spread < 4.0 {
-            return Err(bad("too few distinctive features (flat or tiny image)"));
-        }
-        let (pw, ph) = (sw + 2 * PAD, sh + 2 * PAD);
-        let mut gp = Gray::filled(pw, ph, 128);
-        let mut mp = Gray::filled(pw, ph, 0);
-        for y in 0..sh {
-            let (d, o) = ((y + PAD) * pw + PAD, y * sw);
-            gp.px[d..d + sw].copy_from_slice(&g.px[o..o + sw]);
-            mp.px[d..d + sw].copy_from_slice(&m.px[o..o + sw]);
-        }
-        let params = OrbParams {
-            max_features: config.ref_features,
-            ..OrbParams::default()
-        };
-        let mut features = orb::detect(&gp, Some(&mp), None, &params);
-        for k in &mut features.keypoints {
-            k.x = (k.x - PAD as f32) / s;
-            k.y = (k.y - PAD as f32) / s;
-            k.size /= s;
-        }
-        if features.len() < 4 {
-            return Err(bad("too few distinctive features (flat or tiny image)"));
-        }
-        let embedding = match embedder {
-            Some(e) => Some(e.embed(&embed_input(&flat, ob, 256))?),
-            None => None,
-        };
-        Ok(Self {
-            format: REF_FORMAT,
-            name: name.to_string(),
-            width: w,
-            height: h,
-            opaque_box: ob,
-            features,
-            embedding,
-        })
-    }
-
-    /// Compact binary form (for a SQLite blob).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        // postcard cannot fail on this plain data into a Vec.
-        postcard::to_allocvec(self).expect("serialising a RefImage")
-    }
-
-    /// Reads [`RefImage::to_bytes`] output, refusing other format versions.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, IpError> {
-        let r: Self = postcard::from_bytes(bytes).map_err(|e| IpError::Decode(e.to_string()))?;
-        if r.format != REF_FORMAT {
-            return Err(IpError::Decode(format!(
-                "format {} (this build reads {REF_FORMAT}); enroll the reference again",
-                r.format
-            )));
-        }
-        // Stored data is not trusted: the matcher indexes keypoints by descriptor.
-        if r.features.keypoints.len() != r.features.descriptors.len() {
-            return Err(IpError::Decode(format!(
-                "{} keypoints but {} descriptors; enroll the reference again",
-                r.features.keypoints.len(),
-                r.features.descriptors.len()
-            )));
-        }
-        Ok(r)
     }
 }
 
@@ -578,67 +448,9 @@ impl IpMatcher {
         refs: &[RefImage],
         found: &mut [Option<IpMatch>],
     ) -> Result<(), IpError> {
-        let cfg = self.config.clone();
-        let (fw, fh) = frame.dimensions();
         let embedder = self.embedder.as_mut().expect("checked by the caller");
-        let windows = if embedder.has_feature_map() {
-            map_windows(embedder, frame, &cfg)?
-        } else {
-            crop_windows(embedder, frame, &cfg)?
-        };
-        // Every window against every reference still to find, as one matrix product.
-        let wanted: Vec<usize> = (0..refs.len())
-            .filter(|&ri| refs[ri].embedding.is_some())
-            .collect();
-        let ref_embs: Vec<&Embedding> = wanted
-            .iter()
-            .filter_map(|&ri| refs[ri].embedding.as_ref())
-            .collect();
-        let scores = embed::cosines(&windows.1, &ref_embs);
-        // Per reference: windows by falling cosine, near-duplicates of a better one dropped.
-        let mut proposals: Vec<Vec<(f32, [f32; 4])>> = vec![Vec::new(); refs.len()];
-        for (col, &ri) in wanted.iter().enumerate() {
-            let mut scored: Vec<(f32, usize)> = scores
-                .column(col)
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (*c, i))
-                .collect();
-            scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let best_cos = scored.first().map(|c| c.0);
-            if let Some(m) = found[ri].as_mut() {
-                m.cosine = best_cos;
-                continue;
-            }
-            let mut kept: Vec<(f32, [f32; 4])> = Vec::new();
-            for &(cos, wi) in &scored {
-                if kept.len() >= cfg.tile_candidates || cos < cfg.tile_propose_cosine {
-                    break;
-                }
-                let rect = windows.0[wi];
-                if kept
-                    .iter()
-                    .all(|k| crate::face::detect::blazeface::iou(k.1, rect) < 0.3)
-                {
-                    kept.push((cos, rect));
-                }
-            }
-            proposals[ri] = kept;
-        }
-        // Every reference's best proposal first, then the second bests.
-        let mut order = Vec::new();
-        for round in 0..cfg.tile_candidates {
-            for (ri, kept) in proposals.iter().enumerate() {
-                if let Some(&(cosine, window)) = kept.get(round) {
-                    order.push(Proposal {
-                        reference: ri,
-                        window,
-                        cosine,
-                    });
-                }
-            }
-        }
-        self.verify_proposals(full, refs, &order, found, (fw, fh));
+        let order = proposals::propose(embedder, frame, refs, found, &self.config)?;
+        self.verify_proposals(full, refs, &order, found, frame.dimensions());
         Ok(())
     }
 
@@ -684,121 +496,6 @@ impl IpMatcher {
             }
         }
     }
-}
-
-/// Frame rectangles (x0, y0, x1, y1) and their learned embeddings, one row each.
-type Windows = (Vec<[f32; 4]>, ndarray::Array2<f32>);
-
-/// Windows pooled from one feature map of the whole frame (scaled so its short side is
-/// `tile_map_side`): every placement of every `tile_windows` shape, in map cells.
-fn map_windows(
-    embedder: &mut IpEmbedder,
-    frame: &RgbImage,
-    cfg: &MatchConfig,
-) -> Result<Windows, IpError> {
-    let (fw, fh) = frame.dimensions();
-    let s = (cfg.tile_map_side as f32 / fw.min(fh) as f32).min(1.0);
-    let (sw, sh) = (
-        ((fw as f32 * s).round() as u32).max(32),
-        ((fh as f32 * s).round() as u32).max(32),
-    );
-    let small = shrink_rgb(frame, sw, sh);
-    let Some(map) = embedder.feature_map(&small)? else {
-        return Ok((Vec::new(), ndarray::Array2::zeros((0, 0))));
-    };
-    let (cx, cy) = (fw as f32 / map.w as f32, fh as f32 / map.h as f32);
-    let (mut rects, mut cells) = (Vec::new(), Vec::new());
-    for &[kw, kh] in &cfg.tile_windows {
-        let (kw, kh) = (kw as usize, kh as usize);
-        if kw == 0 || kh == 0 || kw > map.w || kh > map.h {
-            continue;
-        }
-        for y in 0..=map.h - kh {
-            for x in 0..=map.w - kw {
-                rects.push([
-                    x as f32 * cx,
-                    y as f32 * cy,
-                    ((x + kw) as f32 * cx).min(fw as f32),
-                    ((y + kh) as f32 * cy).min(fh as f32),
-                ]);
-                cells.push([x, y, x + kw, y + kh]);
-            }
-        }
-    }
-    let emb = map.windows(&cells);
-    Ok((rects, emb))
-}
-
-/// `frame` scaled to `w` x `h`: an exact 2 x 2 box average when that fits (720p to the
-/// default map size), area averaging otherwise (`media::resize`: a filtered resize of a
-/// 1080p frame cost ~100 ms, a tenth of a frame's matching).
-fn shrink_rgb(frame: &RgbImage, w: u32, h: u32) -> RgbImage {
-    let (fw, fh) = frame.dimensions();
-    if (fw, fh) == (w, h) {
-        return frame.clone();
-    }
-    if fw != 2 * w || fh != 2 * h {
-        if w <= fw && h <= fh {
-            return crate::media::resize::shrink_to(frame, w, h);
-        }
-        return image::imageops::resize(frame, w, h, image::imageops::FilterType::Triangle);
-    }
-    let src = frame.as_raw();
-    let stride = fw as usize * 3;
-    let mut out = vec![0u8; (w * h * 3) as usize];
-    for (y, row) in out.chunks_exact_mut(w as usize * 3).enumerate() {
-        let r0 = &src[2 * y * stride..(2 * y + 1) * stride];
-        let r1 = &src[(2 * y + 1) * stride..(2 * y + 2) * stride];
-        for (x, o) in row.chunks_exact_mut(3).enumerate() {
-            for (c, oc) in o.iter_mut().enumerate() {
-                let i = 6 * x + c;
-                let s = r0[i] as u32 + r0[i + 3] as u32 + r1[i] as u32 + r1[i + 3] as u32;
-                *oc = ((s + 2) / 4) as u8;
-            }
-        }
-    }
-    RgbImage::from_raw(w, h, out).unwrap_or_else(|| {
-        image::imageops::resize(frame, w, h, image::imageops::FilterType::Triangle)
-    })
-}
-
-/// Square tiles (`tile_fractions` of the short side) embedded one crop each: the fallback
-/// for models without a `gem_map` output.
-fn crop_windows(
-    embedder: &mut IpEmbedder,
-    frame: &RgbImage,
-    cfg: &MatchConfig,
-) -> Result<Windows, IpError> {
-    let (fw, fh) = frame.dimensions();
-    let tiles = embed::tiles(fw, fh, &cfg.tile_fractions);
-    let side = cfg.tile_input.max(32);
-    let crops: Vec<RgbImage> = tiles
-        .iter()
-        .map(|t| {
-            let c = image::imageops::crop_imm(frame, t.x, t.y, t.size, t.size).to_image();
-            image::imageops::resize(&c, side, side, image::imageops::FilterType::Triangle)
-        })
-        .collect();
-    let mut embs = Vec::with_capacity(crops.len());
-    for chunk in crops.chunks(16) {
-        embs.extend(embedder.embed_batch(chunk)?);
-    }
-    let rects = tiles
-        .iter()
-        .map(|t| {
-            [
-                t.x as f32,
-                t.y as f32,
-                (t.x + t.size) as f32,
-                (t.y + t.size) as f32,
-            ]
-        })
-        .collect();
-    let dim = embs.first().map_or(0, Vec::len);
-    let flat: Vec<f32> = embs.iter().flat_map(|e| e.iter().copied()).collect();
-    let emb = ndarray::Array2::from_shape_vec((embs.len(), dim), flat)
-        .map_err(|e| IpError::Input(format!("tile embeddings: {e}")))?;
-    Ok((rects, emb))
 }
 
 /// True when `outer` contains `inner`.
@@ -877,58 +574,10 @@ fn region_features(full: &Gray, g: [f32; 4], cfg: &MatchConfig) -> FrameSet {
     )
 }
 
-/// Bounding box of pixels with alpha >= 128.
-fn opaque_box(img: &RgbaImage) -> Option<[f32; 4]> {
-    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
-    for (x, y, p) in img.enumerate_pixels() {
-        if p[3] >= 128 {
-            x0 = x0.min(x);
-            y0 = y0.min(y);
-            x1 = x1.max(x + 1);
-            y1 = y1.max(y + 1);
-        }
-    }
-    (x0 < x1).then_some([x0 as f32, y0 as f32, x1 as f32, y1 as f32])
-}
-
-/// RGBA composited over mid grey (transparent parts carry no information).
-fn over_grey(img: &RgbaImage) -> RgbImage {
-    let (w, h) = img.dimensions();
-    let mut out = RgbImage::new(w, h);
-    for (o, p) in out.pixels_mut().zip(img.pixels()) {
-        let a = p[3] as u32;
-        for c in 0..3 {
-            o[c] = ((p[c] as u32 * a + 128 * (255 - a) + 127) / 255) as u8;
-        }
-    }
-    out
-}
-
-/// The alpha channel as a grey image.
-fn alpha_gray(img: &RgbaImage) -> Gray {
-    let (w, h) = img.dimensions();
-    Gray {
-        w: w as usize,
-        h: h as usize,
-        px: img.pixels().map(|p| p[3]).collect(),
-    }
-}
-
-/// The opaque part of a reference, scaled so its long side is `side`, for the embedder.
-fn embed_input(flat: &RgbImage, ob: [f32; 4], side: u32) -> RgbImage {
-    let [x0, y0, x1, y1] = ob.map(|v| v as u32);
-    let c = image::imageops::crop_imm(flat, x0, y0, x1 - x0, y1 - y0).to_image();
-    let s = side as f32 / (x1 - x0).max(y1 - y0) as f32;
-    let (w, h) = (
-        (((x1 - x0) as f32 * s).round() as u32).max(32),
-        (((y1 - y0) as f32 * s).round() as u32).max(32),
-    );
-    image::imageops::resize(&c, w, h, image::imageops::FilterType::Triangle)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::RgbaImage;
 
     /// A synthetic "logo" with an alpha channel: textured opaque disc, transparent corners.
     fn logo() -> RgbaImage {
