@@ -1,5 +1,8 @@
-//! The binary's command line: the flags (`args`) and the handlers of the library commands
-//! (`library`: gallery and references). Scans, merges and reports are handled in `main.rs`.
+//! The binary's command line: the flags (`args`) and the handlers that turn them into
+//! library calls: `runs` (scan, inspect, merge, verify), `library` (gallery and references)
+//! and `evals` (the evaluation commands). `main.rs` only dispatches.
 
 pub(crate) mod args;
+pub(crate) mod evals;
 pub(crate) mod library;
+pub(crate) mod runs;
