@@ -1,7 +1,7 @@
 //! Evidence a person can look at: the frame a finding rests on (scaled down, with the box
 //! drawn) and the face crop, JPEG-encoded and carried inside the JSON and HTML reports as
 //! base64 so a report stays one self-contained file. While a batch runs, the images wait on
-//! disk rather than in memory (see [`jpeg`]).
+//! disk rather than in memory (see `jpeg`).
 
 mod jpeg;
 

@@ -100,7 +100,7 @@ pub struct SamplingOptions {
     /// Decoder threads; 0 lets FFmpeg choose (one per core).
     pub decoder_threads: usize,
     /// Cut sensitivity in (0, 1]: lower finds more cuts. Default
-    /// [`DEFAULT_CUT_THRESHOLD`](crate::shots::DEFAULT_CUT_THRESHOLD).
+    /// [`crate::shots::DEFAULT_CUT_THRESHOLD`].
     pub cut_threshold: f32,
     /// Refuse pictures and frames of more pixels than this ([`MediaError::TooLarge`]), before
     /// allocating them. Default [`DEFAULT_MAX_PIXELS`].

@@ -3,10 +3,11 @@
 //!
 //! Keypoints find and verify; the learned embedding proposes where to look harder:
 //! 1. ORB-style features ([`orb`]: FAST corners on a pyramid, steered BRIEF) of the whole
-//!    frame are matched to each reference ([`correspond`]) and verified ([`verify`]) with a
-//!    RANSAC homography ([`homography`]; an affine RANSAC when the homography's projection is
-//!    implausible, as with word marks whose matches lie near a line), plausibility checks on
-//!    the projected quad and a minimum of unique inliers spread over the reference.
+//!    frame are matched to each reference ([`correspond`]) and verified
+//!    ([`verify`](mod@verify)) with a RANSAC homography ([`homography`]; an affine RANSAC when
+//!    the homography's projection is implausible, as with word marks whose matches lie near a
+//!    line), plausibility checks on the projected quad and a minimum of unique inliers spread
+//!    over the reference.
 //! 2. With the ONNX image embedder (EfficientNet-Lite0, GeM pooled, [`embed`]), windows whose
 //!    pooled feature-map cosine with a reference not yet found is high (`proposals`) are
 //!    re-examined with keypoints at a higher resolution, so small insets get enough features.

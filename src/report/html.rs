@@ -14,7 +14,7 @@ use base64::Engine;
 use std::fmt::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// Name of the page [`write`] creates inside its directory.
+/// Name of the page [`write`](fn@write) creates inside its directory.
 pub const INDEX: &str = "index.html";
 
 /// Appends formatted text to a `String` (writing to a `String` cannot fail).

@@ -1,7 +1,9 @@
 //! Which reference checks search the whole frame, and which only re-verify what the shot's
 //! last search found: a shot is searched again once its picture shows something the last
 //! searched picture did not (`media::change`: the camera's zoom and pan aligned away, then
-//! block by block), or the camera moved further than the gate allows.
+//! block by block), or the camera moved further than the gate allows. Between, a push-in
+//! also re-verifies what the search proposed but could not verify, where it now is: a
+//! reference too small to verify then may have grown enough.
 
 use crate::media::change::{Change, Thumb};
 use crate::references::{IpMatch, Proposal};

@@ -3,7 +3,7 @@
 
 use crate::models::{AnchorGrid, BlazeFaceSpec};
 
-/// A detection in the model's normalised input space ([0,1] on both axes).
+/// A detection in the model's normalised input space (0 to 1 on both axes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawDetection {
     /// Box centre x, centre y, width, height.
