@@ -492,7 +492,7 @@ impl IpMatcher {
                     .iter()
                     .filter(|q| q.reference == ri)
                     .map(|q| q.cosine)
-                    .fold(None, |m: Option<f32>, c| Some(m.map_or(c, |m| m.max(c))));
+                    .reduce(f32::max);
                 found[ri] = Some(into_match(v, ri, Stage::Tile, best, fw, fh));
             }
         }
