@@ -408,8 +408,9 @@ impl FaceDetector {
             .collect())
     }
 
-    /// A close look at each face-like region: its crop, at each of `turns`, enlarged to the
-    /// model's input; the best detection whose centre lies in the crop's middle half.
+    /// A close look at each face-like region: its crop at each of `turns`, side by side in one
+    /// picture ([`passes::Mosaic`]: one model run per region), enlarged to the model's input;
+    /// the best detection whose centre lies in the crop's middle half.
     fn close_looks(
         &mut self,
         img: &RgbImage,
@@ -419,17 +420,35 @@ impl FaceDetector {
         let (fw, fh) = img.dimensions();
         let mut out = Vec::new();
         for d in regions {
-            let Some(r) = passes::region_crop(d, fw, fh) else {
+            // Several turns in one picture when the face still shows big enough there;
+            // a small one gets a look at each turn, enlarged.
+            let mosaic = turns.len() > 1 && d.w.max(d.h) >= passes::MOSAIC_MIN_FACE;
+            let context = if mosaic {
+                passes::MOSAIC_CONTEXT
+            } else {
+                passes::CONTEXT
+            };
+            let Some(r) = passes::region_crop(d, fw, fh, context) else {
                 continue;
             };
             let sub = passes::crop(img, r);
+            let sheets: Vec<passes::Mosaic> = if mosaic {
+                vec![passes::Mosaic::new(&sub, turns)]
+            } else {
+                turns
+                    .iter()
+                    .map(|t| passes::Mosaic::new(&sub, std::slice::from_ref(t)))
+                    .collect()
+            };
             let mut found = Vec::new();
-            for &turn in turns {
-                let t = turn.apply(&sub);
-                let w = whole(&t);
-                found.extend(self.full.detect(&t, &[w])?.into_iter().map(|(d, _)| {
-                    turn.back_detection(d, r.w as f32, r.h as f32, [r.x as f32, r.y as f32])
-                }));
+            for sheet in &sheets {
+                let w = whole(sheet.image());
+                found.extend(
+                    self.full
+                        .detect(sheet.image(), &[w])?
+                        .into_iter()
+                        .filter_map(|(d, _)| sheet.back(d, [r.x as f32, r.y as f32])),
+                );
             }
             let mid = |p: &RawDetection| {
                 (p.cx - (r.x + r.w / 2) as f32).abs() < r.w as f32 / 4.0
