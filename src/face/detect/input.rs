@@ -3,7 +3,7 @@
 
 use super::blazeface::{self, RawDetection};
 use super::Region;
-use crate::media::resize::{add_spans, shrink};
+use crate::media::resize::{add_spans, shrink, sum_rows};
 use crate::models::{Channels, InputSpec, Layout, ModelRef};
 use crate::runtime::{Model, RuntimeError};
 use crate::stages::{self, Stage};
@@ -78,7 +78,6 @@ fn fill_scaled(
     let pad_value = spec.offset; // pixel 0 (black), as MediaPipe pads
     let raw = src.as_raw();
     let stride = sw * 3;
-    let mut acc = vec![0u32; dw * 3];
     let Some(data) = out.as_slice_mut() else {
         return Letterbox {
             scale: s * factor,
@@ -86,40 +85,49 @@ fn fill_scaled(
             pad_y: py as f32,
         };
     };
-    // Where output pixel (x, y), channel c goes in the slot.
-    let at = |y: usize, x: usize, c: usize| match spec.layout {
-        Layout::Nchw => base + c * plane + y * iw + x,
-        Layout::Nhwc => base + (y * iw + x) * 3 + c,
-    };
+    let slot_data = &mut data[base..base + 3 * plane];
+    // The source columns the spans read, summed over each output row's source rows.
+    let first = xs.first().map_or(0, |x| x.0);
+    let last = xs.last().map_or(0, |x| x.1);
+    let mut sums = vec![0u32; (last - first) * 3];
+    let mut acc = vec![0u32; dw * 3];
+    // One output row, channel by channel in the model's order, padding included.
+    let mut rows = [
+        vec![pad_value; iw],
+        vec![pad_value; iw],
+        vec![pad_value; iw],
+    ];
     for oy in 0..ih {
         let inside_y = oy >= py && oy < py + dh;
-        if !inside_y {
-            for ox in 0..iw {
-                for c in 0..3 {
-                    data[at(oy, ox, c)] = pad_value;
+        if inside_y {
+            let (y0, y1) = ys[oy - py];
+            sum_rows(raw, stride, first * 3..last * 3, y0..y1, &mut sums);
+            add_spans(&sums, first, &xs, &mut acc);
+            for (k, &(x0, x1)) in xs.iter().enumerate() {
+                let n = ((y1 - y0) * (x1 - x0)) as f32;
+                let mul = spec.scale / n;
+                for (c, &from) in order.iter().enumerate() {
+                    rows[c][px + k] = acc[k * 3 + from] as f32 * mul + spec.offset;
                 }
             }
-            continue;
         }
-        let (y0, y1) = ys[oy - py];
-        acc.iter_mut().for_each(|a| *a = 0);
-        for yy in y0..y1 {
-            let row = &raw[yy * stride..(yy + 1) * stride];
-            add_spans(row, &xs, &mut acc);
-        }
-        for ox in 0..iw {
-            if ox < px || ox >= px + dw {
-                for c in 0..3 {
-                    data[at(oy, ox, c)] = pad_value;
+        for (c, row) in rows.iter().enumerate() {
+            let values: &[f32] = if inside_y { row } else { &[] };
+            match spec.layout {
+                Layout::Nchw => {
+                    let dst = &mut slot_data[c * plane + oy * iw..c * plane + (oy + 1) * iw];
+                    if inside_y {
+                        dst.copy_from_slice(values);
+                    } else {
+                        dst.fill(pad_value);
+                    }
                 }
-                continue;
-            }
-            let k = ox - px;
-            let (x0, x1) = xs[k];
-            let n = ((y1 - y0) * (x1 - x0)) as f32;
-            let mul = spec.scale / n;
-            for (c, &from) in order.iter().enumerate() {
-                data[at(oy, ox, c)] = acc[k * 3 + from] as f32 * mul + spec.offset;
+                Layout::Nhwc => {
+                    for ox in 0..iw {
+                        slot_data[(oy * iw + ox) * 3 + c] =
+                            values.get(ox).copied().unwrap_or(pad_value);
+                    }
+                }
             }
         }
     }

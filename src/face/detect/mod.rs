@@ -431,13 +431,12 @@ impl FaceDetector {
             let Some(r) = passes::region_crop(d, fw, fh, context) else {
                 continue;
             };
-            let sub = passes::crop(img, r);
             let sheets: Vec<passes::Mosaic> = if mosaic {
-                vec![passes::Mosaic::new(&sub, turns)]
+                vec![passes::Mosaic::new(img, r, turns)]
             } else {
                 turns
                     .iter()
-                    .map(|t| passes::Mosaic::new(&sub, std::slice::from_ref(t)))
+                    .map(|t| passes::Mosaic::new(img, r, std::slice::from_ref(t)))
                     .collect()
             };
             let mut found = Vec::new();

@@ -210,11 +210,6 @@ pub fn region_crop(d: &RawDetection, fw: u32, fh: u32, context: f32) -> Option<R
     })
 }
 
-/// The region cut out of the frame.
-pub fn crop(img: &RgbImage, r: Region) -> RgbImage {
-    image::imageops::crop_imm(img, r.x, r.y, r.w, r.h).to_image()
-}
-
 /// The turns of one square crop side by side in one picture (two across, as many rows as
 /// needed), so the model sees them all in one run: a close look at every turn costs one run
 /// instead of four. Each turn then gets half the model's input, which puts a region's face
@@ -227,15 +222,48 @@ pub struct Mosaic {
 }
 
 impl Mosaic {
-    /// `crop` (square) at each of `turns`.
-    pub fn new(crop: &RgbImage, turns: &[Turn]) -> Self {
-        let side = crop.width().min(crop.height());
+    /// The square `region` of `frame` at each of `turns`, read straight from the frame (no
+    /// crop or turned copy on the way).
+    pub fn new(frame: &RgbImage, region: Region, turns: &[Turn]) -> Self {
+        let side = region
+            .w
+            .min(region.h)
+            .min(frame.width())
+            .min(frame.height());
         let cols = turns.len().clamp(1, 2) as u32;
         let rows = turns.len().div_ceil(2).max(1) as u32;
         let mut image = RgbImage::new(side * cols, side * rows);
+        let n = side as usize;
+        // Clamped inside the frame, whatever the region says.
+        let x0 = region.x.min(frame.width() - side) as usize;
+        let y0 = region.y.min(frame.height() - side) as usize;
+        let src = frame.as_raw();
+        let src_stride = frame.width() as usize * 3;
+        let dst_stride = image.width() as usize * 3;
+        let dst = &mut *image;
         for (i, turn) in turns.iter().enumerate() {
-            let (x, y) = Self::origin(side, i);
-            image::imageops::replace(&mut image, &turn.apply(crop), x.into(), y.into());
+            let (cx, cy) = Self::origin(side, i);
+            let (cx, cy) = (cx as usize, cy as usize);
+            for v in 0..n {
+                let out = (cy + v) * dst_stride + cx * 3;
+                let out = &mut dst[out..out + n * 3];
+                if *turn == Turn::None {
+                    let from = (y0 + v) * src_stride + x0 * 3;
+                    out.copy_from_slice(&src[from..from + n * 3]);
+                    continue;
+                }
+                for (u, px) in out.chunks_exact_mut(3).enumerate() {
+                    // The pixel of the crop that `turn` puts at (u, v).
+                    let (x, y) = match turn {
+                        Turn::None => (u, v),
+                        Turn::Cw90 => (v, n - 1 - u),
+                        Turn::Half => (n - 1 - u, n - 1 - v),
+                        Turn::Ccw90 => (n - 1 - v, u),
+                    };
+                    let from = (y0 + y) * src_stride + (x0 + x) * 3;
+                    px.copy_from_slice(&src[from..from + 3]);
+                }
+            }
         }
         Self {
             image,
@@ -346,18 +374,31 @@ mod tests {
         }
     }
 
-    /// Every turn of a marked crop in one mosaic: each copy of the mark maps back onto the
-    /// mark in the frame, whichever cell it is in; a point in an empty cell maps nowhere.
+    /// Every turn of a marked region in one mosaic: each cell is the region turned (as the
+    /// image crate turns it), and each copy of the mark maps back onto the mark in the frame,
+    /// whichever cell it is in; a point in an empty cell maps nowhere.
     #[test]
     fn each_cell_of_a_mosaic_maps_back_through_its_own_turn() {
-        let side = 10u32;
-        let mut crop = RgbImage::new(side, side);
-        crop.put_pixel(7, 2, image::Rgb([255, 0, 0]));
-        let offset = [100.0, 50.0];
+        let frame = RgbImage::from_fn(40, 30, |x, y| image::Rgb([0, (x * 6) as u8, (y * 8) as u8]));
+        let mut frame = frame;
+        frame.put_pixel(19, 10, image::Rgb([255, 0, 0]));
+        let r = Region {
+            x: 12,
+            y: 8,
+            w: 10,
+            h: 10,
+        };
+        let crop = image::imageops::crop_imm(&frame, r.x, r.y, r.w, r.h).to_image();
+        let offset = [r.x as f32, r.y as f32];
         for turns in [&Turn::ALL[..], &Turn::ALL[1..], &Turn::ALL[..1]] {
-            let sheet = Mosaic::new(&crop, turns);
+            let sheet = Mosaic::new(&frame, r, turns);
             let cells = (turns.len().min(2) as u32, turns.len().div_ceil(2) as u32);
-            assert_eq!(sheet.image().dimensions(), (side * cells.0, side * cells.1));
+            assert_eq!(sheet.image().dimensions(), (10 * cells.0, 10 * cells.1));
+            for (i, turn) in turns.iter().enumerate() {
+                let (x, y) = Mosaic::origin(10, i);
+                let cell = image::imageops::crop_imm(sheet.image(), x, y, 10, 10).to_image();
+                assert_eq!(cell, turn.apply(&crop), "{turn:?}");
+            }
             let marks: Vec<(u32, u32)> = sheet
                 .image()
                 .enumerate_pixels()
@@ -368,12 +409,12 @@ mod tests {
             for (u, v) in marks {
                 let (x, y) = (u as f32 + 0.5, v as f32 + 0.5);
                 let b = sheet.back(det(x, y, 4.0, 2.0, 0.9), offset).unwrap();
-                assert_eq!([b.cx, b.cy], [107.5, 52.5], "{turns:?} at ({u}, {v})");
+                assert_eq!([b.cx, b.cy], [19.5, 10.5], "{turns:?} at ({u}, {v})");
                 assert_eq!(b.keypoints.len(), 2);
             }
         }
         // Three turns leave the bottom-right cell empty; nothing maps from there or outside.
-        let sheet = Mosaic::new(&crop, &Turn::ALL[1..]);
+        let sheet = Mosaic::new(&frame, r, &Turn::ALL[1..]);
         assert!(sheet.back(det(15.0, 15.0, 4.0, 4.0, 0.9), offset).is_none());
         assert!(sheet.back(det(25.0, 5.0, 4.0, 4.0, 0.9), offset).is_none());
         assert!(sheet.back(det(-1.0, 5.0, 4.0, 4.0, 0.9), offset).is_none());
