@@ -208,14 +208,25 @@ impl Scanner {
                 .unwrap_or(threshold + crate::face::matching::DEFAULT_REVIEW_BAND),
         );
         let ip = (always_ip || (opts.references && !refs.is_empty())).then_some(&opts.ip);
-        let workers = (0..opts.workers)
-            .map(|_| {
-                Worker::load(&models, &opts.detect, ip).map(|mut w| {
-                    w.unknown_crops = opts.unknown;
-                    w
-                })
+        // Each worker's model sessions in its own thread: creating a session is mostly
+        // ONNX Runtime's graph optimisation, ~0.2 s a worker, which would otherwise come one
+        // after another before the first frame.
+        let workers = std::thread::scope(|s| {
+            let loading: Vec<_> = (0..opts.workers)
+                .map(|_| s.spawn(|| Worker::load(&models, &opts.detect, ip)))
+                .collect();
+            loading
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        let workers = workers
+            .into_iter()
+            .map(|mut w| {
+                w.unknown_crops = opts.unknown;
+                w
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect();
         Ok(Self {
             models,
             opts,
