@@ -1,6 +1,7 @@
 //! From what the workers saw on each sampled frame to shots, tracks and findings, with the
 //! best evidence per finding.
 
+use super::held::LateEvidence;
 use super::{RefHit, Scanner, WorkerError};
 use crate::evidence::{Evidence, Jpeg, Spill};
 use crate::face::track::{self, Observation};
@@ -443,6 +444,21 @@ impl EvidenceMap {
         e
     }
 
+    /// Face evidence for (shot, person) from a face at `distance` on `frame`, kept when it
+    /// beats what is kept. Ties go to the earlier frame, as in the finding's choice of its
+    /// best frame, so the evidence kept is the best frame's whatever order the workers
+    /// finish in.
+    fn keep_face(&mut self, key: (usize, usize), distance: f32, frame: FrameIndex, e: Evidence) {
+        if self
+            .faces
+            .get(&key)
+            .is_none_or(|b| (distance, frame) < (b.0, b.1))
+        {
+            let e = self.keep(e);
+            self.faces.insert(key, (distance, frame, e));
+        }
+    }
+
     /// A gallery image (base64) for a finding's evidence, spilled once however often used.
     fn reference(&mut self, b64: Option<&String>) -> Option<Jpeg> {
         let b64 = b64?;
@@ -502,30 +518,33 @@ pub(super) struct FrameResult {
     pub(super) refs_searched: bool,
 }
 
+/// What a worker sends the collector: a sample's result, or face evidence made after it
+/// (when its shot ended on that worker, `held`).
+pub(super) enum Collected {
+    Frame(FrameResult),
+    Evidence(LateEvidence),
+}
+
 pub(super) fn collect(
-    rx: crossbeam_channel::Receiver<Result<FrameResult, WorkerError>>,
+    rx: crossbeam_channel::Receiver<Result<Collected, WorkerError>>,
     spill: Option<Spill>,
 ) -> Result<(Vec<FrameResult>, EvidenceMap), WorkerError> {
     let mut frames: Vec<FrameResult> = Vec::new();
     // One result per sample: its faces and its reference check come from its shot's worker.
     let mut best = EvidenceMap::new(spill);
     for r in rx {
-        let mut f = r?;
+        let mut f = match r? {
+            Collected::Frame(f) => f,
+            Collected::Evidence(e) => {
+                best.keep_face((e.shot, e.person), e.distance, e.frame, *e.evidence);
+                continue;
+            }
+        };
         for o in &mut f.faces {
             let (Some(e), Some(top)) = (o.evidence.take(), o.ranking.first()) else {
                 continue;
             };
-            let key = (f.shot, top.person);
-            // Ties go to the earlier frame, as in the finding's choice of its best frame, so
-            // the evidence kept is the best frame's whatever order the workers finish in.
-            if best
-                .faces
-                .get(&key)
-                .is_none_or(|b| (top.distance, f.index) < (b.0, b.1))
-            {
-                let e = best.keep(*e);
-                best.faces.insert(key, (top.distance, f.index, e));
-            }
+            best.keep_face((f.shot, top.person), top.distance, f.index, *e);
         }
         for h in &mut f.refs {
             let Some(e) = h.evidence.take() else {

@@ -11,11 +11,13 @@
 //! findings from what the workers saw).
 
 mod findings;
+mod held;
 mod pacer;
 pub mod refgate;
 mod worker;
 
-use findings::{collect, EvidenceGate, FrameResult};
+use findings::{collect, Collected, EvidenceGate, FrameResult};
+use held::Held;
 use pacer::{Job, RefPacer, Sink};
 pub use refgate::RefGate;
 pub use worker::{RefHit, RefSet, Worker};
@@ -217,7 +219,10 @@ impl Scanner {
                 .collect();
             loading
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
                 .collect::<Result<Vec<_>, _>>()
         })?;
         let workers = workers
@@ -304,7 +309,7 @@ impl Scanner {
             (0..self.workers.len()).map(|_| bounded::<Job>(6)).unzip();
         let matching = self.matches_references();
         let ref_gate = self.opts.ref_gate;
-        let (obs_tx, obs_rx) = unbounded::<Result<FrameResult, WorkerError>>();
+        let (obs_tx, obs_rx) = unbounded::<Result<Collected, WorkerError>>();
         let gate = &EvidenceGate::default();
         let spill = match self.spill.take() {
             Some(p) => Some(
@@ -320,6 +325,13 @@ impl Scanner {
                 let tx = obs_tx.clone();
                 w.forget_shot();
                 s.spawn(move || {
+                    // Face evidence is made when the shot ends on this worker, from the
+                    // frame of each person's best face (`held`).
+                    let mut held = Held::default();
+                    let send_late = |late: Vec<held::LateEvidence>| {
+                        late.into_iter()
+                            .all(|e| tx.send(Ok(Collected::Evidence(e))).is_ok())
+                    };
                     for job in rx {
                         let Job {
                             frame: f,
@@ -327,8 +339,16 @@ impl Scanner {
                             grid,
                             refs: check,
                         } = job;
-                        let wanted =
-                            |person, distance| gate.claim(f.shot, person, distance, f.index);
+                        if !send_late(held.next_shot(f.shot)) {
+                            break;
+                        }
+                        let claimed = std::cell::RefCell::new(Vec::new());
+                        let wanted = |person, distance| {
+                            if gate.claim(f.shot, person, distance, f.index) {
+                                claimed.borrow_mut().push((person, distance));
+                            }
+                            false
+                        };
                         let r = w
                             .analyse_sample(&f, grid, matcher, &wanted, hard.passes(key))
                             .map_err(WorkerError::from)
@@ -347,11 +367,36 @@ impl Scanner {
                                     refs_searched: searched,
                                 })
                             });
+                        let claims: Vec<held::Claim> = match &r {
+                            Ok(fr) => {
+                                let claimed = claimed.borrow();
+                                fr.faces
+                                    .iter()
+                                    .filter_map(|o| {
+                                        let c = o.ranking.first()?;
+                                        claimed.contains(&(c.person, c.distance)).then_some((
+                                            c.person,
+                                            c.distance,
+                                            [o.face.x, o.face.y, o.face.w, o.face.h],
+                                        ))
+                                    })
+                                    .collect()
+                            }
+                            Err(_) => Vec::new(),
+                        };
                         let failed = r.is_err();
-                        if tx.send(r).is_err() || failed {
+                        if tx.send(r.map(Collected::Frame)).is_err() || failed {
                             break;
                         }
+                        if !claims.is_empty() {
+                            let index = f.index;
+                            let now = held.hold(&claims, index, std::sync::Arc::new(f.image));
+                            if !send_late(now) {
+                                break;
+                            }
+                        }
                     }
+                    send_late(held.finish());
                 });
             }
             drop(obs_tx);
