@@ -7,6 +7,7 @@
 //! [`EvidenceGate`]: super::findings::EvidenceGate
 
 use crate::evidence::Evidence;
+use crate::face::track::Observation;
 use crate::timecode::FrameIndex;
 use image::RgbImage;
 use std::sync::Arc;
@@ -23,6 +24,21 @@ pub(super) struct LateEvidence {
 
 /// A claimed face: its person, distance and box (x, y, w, h in frame pixels).
 pub(super) type Claim = (usize, f32, [f32; 4]);
+
+/// The faces of a sample whose nearest (person, distance) won the gate's claim, as claims.
+pub(super) fn claims(faces: &[Observation], claimed: &[(usize, f32)]) -> Vec<Claim> {
+    faces
+        .iter()
+        .filter_map(|o| {
+            let c = o.ranking.first()?;
+            claimed.contains(&(c.person, c.distance)).then_some((
+                c.person,
+                c.distance,
+                [o.face.x, o.face.y, o.face.w, o.face.h],
+            ))
+        })
+        .collect()
+}
 
 struct HeldFace {
     person: usize,
@@ -133,6 +149,62 @@ mod tests {
         assert_eq!(end.len(), 1);
         assert_eq!((end[0].shot, end[0].person, end[0].frame), (4, 2, 200));
         assert!(held.finish().is_empty());
+    }
+
+    #[test]
+    fn only_faces_whose_nearest_person_won_the_claim_are_claims() {
+        use crate::face::detect::Face;
+        use crate::face::matching::Candidate;
+        let obs = |x: f32, ranking: Vec<Candidate>| Observation {
+            frame: 7,
+            face: Face {
+                x,
+                y: 5.0,
+                w: 30.0,
+                h: 40.0,
+                score: 0.9,
+                keypoints: Vec::new(),
+            },
+            embedding: None,
+            ranking,
+            evidence: None,
+            chip: None,
+            crop: None,
+        };
+        let faces = vec![
+            obs(
+                1.0,
+                vec![Candidate {
+                    person: 0,
+                    distance: 0.3,
+                }],
+            ),
+            // Its nearest person is 1: a claim for 1 at another distance is not this face's.
+            obs(
+                2.0,
+                vec![Candidate {
+                    person: 1,
+                    distance: 0.5,
+                }],
+            ),
+            obs(3.0, Vec::new()),
+            obs(
+                4.0,
+                vec![
+                    Candidate {
+                        person: 2,
+                        distance: 0.4,
+                    },
+                    Candidate {
+                        person: 0,
+                        distance: 0.3,
+                    },
+                ],
+            ),
+        ];
+        let got = claims(&faces, &[(0, 0.3), (1, 0.45)]);
+        assert_eq!(got, vec![(0, 0.3, [1.0, 5.0, 30.0, 40.0])]);
+        assert!(claims(&faces, &[]).is_empty());
     }
 
     #[test]

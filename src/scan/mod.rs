@@ -367,21 +367,8 @@ impl Scanner {
                                     refs_searched: searched,
                                 })
                             });
-                        let claims: Vec<held::Claim> = match &r {
-                            Ok(fr) => {
-                                let claimed = claimed.borrow();
-                                fr.faces
-                                    .iter()
-                                    .filter_map(|o| {
-                                        let c = o.ranking.first()?;
-                                        claimed.contains(&(c.person, c.distance)).then_some((
-                                            c.person,
-                                            c.distance,
-                                            [o.face.x, o.face.y, o.face.w, o.face.h],
-                                        ))
-                                    })
-                                    .collect()
-                            }
+                        let claims = match &r {
+                            Ok(fr) => held::claims(&fr.faces, &claimed.borrow()),
                             Err(_) => Vec::new(),
                         };
                         let failed = r.is_err();
