@@ -4,6 +4,7 @@
 # --hard-faces mode (median wall time of RUNS scans, ratio against `off`).
 #   benches/hard_faces.sh [RUNS]    (default 3)
 set -euo pipefail
+export ORT_DISABLE_TELEMETRY=1  # ONNX Runtime 1.29+: no telemetry queued for upload
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 RUNS=${1:-3}

@@ -10,6 +10,7 @@
 # The models are committed under models/ (see models/README.md); the binary checks their
 # sha256 against models/manifest.json at every start.
 set -euo pipefail
+export ORT_DISABLE_TELEMETRY=1  # ONNX Runtime 1.29+: no telemetry queued for upload
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 say() { echo "setup: $*" >&2; }

@@ -6,6 +6,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# ONNX Runtime (1.29+) queues telemetry for upload unless this is set before it loads: the
+# binary sets it itself; the Python parity checks and model builds need it from here.
+export ORT_DISABLE_TELEMETRY=1
 # Seconds each step took, on stderr when the script ends (CI's budget is about 25 minutes).
 STEP_NAME=start; STEP_AT=$SECONDS; STEPS=""
 step() { STEPS+="$(printf '%5d s  %s' $((SECONDS - STEP_AT)) "$STEP_NAME")"$'\n'; STEP_NAME=$1; STEP_AT=$SECONDS; }

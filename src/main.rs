@@ -14,6 +14,8 @@ use cli::library::{gallery, refs};
 use cli::runs::{inspect, merge, scan_command, verify};
 
 fn main() -> ExitCode {
+    // Before any thread starts: ONNX Runtime must never queue telemetry for upload.
+    clearshot::runtime::refuse_telemetry();
     // clap exits 2 on a usage error, which here means "some inputs could not be scanned":
     // usage errors are 3, as documented; --help and --version are 0.
     let cli = match Cli::try_parse() {

@@ -67,7 +67,28 @@ pub fn candidates() -> Vec<PathBuf> {
     out
 }
 
+/// The environment variable that switches ONNX Runtime's own telemetry off entirely.
+pub const TELEMETRY_OPT_OUT: &str = "ORT_DISABLE_TELEMETRY";
+
+/// Switches ONNX Runtime's telemetry off before the library loads. Since 1.29, its Linux and
+/// macOS builds keep a device id and a queue of usage events (the executable's path, the OS,
+/// the CPU, sessions, errors) under `~/.cache/Microsoft/DeveloperTools/.onnxruntime/` and
+/// upload them to Microsoft when the machine is online; the environment's
+/// `with_telemetry(false)` comes after its first event. Only this variable, set before the
+/// library loads, stops all of it (found in 1.31.1's own strings; measured: no
+/// `~/.cache/Microsoft` with it, a device id and an event queue without). clearshot never
+/// uploads, so it is set whatever the user's environment says. `main` calls this before any
+/// thread starts (the worker processes inherit it); [`init`] calls it again for library
+/// users, who should call it first themselves if they start threads that read the
+/// environment.
+pub fn refuse_telemetry() {
+    if std::env::var_os(TELEMETRY_OPT_OUT).is_none_or(|v| v != "1") {
+        std::env::set_var(TELEMETRY_OPT_OUT, "1");
+    }
+}
+
 fn load() -> Result<(PathBuf, ort::environment::Environment), RuntimeError> {
+    refuse_telemetry();
     let cands = candidates();
     let Some(path) = cands.iter().find(|p| p.is_file()).cloned() else {
         let looked = cands

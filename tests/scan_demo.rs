@@ -109,3 +109,39 @@ fn valid_consent_alone_passes_the_gate_and_fail_on_review_does_not() {
     assert_eq!(o.status.code(), Some(1), "{so}");
     assert!(so.contains("ESCALATE"));
 }
+
+/// ONNX Runtime 1.29+ keeps a device id and queues usage events for upload to Microsoft under
+/// `~/.cache/Microsoft` unless told not to before it loads; a scan must leave nothing there,
+/// whatever the user's environment says.
+#[test]
+fn a_scan_leaves_no_telemetry_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = demo_gallery(dir.path());
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let (out, stdout, stderr) = run(clearshot(&g)
+        .env("HOME", &home)
+        .env_remove("XDG_CACHE_HOME")
+        .env("ORT_DISABLE_TELEMETRY", "0")
+        .arg("scan")
+        .arg(demo().join("enroll/biden.jpg")));
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{stdout}\n{stderr}"
+    );
+    let cache = home.join(".cache");
+    let left: Vec<_> = walk(&cache);
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        out.push(e.path());
+        out.extend(walk(&e.path()));
+    }
+    out
+}
