@@ -420,9 +420,11 @@ impl FaceDetector {
         let (fw, fh) = img.dimensions();
         let mut out = Vec::new();
         for d in regions {
-            // Several turns in one picture when the face still shows big enough there;
-            // a small one gets a look at each turn, enlarged.
-            let mosaic = turns.len() > 1 && d.w.max(d.h) >= passes::MOSAIC_MIN_FACE;
+            // Several turns in one picture for a weak response big enough to show there;
+            // a small one, or one that responds like a turned face, gets a look at each turn.
+            let mosaic = turns.len() > 1
+                && d.w.max(d.h) >= passes::MOSAIC_MIN_FACE
+                && d.score < passes::MOSAIC_MAX_SCORE;
             let context = if mosaic {
                 passes::MOSAIC_CONTEXT
             } else {

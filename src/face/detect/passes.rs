@@ -190,6 +190,12 @@ pub const MOSAIC_CONTEXT: f32 = 2.5;
 /// input, a mosaic not at all (its crop is at least 96 px, a quarter of the input). From 32 px
 /// up the mosaic shows the face at 32-38 px, a sixth of the input or more.
 pub const MOSAIC_MIN_FACE: f32 = 32.0;
+/// Face-like regions responding at this score or more get a close look at each turn on its
+/// own too: faces turned 90-270 degrees respond at 0.43-0.58 (see [`REGION_SCORE`]), and in
+/// a mosaic (each turn at half the input) 2 of the 15 turned faces of `examples/hard_faces.rs`
+/// were lost (one missed, one found upright with its keypoints off) that single looks find.
+/// Weaker responses (clutter, most of a video's regions) share one run.
+pub const MOSAIC_MAX_SCORE: f32 = 0.4;
 
 /// The square crop of the frame a face-like region gets a close look in: `context` times the
 /// response's size, at least 96 px, so the model sees a small face enlarged; clamped inside
