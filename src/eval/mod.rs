@@ -115,7 +115,7 @@ pub fn run(
                 continue;
             }
         };
-        let obs = worker.analyse(0, &img, &matcher, false, false)?;
+        let obs = worker.analyse(0, &img, &matcher, false)?;
         let mut found = Vec::new();
         for o in &obs {
             let best = o
@@ -229,7 +229,7 @@ pub(crate) fn enroll_gallery(
         for p in photos {
             let path = base.join(p);
             let img = media::load_still(&path).map_err(|e| EvalError::Gallery(e.to_string()))?;
-            let obs = worker.analyse(0, &img, empty, false, false)?;
+            let obs = worker.analyse(0, &img, empty, false)?;
             if obs.len() != 1 {
                 out(format!(
                     "note: {p}: {} faces, enrolling the largest",

@@ -20,8 +20,6 @@ pub struct Observation {
     pub embedding: Option<Embedding>,
     /// Distance to every registered person, nearest first.
     pub ranking: Vec<Candidate>,
-    /// Evidence images, captured for faces that matched someone.
-    pub evidence: Option<Box<crate::evidence::Evidence>>,
     /// The aligned chip, kept only when enrolling.
     pub chip: Option<image::RgbImage>,
     /// `scan --unknown`: a small crop of a face that matched nobody (JPEG, base64).
@@ -342,7 +340,7 @@ mod tests {
             face: face(x),
             ranking: m.rank(&embedding),
             embedding: Some(embedding),
-            evidence: None,
+
             chip: None,
             crop: None,
         }

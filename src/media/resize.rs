@@ -25,8 +25,8 @@ pub(crate) fn sum_rows(
     }
 }
 
-/// Adds each span `[x0, x1)` (pixels, counted from pixel `first` of `sums`, which holds
-/// three sums a pixel) to its three sums in `acc`.
+/// The three sums of each span `[x0, x1)` (pixels, counted from pixel `first` of `sums`, which
+/// holds three sums a pixel), written to `acc` (three per span, overwritten).
 pub(crate) fn add_spans(sums: &[u32], first: usize, xs: &[(usize, usize)], acc: &mut [u32]) {
     for (k, &(x0, x1)) in xs.iter().enumerate() {
         let (mut a0, mut a1, mut a2) = (0u32, 0u32, 0u32);

@@ -540,12 +540,6 @@ pub(super) fn collect(
                 continue;
             }
         };
-        for o in &mut f.faces {
-            let (Some(e), Some(top)) = (o.evidence.take(), o.ranking.first()) else {
-                continue;
-            };
-            best.keep_face((f.shot, top.person), top.distance, f.index, *e);
-        }
         for h in &mut f.refs {
             let Some(e) = h.evidence.take() else {
                 continue;

@@ -25,13 +25,22 @@ pub(super) struct LateEvidence {
 /// A claimed face: its person, distance and box (x, y, w, h in frame pixels).
 pub(super) type Claim = (usize, f32, [f32; 4]);
 
-/// The faces of a sample whose nearest (person, distance) won the gate's claim, as claims.
-pub(super) fn claims(faces: &[Observation], claimed: &[(usize, f32)]) -> Vec<Claim> {
+/// The faces of a sample that want evidence, in order: those whose nearest person is within
+/// the review limit (a possible match needs its evidence as much as an identification) and
+/// whose (person, distance) `claim` grants (the scan's [`EvidenceGate`]: better than the best
+/// so far of its shot and person).
+///
+/// [`EvidenceGate`]: super::findings::EvidenceGate
+pub(super) fn claims(
+    faces: &[Observation],
+    review_limit: f32,
+    mut claim: impl FnMut(usize, f32) -> bool,
+) -> Vec<Claim> {
     faces
         .iter()
         .filter_map(|o| {
             let c = o.ranking.first()?;
-            claimed.contains(&(c.person, c.distance)).then_some((
+            (c.distance <= review_limit && claim(c.person, c.distance)).then_some((
                 c.person,
                 c.distance,
                 [o.face.x, o.face.y, o.face.w, o.face.h],
@@ -167,7 +176,6 @@ mod tests {
             },
             embedding: None,
             ranking,
-            evidence: None,
             chip: None,
             crop: None,
         };
@@ -202,9 +210,12 @@ mod tests {
                 ],
             ),
         ];
-        let got = claims(&faces, &[(0, 0.3), (1, 0.45)]);
+        let granted = [(0, 0.3), (1, 0.45)];
+        let got = claims(&faces, 1.0, |p, d| granted.contains(&(p, d)));
         assert_eq!(got, vec![(0, 0.3, [1.0, 5.0, 30.0, 40.0])]);
-        assert!(claims(&faces, &[]).is_empty());
+        assert!(claims(&faces, 1.0, |_, _| false).is_empty());
+        // Beyond the review limit nothing is asked for.
+        assert!(claims(&faces, 0.2, |_, _| true).is_empty());
     }
 
     #[test]

@@ -215,7 +215,14 @@ impl Scanner {
         // after another before the first frame.
         let workers = std::thread::scope(|s| {
             let loading: Vec<_> = (0..opts.workers)
-                .map(|_| s.spawn(|| Worker::load(&models, &opts.detect, ip)))
+                .map(|_| {
+                    s.spawn(|| {
+                        Worker::load(&models, &opts.detect, ip).map(|mut w| {
+                            w.unknown_crops = opts.unknown;
+                            w
+                        })
+                    })
+                })
                 .collect();
             loading
                 .into_iter()
@@ -225,13 +232,6 @@ impl Scanner {
                 })
                 .collect::<Result<Vec<_>, _>>()
         })?;
-        let workers = workers
-            .into_iter()
-            .map(|mut w| {
-                w.unknown_crops = opts.unknown;
-                w
-            })
-            .collect();
         Ok(Self {
             models,
             opts,
@@ -270,7 +270,7 @@ impl Scanner {
         let Some(w) = self.workers.first_mut() else {
             return Ok(Vec::new());
         };
-        w.analyse(0, img, matcher, false, true)
+        w.analyse(0, img, matcher, true)
     }
 
     /// Embeds the faces of one picture with the first worker.
@@ -342,15 +342,8 @@ impl Scanner {
                         if !send_late(held.next_shot(f.shot)) {
                             break;
                         }
-                        let claimed = std::cell::RefCell::new(Vec::new());
-                        let wanted = |person, distance| {
-                            if gate.claim(f.shot, person, distance, f.index) {
-                                claimed.borrow_mut().push((person, distance));
-                            }
-                            false
-                        };
                         let r = w
-                            .analyse_sample(&f, grid, matcher, &wanted, hard.passes(key))
+                            .analyse_sample(&f, grid, matcher, hard.passes(key))
                             .map_err(WorkerError::from)
                             .and_then(|faces| {
                                 let (hits, searched) = if check && matching {
@@ -368,7 +361,9 @@ impl Scanner {
                                 })
                             });
                         let claims = match &r {
-                            Ok(fr) => held::claims(&fr.faces, &claimed.borrow()),
+                            Ok(fr) => held::claims(&fr.faces, matcher.review_limit(), |p, d| {
+                                gate.claim(f.shot, p, d, f.index)
+                            }),
                             Err(_) => Vec::new(),
                         };
                         let failed = r.is_err();

@@ -163,32 +163,29 @@ impl Worker {
     }
 
     /// Faces in one picture (the upright detection pass), each with its embedding and
-    /// gallery ranking; evidence images for faces that match someone when `evidence`, the
-    /// aligned chip when `keep_chip`.
+    /// gallery ranking; the aligned chip when `keep_chip`. Evidence images are the scan's
+    /// business (`scan::held`).
     pub fn analyse(
         &mut self,
         frame: FrameIndex,
         img: &image::RgbImage,
         matcher: &Matcher,
-        evidence: bool,
         keep_chip: bool,
     ) -> Result<Vec<Observation>, RuntimeError> {
-        self.analyse_with(frame, img, matcher, &|_, _| evidence, keep_chip, &[])
+        self.analyse_with(frame, img, matcher, keep_chip, &[])
     }
 
-    /// As [`Worker::analyse`], with the `extra` detection passes (hard faces); `evidence`
-    /// says for a face's nearest (person, distance) whether to capture evidence images.
+    /// As [`Worker::analyse`], with the `extra` detection passes (hard faces).
     pub fn analyse_with(
         &mut self,
         frame: FrameIndex,
         img: &image::RgbImage,
         matcher: &Matcher,
-        evidence: &dyn Fn(usize, f32) -> bool,
         keep_chip: bool,
         extra: &[Pass],
     ) -> Result<Vec<Observation>, RuntimeError> {
         let faces = self.detector.detect_with(img, extra)?;
-        self.describe(frame, img, faces, matcher, evidence, keep_chip)
+        self.describe(frame, img, faces, matcher, keep_chip)
     }
 
     /// A new file: no face is followed into its first shot.
@@ -205,7 +202,6 @@ impl Worker {
         sample: &crate::media::SampledFrame,
         grid: bool,
         matcher: &Matcher,
-        evidence: &dyn Fn(usize, f32) -> bool,
         extra: &[Pass],
     ) -> Result<Vec<Observation>, RuntimeError> {
         let img = &sample.image;
@@ -217,17 +213,16 @@ impl Worker {
         };
         self.followed = Some((sample.shot, found.clone()));
         let faces = found.into_iter().map(|(f, _)| f).collect();
-        self.describe(sample.index, img, faces, matcher, evidence, false)
+        self.describe(sample.index, img, faces, matcher, false)
     }
 
-    /// Embeddings, gallery rankings and evidence for the faces found in `img`.
+    /// Embeddings and gallery rankings for the faces found in `img`.
     fn describe(
         &mut self,
         frame: FrameIndex,
         img: &image::RgbImage,
         faces: Vec<Face>,
         matcher: &Matcher,
-        evidence: &dyn Fn(usize, f32) -> bool,
         keep_chip: bool,
     ) -> Result<Vec<Observation>, RuntimeError> {
         let chips = stages::time(Stage::Align, || self.embedder.chips(img, &faces));
@@ -247,22 +242,6 @@ impl Worker {
                     .as_ref()
                     .map(|e| matcher.rank(e))
                     .unwrap_or_default();
-                // Evidence for faces within the review band too: a possible match needs
-                // its evidence as much as an identification.
-                // Only when `evidence` wants it (a scan asks for a frame that could beat the
-                // best so far of its shot and person: encoding JPEGs of every sample cost
-                // 37 ms a sample on the bench clip).
-                let wanted = ranking.first().is_some_and(|c| {
-                    c.distance <= matcher.review_limit() && evidence(c.person, c.distance)
-                });
-                let evidence = wanted.then(|| {
-                    stages::time(Stage::Evidence, || {
-                        Box::new(crate::evidence::capture(
-                            img,
-                            [face.x, face.y, face.w, face.h],
-                        ))
-                    })
-                });
                 // A face nobody matches, not even as a possible match: the crop an unknown
                 // person's appearance may be shown with.
                 let unmatched = embedding.is_some()
@@ -279,7 +258,6 @@ impl Worker {
                     face,
                     embedding,
                     ranking,
-                    evidence,
                     chip: if keep_chip { chip } else { None },
                     crop,
                 }

@@ -112,20 +112,18 @@ fn fill_scaled(
             }
         }
         for (c, row) in rows.iter().enumerate() {
-            let values: &[f32] = if inside_y { row } else { &[] };
             match spec.layout {
                 Layout::Nchw => {
                     let dst = &mut slot_data[c * plane + oy * iw..c * plane + (oy + 1) * iw];
                     if inside_y {
-                        dst.copy_from_slice(values);
+                        dst.copy_from_slice(row);
                     } else {
                         dst.fill(pad_value);
                     }
                 }
                 Layout::Nhwc => {
-                    for ox in 0..iw {
-                        slot_data[(oy * iw + ox) * 3 + c] =
-                            values.get(ox).copied().unwrap_or(pad_value);
+                    for (ox, &v) in row.iter().enumerate() {
+                        slot_data[(oy * iw + ox) * 3 + c] = if inside_y { v } else { pad_value };
                     }
                 }
             }

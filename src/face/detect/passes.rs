@@ -259,7 +259,8 @@ impl Mosaic {
                     continue;
                 }
                 for (u, px) in out.chunks_exact_mut(3).enumerate() {
-                    // The pixel of the crop that `turn` puts at (u, v).
+                    // The pixel of the crop that `turn` puts at (u, v) (upright rows are
+                    // copied whole above).
                     let (x, y) = match turn {
                         Turn::None => (u, v),
                         Turn::Cw90 => (v, n - 1 - u),
@@ -385,8 +386,8 @@ mod tests {
     /// whichever cell it is in; a point in an empty cell maps nowhere.
     #[test]
     fn each_cell_of_a_mosaic_maps_back_through_its_own_turn() {
-        let frame = RgbImage::from_fn(40, 30, |x, y| image::Rgb([0, (x * 6) as u8, (y * 8) as u8]));
-        let mut frame = frame;
+        let mut frame =
+            RgbImage::from_fn(40, 30, |x, y| image::Rgb([0, (x * 6) as u8, (y * 8) as u8]));
         frame.put_pixel(19, 10, image::Rgb([255, 0, 0]));
         let r = Region {
             x: 12,
