@@ -22,6 +22,9 @@ fn cpu_seconds() -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // As `main` does, so the figures are the CLI's.
+    clearshot::runtime::refuse_telemetry();
+    clearshot::alloc::keep_freed_frames();
     let mut args = std::env::args().skip(1);
     let usage = "usage: stage_times GALLERY FILE [--fine-refs] [--no-refs] [--hard-faces MODE] [--workers N]";
     let gallery = PathBuf::from(args.next().ok_or(usage)?);

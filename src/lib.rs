@@ -5,6 +5,7 @@
 //! verify) -> `policy` -> `report`. `scan` wires the stages together with bounded channels; `main.rs` is a thin
 //! CLI over this library.
 
+pub mod alloc;
 pub mod approvals;
 pub mod batch;
 pub mod enroll;

@@ -16,6 +16,8 @@ use cli::runs::{inspect, merge, scan_command, verify};
 fn main() -> ExitCode {
     // Before any thread starts: ONNX Runtime must never queue telemetry for upload.
     clearshot::runtime::refuse_telemetry();
+    // Frame-sized buffers stay in the heap between samples (see `alloc`).
+    clearshot::alloc::keep_freed_frames();
     // clap exits 2 on a usage error, which here means "some inputs could not be scanned":
     // usage errors are 3, as documented; --help and --version are 0.
     let cli = match Cli::try_parse() {
