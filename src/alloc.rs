@@ -5,13 +5,13 @@
 //! top of the heap is handed back above the trim threshold. Frame-sized buffers (a 1080p RGB
 //! picture is 6 MB, a detector input 0.4 MB, each made and dropped per sample) were faulted
 //! in page by page again and again: on the 60 s bench clip, 116-141k minor page faults and
-//! ~0.95 s of system CPU. Keeping them in the heap: 77-81k faults (first touches), ~0.55 s.
+//! ~0.95 s of system CPU. Keeping them in the heap: 73-81k faults (first touches), ~0.55 s.
 
 /// Largest block still served from the heap: above a 4K RGB frame (25 MB); glibc's own
 /// ceiling for this setting on 64-bit.
 const MMAP_THRESHOLD: i32 = 32 << 20;
 /// Free memory kept at the top of the heap before it is handed back: a few frames' worth,
-/// so peak memory stays bounded (measured: 335-348 MB -> 360-377 MB on the bench clip).
+/// so peak memory stays bounded (measured: 335-348 MB -> 343-377 MB on the bench clip).
 const TRIM_THRESHOLD: i32 = 128 << 20;
 
 /// Keeps frame-sized buffers in the heap between samples instead of mapping and faulting

@@ -340,7 +340,6 @@ mod tests {
             face: face(x),
             ranking: m.rank(&embedding),
             embedding: Some(embedding),
-
             chip: None,
             crop: None,
         }
