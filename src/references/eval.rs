@@ -50,6 +50,10 @@ pub struct Labels {
     pub scenes: Vec<Scene>,
 }
 
+/// Below this IoU with its true box, a match of a reference that is in the scene counts as a
+/// false alarm (somewhere else); from it to 0.5, as misplaced (on the reference, loose box).
+pub const MISPLACED_IOU: f32 = 0.1;
+
 /// Counts for one group (a scene kind or a reference kind).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Tally {
@@ -70,8 +74,14 @@ pub struct Summary {
     pub by_scene_kind: BTreeMap<String, Tally>,
     /// Recall of inset scenes by reference kind.
     pub inset_by_ref_kind: BTreeMap<String, Tally>,
-    /// Matches of a reference that is not in the scene (or far from where it is).
+    /// Matches of a reference that is not in the scene (or far from where it is: its box
+    /// overlaps the true one by less than [`MISPLACED_IOU`]).
     pub false_alarms: usize,
+    /// Matches of a reference that is in the scene, on it but with a loose box (IoU with
+    /// the true box at least [`MISPLACED_IOU`], below 0.5): not found, and not false alarms.
+    pub misplaced: usize,
+    /// Details of each misplaced match, as for false alarms.
+    pub misplaced_details: Vec<String>,
     /// Scenes with at least one false alarm, by scene kind.
     pub false_alarm_scenes: BTreeMap<String, usize>,
     /// Found matches by stage (keypoints, tile).
@@ -128,6 +138,10 @@ impl Summary {
             self.false_alarms, self.false_alarm_scenes
         );
         s += &format!(
+            "misplaced: {} (the reference, on it with a loose box: counted as missed)\n",
+            self.misplaced
+        );
+        s += &format!(
             "separation: found matches have >= {} inliers; absent references reached at most {} ({})\n",
             self.found_min_inliers.map_or("-".to_string(), |v| v.to_string()),
             self.wrong_max_inliers,
@@ -135,6 +149,9 @@ impl Summary {
         );
         for d in &self.false_alarm_details {
             s += &format!("  FA {d}\n");
+        }
+        for d in &self.misplaced_details {
+            s += &format!("  misplaced {d}\n");
         }
         for d in &self.missed_details {
             s += &format!("  missed {d}\n");
@@ -269,11 +286,21 @@ pub fn run(
                     *sum.by_stage.entry(stage).or_default() += 1;
                 }
                 None => {
-                    fa_here += 1;
-                    sum.false_alarm_details.push(format!(
+                    let detail = format!(
                         "{} ({}): {} inliers={} cosine={:?} stage={:?} bbox={:?}",
                         sc.file, sc.kind, id, m.inliers, m.cosine, m.stage, m.bbox
-                    ));
+                    );
+                    let on_it = sc
+                        .refs
+                        .iter()
+                        .any(|p| &p.r#ref == id && iou(p.bbox, m.bbox) >= MISPLACED_IOU);
+                    if on_it {
+                        sum.misplaced += 1;
+                        sum.misplaced_details.push(detail);
+                    } else {
+                        fa_here += 1;
+                        sum.false_alarm_details.push(detail);
+                    }
                 }
             }
         }
