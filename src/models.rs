@@ -68,6 +68,9 @@ pub struct Active {
     /// Image embedder of the reference (IP) matcher's learned stage; optional.
     #[serde(default)]
     pub ip_embedder: Option<String>,
+    /// The same image embedder quantised, run for the learned map of a frame; optional.
+    #[serde(default)]
+    pub ip_map: Option<String>,
 }
 
 /// Where a model's original weights came from.
@@ -278,6 +281,9 @@ pub struct ModelSet {
     pub embedder: ModelRef,
     /// Image embedder of the reference matcher, when the manifest names one.
     pub ip_embedder: Option<ModelRef>,
+    /// The quantised copy of the image embedder that gives the learned map of a frame, when
+    /// the manifest names one.
+    pub ip_map: Option<ModelRef>,
 }
 
 impl ModelSet {
@@ -343,12 +349,17 @@ impl ModelSet {
             Some(n) => Some(pick(n, "ip_embedder")?),
             None => None,
         };
+        let ip_map = match &manifest.active.ip_map {
+            Some(n) => Some(pick(n, "ip_map")?),
+            None => None,
+        };
         Ok(Self {
             dir: dir.to_path_buf(),
             detector_full,
             detector_short,
             embedder,
             ip_embedder,
+            ip_map,
         })
     }
 
@@ -409,6 +420,11 @@ fn validate_entry(name: &str, e: &ModelEntry) -> Result<(), String> {
                 return Err(format!("ip_embedder '{name}': outputs lack 'embedding'"));
             }
         }
+        "ip_map" => {
+            if e.output("gem_map").is_none() {
+                return Err(format!("ip_map '{name}': outputs lack 'gem_map'"));
+            }
+        }
         other => return Err(format!("model '{name}': unknown role '{other}'")),
     }
     Ok(())
@@ -464,4 +480,60 @@ pub fn default_dir() -> PathBuf {
         return cwd;
     }
     crate::paths::data_dir().join("models")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The repository's models with `edit` applied to the manifest, in a fresh folder (the
+    /// model files are linked, not copied).
+    fn models_with(edit: impl FnOnce(&mut serde_json::Value)) -> tempfile::TempDir {
+        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+        let dir = tempfile::tempdir().unwrap();
+        for e in std::fs::read_dir(&src).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "onnx") {
+                std::os::unix::fs::symlink(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        let text = std::fs::read_to_string(src.join("manifest.json")).unwrap();
+        let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+        edit(&mut m);
+        std::fs::write(dir.path().join("manifest.json"), m.to_string()).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_quantised_map_is_loaded_and_checked_like_every_model() {
+        let m = ModelSet::load(models_with(|_| {}).path()).unwrap();
+        let map = m.ip_map.expect("the shipped manifest names an ip_map");
+        assert_eq!(map.entry.role, "ip_map");
+        assert!(map.entry.output("gem_map").is_some());
+        // Optional: a manifest without one still loads (the float model gives the maps).
+        let dir = models_with(|m| {
+            m["active"].as_object_mut().unwrap().remove("ip_map");
+        });
+        assert!(ModelSet::load(dir.path()).unwrap().ip_map.is_none());
+        // The float embedder named as the map: wrong role.
+        let dir = models_with(|m| m["active"]["ip_map"] = "efficientnet-lite0-gem".into());
+        let e = ModelSet::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("expected 'ip_map'"), "{e}");
+        // A map model without the map output.
+        let dir = models_with(|m| {
+            let name = m["active"]["ip_map"].as_str().unwrap().to_string();
+            m["models"][&name]["outputs"] = serde_json::json!({"embedding": "embedding"});
+        });
+        let e = ModelSet::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("lack 'gem_map'"), "{e}");
+        // A changed file: refused by its checksum.
+        let dir = models_with(|m| {
+            let name = m["active"]["ip_map"].as_str().unwrap().to_string();
+            m["models"][&name]["sha256"] = "00".repeat(32).into();
+        });
+        assert!(matches!(
+            ModelSet::load(dir.path()),
+            Err(ModelError::Checksum { .. })
+        ));
+    }
 }

@@ -45,13 +45,20 @@ pub enum Stage {
     Embed,
     /// Evidence images (frame thumbnail and crop, JPEG).
     Evidence,
-    /// Reference matching (keypoints, proposals, verification).
-    References,
+    /// Reference checks: the gate (what changed since the shot's last search) and the
+    /// grayscale frame the keypoint stages share.
+    RefGate,
+    /// Reference keypoints: ORB detection on the whole frame and in proposal regions.
+    RefKeypoints,
+    /// Learned reference proposals: the embedder's feature map and the pooled windows.
+    RefProposals,
+    /// Reference verification: descriptor matching and the RANSAC models.
+    RefVerify,
 }
 
 impl Stage {
     /// Every stage, in data-flow order.
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 12] = [
         Stage::Decode,
         Stage::Cuts,
         Stage::Convert,
@@ -60,7 +67,10 @@ impl Stage {
         Stage::Align,
         Stage::Embed,
         Stage::Evidence,
-        Stage::References,
+        Stage::RefGate,
+        Stage::RefKeypoints,
+        Stage::RefProposals,
+        Stage::RefVerify,
     ];
 
     /// A short name for tables.
@@ -74,7 +84,10 @@ impl Stage {
             Stage::Align => "face alignment",
             Stage::Embed => "face embedding",
             Stage::Evidence => "evidence images",
-            Stage::References => "references",
+            Stage::RefGate => "ref gate",
+            Stage::RefKeypoints => "ref keypoints",
+            Stage::RefProposals => "ref proposals",
+            Stage::RefVerify => "ref verification",
         }
     }
 }

@@ -92,15 +92,17 @@ fn references_are_found_in_their_shots_with_box_timecode_and_rights() {
 
     let truth = json(&ip.join("ip_clip.json"));
     let r = json(&report);
-    assert!(
-        r["models"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m["role"] == "reference embedder"),
-        "the reference embedder is in the chain of custody: {}",
-        r["models"]
-    );
+    for role in ["reference embedder", "reference map"] {
+        assert!(
+            r["models"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["role"] == role && m["sha256"].as_str().is_some_and(|s| s.len() == 64)),
+            "the {role} is in the chain of custody: {}",
+            r["models"]
+        );
+    }
     assert_eq!(r["gallery"]["references"], 3);
     let file = &r["files"][0];
     // References are matched on about one sample a second plus each shot's first and last

@@ -161,6 +161,9 @@ pub fn model_records(m: &ModelSet, with_refs: bool) -> Vec<ModelRecord> {
     out.push(("embedder", &m.embedder));
     if let Some(ip) = m.ip_embedder.as_ref().filter(|_| with_refs) {
         out.push(("reference embedder", ip));
+        if let Some(map) = &m.ip_map {
+            out.push(("reference map", map));
+        }
     }
     out.into_iter()
         .map(|(role, r)| ModelRecord {

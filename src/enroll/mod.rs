@@ -110,7 +110,7 @@ pub fn ip_matcher(models_dir: &Path, config: MatchConfig) -> Result<IpMatcher, E
     Ok(match &models.ip_embedder {
         Some(m) if config.tiles => IpMatcher::with_embedder(
             config,
-            IpEmbedder::load(m, 1)
+            IpEmbedder::load(m, models.ip_map.as_ref(), 1)
                 .map_err(|e| EnrollError::Worker(crate::scan::WorkerError::Ip(e)))?,
         ),
         _ => IpMatcher::new(config),

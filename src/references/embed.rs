@@ -6,7 +6,9 @@
 //! any window of it is pooled the same way (GeM: mean, then the p-th root, then unit
 //! length). That costs one network pass per frame instead of one per tile. A model without
 //! that output still works: then [`IpEmbedder::feature_map`] gives `None` and the caller
-//! embeds tile crops.
+//! embeds tile crops. The manifest's `ip_map`, when present, is the same network quantised to
+//! int8: it gives the maps (about half the float model's time on a 1280x720 frame, the same
+//! `eval-refs` results), while references are embedded with the float model.
 
 use super::IpError;
 use crate::models::ModelRef;
@@ -32,6 +34,16 @@ pub struct IpEmbedder {
     map_output: Option<String>,
     /// GeM exponent of the pooling (1 = plain average).
     gem_p: f32,
+    /// The manifest's `ip_map` (the same network quantised to int8), run instead of `model`
+    /// for feature maps when present.
+    map_model: Option<MapModel>,
+}
+
+/// A model run only for its `gem_map` output.
+struct MapModel {
+    model: Model,
+    input: String,
+    output: String,
 }
 
 /// The pre-pooling feature map of one image: `channels` x `h` x `w` values x^p (what the
@@ -127,10 +139,29 @@ pub fn cosines(windows: &ndarray::Array2<f32>, refs: &[&Embedding]) -> ndarray::
 }
 
 impl IpEmbedder {
-    /// Loads the manifest's image embedder (`ModelSet::load` has validated the entry and
-    /// checked the file's sha256).
-    pub fn load(m: &ModelRef, threads: usize) -> Result<Self, IpError> {
+    /// Loads the manifest's image embedder, and `map` (the manifest's `ip_map`) for feature
+    /// maps when given (`ModelSet::load` has validated the entries and checked the files'
+    /// sha256). The two must read their input the same way.
+    pub fn load(m: &ModelRef, map: Option<&ModelRef>, threads: usize) -> Result<Self, IpError> {
         let entry = &m.entry;
+        let map_model = match map {
+            Some(mm) => {
+                let (a, b) = (&entry.input, &mm.entry.input);
+                if a.scale != b.scale || a.offset != b.offset || a.channels != b.channels {
+                    return Err(IpError::Input(format!(
+                        "map model '{}' reads its input differently from '{}'",
+                        mm.name, m.name
+                    )));
+                }
+                Some(MapModel {
+                    model: Model::load(&mm.name, &mm.path, threads)?,
+                    input: b.name.clone(),
+                    // ModelSet::load refuses an ip_map entry without a 'gem_map' output.
+                    output: mm.entry.output("gem_map").unwrap_or("gem_map").to_string(),
+                })
+            }
+            None => None,
+        };
         // ModelSet::load refuses an ip_embedder entry without an 'embedding' output.
         let output = entry.output("embedding").unwrap_or("embedding").to_string();
         let gem_p = entry.ip_embedder.as_ref().map_or(1.0, |s| s.gem_p).max(1.0);
@@ -142,21 +173,26 @@ impl IpEmbedder {
             offset: entry.input.offset,
             map_output: entry.output("gem_map").map(str::to_string),
             gem_p,
+            map_model,
         })
     }
 
     /// True when [`IpEmbedder::feature_map`] gives maps.
     pub fn has_feature_map(&self) -> bool {
-        self.map_output.is_some()
+        self.map_model.is_some() || self.map_output.is_some()
     }
 
     /// The pre-pooling feature map of one image (`None` when the model does not expose one).
     pub fn feature_map(&mut self, image: &RgbImage) -> Result<Option<FeatureMap>, IpError> {
-        let Some(map) = self.map_output.clone() else {
+        if !self.has_feature_map() {
             return Ok(None);
-        };
+        }
         let input = self.tensor(std::slice::from_ref(image))?;
-        let out = self.model.run(&self.input, input, &[&map])?;
+        let out = match (self.map_model.as_mut(), &self.map_output) {
+            (Some(mm), _) => mm.model.run(&mm.input, input, &[&mm.output])?,
+            (None, Some(map)) => self.model.run(&self.input, input, &[map])?,
+            (None, None) => return Ok(None),
+        };
         let o = &out[0];
         let [1, c, h, w] = o.shape[..] else {
             return Err(IpError::Input(format!(

@@ -39,6 +39,7 @@ pub mod verify;
 
 pub use enroll::{RefImage, REF_FORMAT};
 
+use crate::stages;
 use embed::IpEmbedder;
 use gray::Gray;
 use image::{DynamicImage, RgbImage};
@@ -323,22 +324,23 @@ impl IpMatcher {
             return Err(IpError::Input(format!("frame {fw}x{fh} is too small")));
         }
         let cfg = self.config.clone();
-        let full = Gray::from_rgb(frame);
-        let s = (cfg.frame_max_side as f32 / fw.max(fh) as f32).min(1.0);
-        let work = full.resize(
-            ((fw as f32 * s).round() as usize).max(1),
-            ((fh as f32 * s).round() as usize).max(1),
-        );
-        let params = OrbParams {
-            max_features: cfg.frame_features,
-            ..OrbParams::default()
-        };
-        let set = FrameSet::new(
-            orb::detect(&work, None, None, &params),
-            s,
-            [0.0, 0.0],
-            cfg.ransac_threshold,
-        );
+        let (full, set) = stages::time(stages::Stage::RefKeypoints, || {
+            let full = Gray::from_rgb(frame);
+            let s = (cfg.frame_max_side as f32 / fw.max(fh) as f32).min(1.0);
+            let work = full.resize(
+                ((fw as f32 * s).round() as usize).max(1),
+                ((fh as f32 * s).round() as usize).max(1),
+            );
+            let params = OrbParams {
+                max_features: cfg.frame_features,
+                ..OrbParams::default()
+            };
+            let feats = orb::detect(&work, None, None, &params);
+            (
+                full,
+                FrameSet::new(feats, s, [0.0, 0.0], cfg.ransac_threshold),
+            )
+        });
         self.attempts.clear();
         let mut found: Vec<Option<IpMatch>> = vec![None; refs.len()];
         for (ri, r) in refs.iter().enumerate().filter(|_| cfg.whole_frame) {
@@ -390,7 +392,7 @@ impl IpMatcher {
             return Ok(Vec::new());
         }
         let cfg = self.config.clone();
-        let full = Gray::from_rgb(frame);
+        let full = stages::time(stages::Stage::RefKeypoints, || Gray::from_rgb(frame));
         let mut found: Vec<Option<IpMatch>> = vec![None; refs.len()];
         for p in previous {
             let Some(r) = refs.get(p.reference) else {
@@ -429,7 +431,9 @@ impl IpMatcher {
         window: Option<[f32; 4]>,
         frame: (u32, u32),
     ) -> Option<Verified> {
-        let o = verify(r, set, &self.config, min_inliers, frame);
+        let o = stages::time(stages::Stage::RefVerify, || {
+            verify(r, set, &self.config, min_inliers, frame)
+        });
         self.attempts.push(Attempt {
             reference: ri,
             stage,
@@ -450,7 +454,9 @@ impl IpMatcher {
         found: &mut [Option<IpMatch>],
     ) -> Result<(), IpError> {
         let embedder = self.embedder.as_mut().expect("checked by the caller");
-        let order = proposals::propose(embedder, frame, refs, found, &self.config)?;
+        let order = stages::time(stages::Stage::RefProposals, || {
+            proposals::propose(embedder, frame, refs, found, &self.config)
+        })?;
         self.verify_proposals(full, refs, &order, found, frame.dimensions());
         Ok(())
     }
@@ -544,6 +550,10 @@ fn into_match(
 /// side is `region_side` (magnified at most `region_max_zoom` times): small insets get many
 /// more features there than in the whole-frame pass.
 fn region_features(full: &Gray, g: [f32; 4], cfg: &MatchConfig) -> FrameSet {
+    stages::time(stages::Stage::RefKeypoints, || detect_region(full, g, cfg))
+}
+
+fn detect_region(full: &Gray, g: [f32; 4], cfg: &MatchConfig) -> FrameSet {
     let x0 = (g[0].max(0.0) as usize).min(full.w.saturating_sub(1));
     let y0 = (g[1].max(0.0) as usize).min(full.h.saturating_sub(1));
     let x1 = (g[2].ceil().max(0.0) as usize).clamp(x0 + 1, full.w);

@@ -97,9 +97,10 @@ impl Worker {
     ) -> Result<Self, WorkerError> {
         let ip = match (ip, &models.ip_embedder) {
             (None, _) => None,
-            (Some(c), Some(m)) => {
-                Some(IpMatcher::with_embedder(c.clone(), IpEmbedder::load(m, 1)?))
-            }
+            (Some(c), Some(m)) => Some(IpMatcher::with_embedder(
+                c.clone(),
+                IpEmbedder::load(m, models.ip_map.as_ref(), 1)?,
+            )),
             (Some(c), None) => Some(IpMatcher::new(c.clone())),
         };
         Ok(Self {
@@ -140,21 +141,19 @@ impl Worker {
             return Ok((Vec::new(), false));
         }
         let img = &sample.image;
-        let (step, thumb) = stages::time(Stage::References, || {
+        let (step, thumb) = stages::time(Stage::RefGate, || {
             self.refs_seen.step(sample.shot, img, gate)
         });
         let (found, searched) = match step {
             super::refgate::RefStep::Search => {
-                let found = stages::time(Stage::References, || m.match_frame(img, &refs.images))?;
+                let found = m.match_frame(img, &refs.images)?;
                 let proposals = m.last_proposals();
                 self.refs_seen
                     .searched(sample.shot, img.dimensions(), thumb, &found, proposals);
                 (found, true)
             }
             super::refgate::RefStep::Follow(previous, proposals) => {
-                let found = stages::time(Stage::References, || {
-                    m.follow(img, &refs.images, &previous, &proposals)
-                })?;
+                let found = m.follow(img, &refs.images, &previous, &proposals)?;
                 self.refs_seen.followed(&found);
                 (found, false)
             }

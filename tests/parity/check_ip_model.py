@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Parity test for models/efficientnet_lite0_gem.onnx (the IP embedder).
+"""Parity test for models/efficientnet_lite0_gem.onnx (the IP embedder) and its int8 copy.
 
 Run inside a venv that has scripts/requirements-ip.txt:
 
@@ -212,6 +212,31 @@ def main() -> int:
     same = float(embs["chelsea"] @ e2)
     other = max(float(embs["chelsea"] @ embs["coffee"]), float(embs["chelsea"] @ embs["astronaut"]))
     check("edited copy closer than unrelated photos", same > 0.85 and other < 0.6, f"same={same:.3f} other={other:.3f}")
+
+    # The int8 copy that gives the matcher's maps: pinned, same input, and its windows pool
+    # to about the float model's (they only rank windows for keypoint verification; the
+    # eval-refs gates in scripts/test.sh hold what matters, the references found).
+    qentry = manifest["models"].get(B.MAP_ENTRY_NAME)
+    check("int8 map entry present", qentry is not None and manifest["active"].get("ip_map") == B.MAP_ENTRY_NAME)
+    qpath = ROOT / "models" / qentry["file"]
+    qsha = B.sha256_bytes(qpath.read_bytes())
+    check("int8 map sha256 matches manifest", qsha == qentry["sha256"], qsha[:16])
+    check("int8 map reads its input as the float model", qentry["input"] == spec)
+    qsess = ort.InferenceSession(str(qpath), so, providers=["CPUExecutionProvider"])
+    cos = []
+    for name, img in photos.items():
+        x = to_input(img, 640, 448, spec["scale"], spec["offset"])
+        fm, qm = sess.run(["gem_map"], {"input": x})[0][0], qsess.run(["gem_map"], {"input": x})[0][0]
+        check(f"{name} 640x448: int8 map shape == float", fm.shape == qm.shape, str(qm.shape))
+        _, mh, mw = fm.shape
+        for y in range(mh - 2):
+            for xx in range(mw - 2):
+                a = fm[:, y:y + 3, xx:xx + 3].mean(axis=(1, 2)) ** (1.0 / 3.0)
+                b = qm[:, y:y + 3, xx:xx + 3].mean(axis=(1, 2)) ** (1.0 / 3.0)
+                cos.append(float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))))
+    mean = float(np.mean(cos))
+    check("int8 map: 3x3 windows pool to about the float model's", mean > 0.7,
+          f"mean cosine {mean:.3f}, min {min(cos):.3f} over {len(cos)} windows")
 
     failed = sum(1 for _, ok, _ in RESULTS if not ok)
     print(f"{len(RESULTS) - failed} passed, {failed} failed")

@@ -384,8 +384,8 @@ def main() -> int:
     def _():
         for key, entry in manifest["models"].items():
             src = entry["source"]
-            if entry["role"] == "ip_embedder":
-                continue  # its source is pinned and checked by tests/parity/check_ip_model.py
+            if entry["role"] in ("ip_embedder", "ip_map"):
+                continue  # their source is pinned and checked by tests/parity/check_ip_model.py
             path = (build.extract_tflite(src["file"]) if src["registry"] == "npm"
                     else build.extract_dlib_model())
             got = build.sha256_file(path)
