@@ -45,10 +45,10 @@ pub enum Stage {
     Embed,
     /// Evidence images (frame thumbnail and crop, JPEG).
     Evidence,
-    /// Reference checks: the gate (what changed since the shot's last search) and the
-    /// grayscale frame the keypoint stages share.
+    /// Reference checks: the gate (what changed since the shot's last search).
     RefGate,
-    /// Reference keypoints: ORB detection on the whole frame and in proposal regions.
+    /// Reference keypoints: the grayscale frame, ORB detection on the whole frame and in
+    /// proposal regions.
     RefKeypoints,
     /// Learned reference proposals: the embedder's feature map and the pooled windows.
     RefProposals,

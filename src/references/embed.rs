@@ -188,10 +188,11 @@ impl IpEmbedder {
             return Ok(None);
         }
         let input = self.tensor(std::slice::from_ref(image))?;
-        let out = match (self.map_model.as_mut(), &self.map_output) {
+        let out = match (self.map_model.as_mut(), self.map_output.as_deref()) {
             (Some(mm), _) => mm.model.run(&mm.input, input, &[&mm.output])?,
-            (None, Some(map)) => self.model.run(&self.input, input, &[map])?,
-            (None, None) => return Ok(None),
+            (None, map) => self
+                .model
+                .run(&self.input, input, &[map.unwrap_or("gem_map")])?,
         };
         let o = &out[0];
         let [1, c, h, w] = o.shape[..] else {
