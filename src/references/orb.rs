@@ -188,7 +188,7 @@ fn has_arc9(m: u32) -> bool {
     a != 0
 }
 
-/// FAST-9 corners with 3x3 non-maximum suppression, ranked by Harris response and spread over
+/// FAST-9 corners ([`fast_scores`]) with 3x3 non-maximum suppression, ranked by Harris response and spread over
 /// a grid so that a small textured object is not starved by a busy background. Returns at
 /// most `budget` (x, y, harris).
 fn fast_corners(
@@ -201,72 +201,22 @@ fn fast_corners(
     if w <= 2 * BORDER || h <= 2 * BORDER {
         return Vec::new();
     }
-    let offs: Vec<isize> = CIRCLE
-        .iter()
-        .map(|&(dx, dy)| dy as isize * w as isize + dx as isize)
-        .collect();
-    let mut score = vec![0u16; w * h];
-    let mut pass = vec![false; w];
-    for y in BORDER..h - BORDER {
-        // 9 contiguous of 16 always include 2 of the 4 compass points: a branch-free test
-        // over the row first (it vectorises), the full circle only where it passes.
-        let up = &g.px[(y - 3) * w..(y - 2) * w];
-        let row = &g.px[y * w..(y + 1) * w];
-        let down = &g.px[(y + 3) * w..(y + 4) * w];
-        for x in BORDER..w - BORDER {
-            let c = row[x];
-            let hi = c.saturating_add(t);
-            let lo = c.saturating_sub(t);
-            let (a, b, cc, d) = (up[x], row[x + 3], down[x], row[x - 3]);
-            let nb = (a > hi) as u8 + (b > hi) as u8 + (cc > hi) as u8 + (d > hi) as u8;
-            let nd = (a < lo) as u8 + (b < lo) as u8 + (cc < lo) as u8 + (d < lo) as u8;
-            pass[x] = nb >= 2 || nd >= 2;
-        }
-        let t = t as i16;
-        for (x, &p) in pass.iter().enumerate().take(w - BORDER).skip(BORDER) {
-            if !p {
-                continue;
-            }
-            let i = y * w + x;
-            let c = g.px[i] as i16;
-            let at = |k: usize| g.px[(i as isize + offs[k]) as usize] as i16;
-            let (mut bright, mut dark) = (0u32, 0u32);
-            let mut sb = 0u16;
-            let mut sd = 0u16;
-            for k in 0..16 {
-                let v = at(k);
-                if v > c + t {
-                    bright |= 1 << k;
-                    sb += (v - c - t) as u16;
-                } else if v < c - t {
-                    dark |= 1 << k;
-                    sd += (c - t - v) as u16;
-                }
-            }
-            let s = if has_arc9(bright) { sb } else { 0 }.max(if has_arc9(dark) { sd } else { 0 });
-            score[i] = s;
-        }
-    }
+    let (score, found) = fast_scores(g, t);
     let mut cands = Vec::new();
-    for y in BORDER..h - BORDER {
-        for x in BORDER..w - BORDER {
-            let i = y * w + x;
-            let s = score[i];
-            if s == 0 {
-                continue;
-            }
-            // Strict on one side so that plateaus keep exactly one point.
-            let nms = score[i - w - 1] < s
-                && score[i - w] < s
-                && score[i - w + 1] < s
-                && score[i - 1] < s
-                && score[i + 1] <= s
-                && score[i + w - 1] <= s
-                && score[i + w] <= s
-                && score[i + w + 1] <= s;
-            if nms && allowed(x, y) {
-                cands.push((x, y, harris(g, x, y)));
-            }
+    for &i in &found {
+        let (x, y) = (i % w, i / w);
+        let s = score[i];
+        // Strict on one side so that plateaus keep exactly one point.
+        let nms = score[i - w - 1] < s
+            && score[i - w] < s
+            && score[i - w + 1] < s
+            && score[i - 1] < s
+            && score[i + 1] <= s
+            && score[i + w - 1] <= s
+            && score[i + w] <= s
+            && score[i + w + 1] <= s;
+        if nms && allowed(x, y) {
+            cands.push((x, y, harris(g, x, y)));
         }
     }
     cands.sort_by(|a, b| b.2.total_cmp(&a.2));
@@ -294,6 +244,81 @@ fn fast_corners(
     out
 }
 
+/// The FAST-9 score of every pixel inside the border (0 where it is no corner: the larger
+/// of the summed excess of a bright and of a dark arc of 9 contiguous circle pixels beyond
+/// `t`), and the indices of the non-zero ones in raster order.
+///
+/// Row by row: a branch-free test of the 4 compass pixels over the whole row first (9
+/// contiguous of 16 always include 2 of them; the loop vectorises), packed into 64-pixel
+/// words whose set bits alone get the full circle, so no pixel costs a branch of its own.
+fn fast_scores(g: &Gray, t: u8) -> (Vec<u16>, Vec<usize>) {
+    let (w, h) = (g.w, g.h);
+    let mut score = vec![0u16; w * h];
+    let mut found = Vec::new();
+    if w <= 2 * BORDER || h <= 2 * BORDER {
+        return (score, found);
+    }
+    let offs: [isize; 16] = CIRCLE.map(|(dx, dy)| dy as isize * w as isize + dx as isize);
+    let n = w - 2 * BORDER;
+    let mut pass = vec![0u8; n];
+    let mut words = vec![0u64; n.div_ceil(64)];
+    for y in BORDER..h - BORDER {
+        let at = |dy: isize, dx: isize| {
+            let start = ((y as isize + dy) * w as isize + BORDER as isize + dx) as usize;
+            &g.px[start..start + n]
+        };
+        let (row, up, down, right, left) = (at(0, 0), at(-3, 0), at(3, 0), at(0, 3), at(0, -3));
+        for (i, p) in pass.iter_mut().enumerate() {
+            let c = row[i];
+            let (hi, lo) = (c.saturating_add(t), c.saturating_sub(t));
+            let (a, b, cc, d) = (up[i], right[i], down[i], left[i]);
+            let nb = (a > hi) as u8 + (b > hi) as u8 + (cc > hi) as u8 + (d > hi) as u8;
+            let nd = (a < lo) as u8 + (b < lo) as u8 + (cc < lo) as u8 + (d < lo) as u8;
+            *p = (nb >= 2) as u8 | (nd >= 2) as u8;
+        }
+        for (word, chunk) in words.iter_mut().zip(pass.chunks(64)) {
+            *word = chunk
+                .iter()
+                .enumerate()
+                .fold(0u64, |m, (j, &p)| m | (p as u64) << j);
+        }
+        for (wi, &word) in words.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let j = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let i = y * w + BORDER + wi * 64 + j;
+                let s = circle_score(&g.px, i, &offs, t);
+                if s > 0 {
+                    score[i] = s;
+                    found.push(i);
+                }
+            }
+        }
+    }
+    (score, found)
+}
+
+/// The FAST-9 score of pixel `i` (see [`fast_scores`]), without branches on the pixels.
+#[inline]
+fn circle_score(px: &[u8], i: usize, offs: &[isize; 16], t: u8) -> u16 {
+    let c = px[i] as i16;
+    let (hi, lo) = (c + t as i16, c - t as i16);
+    let (mut bright, mut dark) = (0u32, 0u32);
+    let (mut sb, mut sd) = (0u16, 0u16);
+    for (k, &o) in offs.iter().enumerate() {
+        let v = px[(i as isize + o) as usize] as i16;
+        let (b, d) = (v > hi, v < lo);
+        bright |= (b as u32) << k;
+        dark |= (d as u32) << k;
+        sb = sb.wrapping_add((b as u16).wrapping_mul((v - hi) as u16));
+        sd = sd.wrapping_add((d as u16).wrapping_mul((lo - v) as u16));
+    }
+    let sb = if has_arc9(bright) { sb } else { 0 };
+    let sd = if has_arc9(dark) { sd } else { 0 };
+    sb.max(sd)
+}
+
 /// Harris corner response over a 7x7 window with central differences.
 fn harris(g: &Gray, x: usize, y: usize) -> f32 {
     let (mut a, mut b, mut c) = (0f32, 0f32, 0f32);
@@ -311,17 +336,33 @@ fn harris(g: &Gray, x: usize, y: usize) -> f32 {
     (det - 0.04 * tr * tr) / (49.0 * 49.0 * 255.0 * 255.0) * 1e4
 }
 
-/// Intensity-centroid orientation over a disc of radius 15.
-fn orientation(g: &Gray, x: usize, y: usize) -> f32 {
-    let (mut m10, mut m01) = (0i64, 0i64);
-    for dy in -ORIENT_RADIUS..=ORIENT_RADIUS {
-        let span = ((ORIENT_RADIUS * ORIENT_RADIUS - dy * dy) as f32).sqrt() as i32;
-        let row = (y as i32 + dy) as usize * g.w;
-        for dx in -span..=span {
-            let v = g.px[row + (x as i32 + dx) as usize] as i64;
-            m10 += dx as i64 * v;
-            m01 += dy as i64 * v;
+/// Half-widths of the orientation disc's rows, top to bottom.
+fn disc_spans() -> &'static [i32; 2 * ORIENT_RADIUS as usize + 1] {
+    static S: OnceLock<[i32; 2 * ORIENT_RADIUS as usize + 1]> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut s = [0i32; 2 * ORIENT_RADIUS as usize + 1];
+        for (i, v) in s.iter_mut().enumerate() {
+            let dy = i as i32 - ORIENT_RADIUS;
+            *v = ((ORIENT_RADIUS * ORIENT_RADIUS - dy * dy) as f32).sqrt() as i32;
         }
+        s
+    })
+}
+
+/// Intensity-centroid orientation over a disc of radius 15. Each row's sums are 32-bit
+/// (at most 31 x 15 x 255 per row, ~1.8 M over the disc), so the row loops vectorise.
+fn orientation(g: &Gray, x: usize, y: usize) -> f32 {
+    let (mut m10, mut m01) = (0i32, 0i32);
+    for (dy, &span) in (-ORIENT_RADIUS..=ORIENT_RADIUS).zip(disc_spans()) {
+        let start = (y as i32 + dy) as usize * g.w + (x as i32 - span) as usize;
+        let row = &g.px[start..=start + 2 * span as usize];
+        let (mut sum, mut moment) = (0i32, 0i32);
+        for (k, &v) in row.iter().enumerate() {
+            sum += v as i32;
+            moment += (k as i32 - span) * v as i32;
+        }
+        m10 += moment;
+        m01 += dy * sum;
     }
     (m01 as f32).atan2(m10 as f32)
 }
@@ -446,6 +487,77 @@ mod tests {
             }
         }
         g
+    }
+
+    /// Noise over the blocks: busy texture where most pixels pass the compass test.
+    fn grainy(w: usize, h: usize) -> Gray {
+        let mut g = blocks(w, h);
+        let mut rng = SplitMix64(11);
+        for p in g.px.iter_mut() {
+            *p = (*p as i32 + rng.below(49) as i32 - 24).clamp(0, 255) as u8;
+        }
+        g
+    }
+
+    /// The FAST-9 score as first written: the whole circle pixel by pixel, with branches.
+    fn reference_score(g: &Gray, x: usize, y: usize, t: u8) -> u16 {
+        let c = g.at(x, y) as i16;
+        let t = t as i16;
+        let (mut bright, mut dark, mut sb, mut sd) = (0u32, 0u32, 0u16, 0u16);
+        for (k, &(dx, dy)) in CIRCLE.iter().enumerate() {
+            let v = g.at((x as i32 + dx) as usize, (y as i32 + dy) as usize) as i16;
+            if v > c + t {
+                bright |= 1 << k;
+                sb += (v - c - t) as u16;
+            } else if v < c - t {
+                dark |= 1 << k;
+                sd += (c - t - v) as u16;
+            }
+        }
+        if has_arc9(bright) { sb } else { 0 }.max(if has_arc9(dark) { sd } else { 0 })
+    }
+
+    #[test]
+    fn fast_scores_equal_the_plain_circle_test_everywhere() {
+        // Widths around a multiple of 64 inside the border, and thresholds up to saturation.
+        for (g, t) in [
+            (grainy(200, 120), 16),
+            (grainy(2 * BORDER + 64, 50), 16),
+            (grainy(2 * BORDER + 65, 50), 40),
+            (blocks(150, 90), 16),
+            (grainy(97, 61), 250),
+        ] {
+            let (score, found) = fast_scores(&g, t);
+            let mut want_found = Vec::new();
+            for y in BORDER..g.h - BORDER {
+                for x in BORDER..g.w - BORDER {
+                    let want = reference_score(&g, x, y, t);
+                    assert_eq!(score[y * g.w + x], want, "({x}, {y}) of {}x{}", g.w, g.h);
+                    if want > 0 {
+                        want_found.push(y * g.w + x);
+                    }
+                }
+            }
+            assert_eq!(found, want_found);
+            assert!(t > 200 || found.len() > 20, "{} corners", found.len());
+        }
+    }
+
+    #[test]
+    fn orientation_equals_the_plain_disc_sum() {
+        let g = grainy(120, 100);
+        for (x, y) in [(20, 20), (60, 50), (99, 79), (45, 70)] {
+            let (mut m10, mut m01) = (0i64, 0i64);
+            for dy in -ORIENT_RADIUS..=ORIENT_RADIUS {
+                let span = ((ORIENT_RADIUS * ORIENT_RADIUS - dy * dy) as f32).sqrt() as i32;
+                for dx in -span..=span {
+                    let v = g.at((x as i32 + dx) as usize, (y as i32 + dy) as usize) as i64;
+                    m10 += dx as i64 * v;
+                    m01 += dy as i64 * v;
+                }
+            }
+            assert_eq!(orientation(&g, x, y), (m01 as f32).atan2(m10 as f32));
+        }
     }
 
     #[test]
