@@ -26,8 +26,10 @@ pub struct Nearest {
 }
 
 /// For every reference descriptor, its nearest and second-nearest frame descriptors.
-/// Brute force; with the CPU's population-count instruction when it has one (x86-64
-/// baseline code has none, and the software count is about three times slower).
+/// Brute force, four reference descriptors at a time (each frame descriptor loaded once for
+/// four distance chains: 2.0 -> 1.3 ns a pair on 800 x 3000 random descriptors here); with
+/// the CPU's population-count instruction when it has one (x86-64 baseline code has none,
+/// and the software count is about three times slower).
 pub fn nearest_two(reference: &[Descriptor], frame: &[Descriptor]) -> Vec<Nearest> {
     #[cfg(target_arch = "x86_64")]
     {
@@ -47,25 +49,36 @@ unsafe fn nearest_two_popcnt(reference: &[Descriptor], frame: &[Descriptor]) -> 
 
 #[inline(always)]
 fn nearest_two_portable(reference: &[Descriptor], frame: &[Descriptor]) -> Vec<Nearest> {
-    // Plain loops (no closures), so that everything inlines into the caller's target features.
     let mut out = Vec::with_capacity(reference.len());
-    for rd in reference {
-        let (mut d1, mut d2, mut i1) = (u32::MAX, u32::MAX, usize::MAX);
-        for (fi, fd) in frame.iter().enumerate() {
+    let (quads, rest) = reference.as_chunks::<4>();
+    for q in quads {
+        out.extend(nearest_block(q, frame));
+    }
+    for r in rest {
+        out.extend(nearest_block::<1>(std::array::from_ref(r), frame));
+    }
+    out
+}
+
+/// [`nearest_two`] of `N` reference descriptors in one pass over
+/// the frame. Plain loops (no closures), so that everything inlines into the caller's target
+/// features, and `N` is a constant so the block is unrolled.
+#[inline(always)]
+fn nearest_block<const N: usize>(q: &[Descriptor; N], frame: &[Descriptor]) -> [Nearest; N] {
+    let mut best = [(u32::MAX, u32::MAX, usize::MAX); N];
+    for (fi, fd) in frame.iter().enumerate() {
+        for (b, rd) in best.iter_mut().zip(q) {
             let d = hamming(rd, fd);
-            if d < d2 {
-                if d < d1 {
-                    d2 = d1;
-                    d1 = d;
-                    i1 = fi;
+            if d < b.1 {
+                if d < b.0 {
+                    *b = (d, b.0, fi);
                 } else {
-                    d2 = d;
+                    b.1 = d;
                 }
             }
         }
-        out.push(Nearest { index: i1, d1, d2 });
     }
-    out
+    best.map(|(d1, d2, index)| Nearest { index, d1, d2 })
 }
 
 /// For every reference descriptor, the nearest frame descriptor when it is closer than
@@ -167,5 +180,27 @@ mod tests {
         let m = ratio_matches(&refs, &frame, 0.8, 80);
         assert_eq!(m.len(), 1);
         assert_eq!((m[0].reference, m[0].frame), (0, 3));
+    }
+
+    #[test]
+    fn blocked_search_equals_one_reference_at_a_time_with_ties() {
+        let mut rng = SplitMix64(13);
+        let base: Vec<_> = (0..6).map(|_| random(&mut rng)).collect();
+        // Few distinct frame descriptors, so equal distances (ties) are common.
+        let frame: Vec<_> = (0..300)
+            .map(|i| flip(base[i % 6], rng.below(6), &mut rng))
+            .collect();
+        for n in [0, 1, 3, 4, 5, 8, 11] {
+            let refs: Vec<_> = (0..n).map(|i| flip(base[i % 6], 3, &mut rng)).collect();
+            let got = nearest_two(&refs, &frame);
+            assert_eq!(got.len(), n);
+            for (rd, g) in refs.iter().zip(&got) {
+                let mut d: Vec<(u32, usize)> =
+                    frame.iter().map(|f| hamming(rd, f)).zip(0..).collect();
+                d.sort(); // by distance, then the first index
+                assert_eq!((g.index, g.d1, g.d2), (d[0].1, d[0].0, d[1].0), "{n}");
+            }
+        }
+        assert_eq!(nearest_two(&[base[0]], &[])[0].index, usize::MAX);
     }
 }
