@@ -338,6 +338,7 @@ impl Scanner {
                             key,
                             grid,
                             refs: check,
+                            last,
                         } = job;
                         if !send_late(held.next_shot(f.shot)) {
                             break;
@@ -347,7 +348,7 @@ impl Scanner {
                             .map_err(WorkerError::from)
                             .and_then(|faces| {
                                 let (hits, searched) = if check && matching {
-                                    w.check_refs(&f, refs, ref_gate.as_ref())?
+                                    w.check_refs(&f, last, refs, ref_gate.as_ref())?
                                 } else {
                                     (Vec::new(), false)
                                 };

@@ -8,10 +8,11 @@ use std::ops::ControlFlow;
 /// it is one of its shot's key frames (first and last sample, about one a second), where
 /// `--hard-faces key` runs the whole-frame passes for hard faces, and whether faces are
 /// looked for on the whole tile grid (first and last sample, one every two seconds; the
-/// samples between follow the faces already found).
+/// samples between follow the faces already found), and whether it is its shot's last sample.
 pub(super) struct Job {
     pub(super) frame: SampledFrame,
     pub(super) refs: bool,
+    pub(super) last: bool,
     pub(super) key: bool,
     pub(super) grid: bool,
 }
@@ -117,6 +118,7 @@ impl RefPacer {
         Job {
             frame,
             refs,
+            last: last_of_shot,
             key,
             grid,
         }

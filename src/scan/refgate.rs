@@ -3,7 +3,9 @@
 //! searched picture did not (`media::change`: the camera's zoom and pan aligned away, then
 //! block by block), or the camera moved further than the gate allows. Between, a push-in
 //! also re-verifies what the search proposed but could not verify, where it now is: a
-//! reference too small to verify then may have grown enough.
+//! reference too small to verify then may have grown enough. What a pull-out or a pan
+//! revealed stays in view as the camera goes on, so it is searched once a third of the
+//! picture is new, and at the latest on the shot's last check.
 
 use crate::media::change::{Change, Thumb};
 use crate::references::{IpMatch, Proposal};
@@ -22,8 +24,17 @@ pub struct RefGate {
     #[serde(default = "default_max_push")]
     pub max_push: f32,
     /// Share of the picture not shown at the last search (pulled out, panned) beyond which
-    /// the shot is searched again.
+    /// the shot is searched again. What the camera reveals stays in view while it goes on
+    /// (a pan carries it across the whole picture, a pull-out keeps it), and the shot's
+    /// last check searches what is left ([`RefGate::last_revealed`]): this bounds how late
+    /// it is found, not whether. A third: what a pan brings in is searched before it is a
+    /// third of the way across; the bench's pull-outs (15%, 24% of the picture new) search
+    /// once, on their last check, instead of twice at a tenth.
     pub max_revealed: f32,
+    /// The same share on the shot's last check: what was revealed since the last search
+    /// is searched before the shot ends.
+    #[serde(default = "default_last_revealed")]
+    pub last_revealed: f32,
     /// Largest block difference (luma levels, see [`Change::residual`]) still counted as
     /// the same picture.
     pub max_residual: f32,
@@ -37,12 +48,17 @@ fn default_max_push() -> f32 {
     0.12
 }
 
+fn default_last_revealed() -> f32 {
+    0.02
+}
+
 impl Default for RefGate {
     fn default() -> Self {
         Self {
             max_zoom: 0.06,
             max_push: default_max_push(),
-            max_revealed: 0.10,
+            max_revealed: 0.33,
+            last_revealed: default_last_revealed(),
             max_residual: 12.0,
             max_follows: 8,
         }
@@ -63,11 +79,16 @@ pub enum Verdict {
 
 impl RefGate {
     /// The verdict on `c`, when the shot was last looked at (searched, or its proposals
-    /// verified again) at zoom `seen` relative to the search.
-    pub fn judge(&self, c: &Change, seen: f32) -> Verdict {
-        let new = c.residual > self.max_residual
-            || c.revealed > self.max_revealed
-            || c.zoom > 1.0 + self.max_push;
+    /// verified again) at zoom `seen` relative to the search, on the shot's `last` check
+    /// or not.
+    pub fn judge(&self, c: &Change, seen: f32, last: bool) -> Verdict {
+        let revealed = if last {
+            self.last_revealed
+        } else {
+            self.max_revealed
+        };
+        let new =
+            c.residual > self.max_residual || c.revealed > revealed || c.zoom > 1.0 + self.max_push;
         if new {
             Verdict::New
         } else if c.zoom > seen * (1.0 + self.max_zoom) {
@@ -83,6 +104,7 @@ impl RefGate {
         if !ok(self.max_zoom, 1.0)
             || !ok(self.max_push, 1.0)
             || !ok(self.max_revealed, 1.0)
+            || !ok(self.last_revealed, 1.0)
             || !ok(self.max_residual, 255.0)
         {
             return Err(format!("reference gate out of range: {self:?}"));
@@ -124,11 +146,12 @@ struct Base {
 }
 
 impl RefMemory {
-    /// What the check of `img` (a sample of `shot`) does, and its thumbnail for
-    /// [`RefMemory::searched`]. Without a gate every check searches.
+    /// What the check of `img` (a sample of `shot`, its `last` or not) does, and its
+    /// thumbnail for [`RefMemory::searched`]. Without a gate every check searches.
     pub(super) fn step(
         &mut self,
         shot: usize,
+        last: bool,
         img: &image::RgbImage,
         gate: Option<&RefGate>,
     ) -> (RefStep, Option<Thumb>) {
@@ -139,7 +162,7 @@ impl RefMemory {
         let step = match self.base.as_mut() {
             Some(b) if b.shot == shot && b.follows < gate.max_follows => {
                 let c = b.thumb.compare(&thumb, gate.max_push.max(gate.max_zoom));
-                match gate.judge(&c, b.seen) {
+                match gate.judge(&c, b.seen, last) {
                     Verdict::New => RefStep::Search,
                     Verdict::Same => {
                         b.growing = None;
@@ -256,11 +279,11 @@ mod tests {
     fn a_shot_is_searched_first_then_followed_until_something_new_shows() {
         let gate = RefGate::default();
         let mut m = RefMemory::default();
-        let (step, thumb) = m.step(0, &scene(0), Some(&gate));
+        let (step, thumb) = m.step(0, false, &scene(0), Some(&gate));
         assert_eq!(step, RefStep::Search);
         m.searched(0, (480, 270), thumb, &[], vec![proposal(3)]);
         // The same picture, a little panned: nothing new, and nothing grew.
-        let (step, _) = m.step(0, &scene(4), Some(&gate));
+        let (step, _) = m.step(0, false, &scene(4), Some(&gate));
         assert_eq!(step, RefStep::Follow(Vec::new(), Vec::new()));
         // Something appears.
         let mut later = scene(4);
@@ -269,32 +292,32 @@ mod tests {
                 later.put_pixel(x, y, Rgb([if x < 330 { 10 } else { 250 }; 3]));
             }
         }
-        assert_eq!(m.step(0, &later, Some(&gate)).0, RefStep::Search);
+        assert_eq!(m.step(0, false, &later, Some(&gate)).0, RefStep::Search);
         // After `max_follows` follows, a search whatever the picture.
         for _ in 0..gate.max_follows {
             m.followed(&[]);
         }
-        assert_eq!(m.step(0, &scene(4), Some(&gate)).0, RefStep::Search);
+        assert_eq!(m.step(0, false, &scene(4), Some(&gate)).0, RefStep::Search);
         // Another shot is always searched, and so is every check without a gate.
-        assert_eq!(m.step(1, &scene(0), Some(&gate)).0, RefStep::Search);
-        assert_eq!(m.step(0, &scene(0), None).0, RefStep::Search);
+        assert_eq!(m.step(1, false, &scene(0), Some(&gate)).0, RefStep::Search);
+        assert_eq!(m.step(0, false, &scene(0), None).0, RefStep::Search);
     }
 
     #[test]
     fn a_push_in_verifies_the_proposals_again_then_searches() {
         let gate = RefGate::default();
         let mut m = RefMemory::default();
-        let (_, thumb) = m.step(0, &scene(0), Some(&gate));
+        let (_, thumb) = m.step(0, false, &scene(0), Some(&gate));
         m.searched(0, (480, 270), thumb, &[], vec![proposal(3)]);
         // 3%: the same picture.
         assert_eq!(
-            m.step(0, &pushed(1.03), Some(&gate)).0,
+            m.step(0, false, &pushed(1.03), Some(&gate)).0,
             RefStep::Follow(Vec::new(), Vec::new())
         );
         m.followed(&[]);
         // 8%: grown; the proposal is looked at again where the push-in moved it (away from
         // the centre, and larger).
-        let RefStep::Follow(_, moved) = m.step(0, &pushed(1.08), Some(&gate)).0 else {
+        let RefStep::Follow(_, moved) = m.step(0, false, &pushed(1.08), Some(&gate)).0 else {
             panic!("a push-in of 8% is no search");
         };
         let [p] = moved.as_slice() else {
@@ -307,21 +330,67 @@ mod tests {
         m.followed(&[]);
         // 10%: within 6% of the last look, so no proposals again.
         assert_eq!(
-            m.step(0, &pushed(1.10), Some(&gate)).0,
+            m.step(0, false, &pushed(1.10), Some(&gate)).0,
             RefStep::Follow(Vec::new(), Vec::new())
         );
         m.followed(&[]);
         // 15%: past `max_push` since the search.
-        assert_eq!(m.step(0, &pushed(1.15), Some(&gate)).0, RefStep::Search);
+        assert_eq!(
+            m.step(0, false, &pushed(1.15), Some(&gate)).0,
+            RefStep::Search
+        );
+    }
+
+    /// `scene(0)` pulled out by `s` about its centre: more of the same scene around it.
+    fn pulled(s: f32) -> RgbImage {
+        RgbImage::from_fn(480, 270, |x, y| {
+            let (sx, sy) = (
+                240.0 + (x as f32 - 240.0) * s,
+                135.0 + (y as f32 - 135.0) * s,
+            );
+            let v = 128.0 + 60.0 * (sx / 29.0).sin() * (sy / 17.0).cos();
+            Rgb([v as u8, v as u8, v as u8])
+        })
+    }
+
+    #[test]
+    fn what_a_pull_out_reveals_is_searched_by_the_shots_last_check_at_the_latest() {
+        let gate = RefGate::default();
+        let mut m = RefMemory::default();
+        let (_, thumb) = m.step(0, false, &scene(0), Some(&gate));
+        m.searched(0, (480, 270), thumb, &[], Vec::new());
+        // 10% out: a sixth of the picture is new, followed while the shot goes on...
+        assert_eq!(
+            m.step(0, false, &pulled(1.10), Some(&gate)).0,
+            RefStep::Follow(Vec::new(), Vec::new())
+        );
+        m.followed(&[]);
+        // ... and searched on its last check.
+        assert_eq!(
+            m.step(0, true, &pulled(1.10), Some(&gate)).0,
+            RefStep::Search
+        );
+        // Nothing new on the last check: followed.
+        let (_, thumb) = m.step(0, false, &scene(0), Some(&gate));
+        m.searched(0, (480, 270), thumb, &[], Vec::new());
+        assert_eq!(
+            m.step(0, true, &scene(2), Some(&gate)).0,
+            RefStep::Follow(Vec::new(), Vec::new())
+        );
+        // Half the picture new: searched at once.
+        assert_eq!(
+            m.step(0, false, &pulled(1.45), Some(&gate)).0,
+            RefStep::Search
+        );
     }
 
     #[test]
     fn a_reference_found_by_its_proposal_is_followed_from_then_on() {
         let gate = RefGate::default();
         let mut m = RefMemory::default();
-        let (_, thumb) = m.step(0, &scene(0), Some(&gate));
+        let (_, thumb) = m.step(0, false, &scene(0), Some(&gate));
         m.searched(0, (480, 270), thumb, &[], vec![proposal(3)]);
-        let RefStep::Follow(_, moved) = m.step(0, &pushed(1.08), Some(&gate)).0 else {
+        let RefStep::Follow(_, moved) = m.step(0, false, &pushed(1.08), Some(&gate)).0 else {
             panic!("no search expected");
         };
         let hit = IpMatch {
@@ -338,7 +407,7 @@ mod tests {
         // Pushed in further (but within 6% of the last look): the hit is followed, and its
         // proposal is not looked at again.
         assert_eq!(
-            m.step(0, &pushed(1.11), Some(&gate)).0,
+            m.step(0, false, &pushed(1.11), Some(&gate)).0,
             RefStep::Follow(vec![hit], Vec::new())
         );
     }
