@@ -6,8 +6,8 @@
 # when its picture shows something new), --coarse-refs, --ref-search every (the thorough
 # matcher on every check, the earlier default's cadence), and the defaults with 30 and 100
 # references (the curve).
-# Last, where the face scan's time goes: the CPU time of each pipeline stage (examples/stage_times.rs,
-# the same scan in one process with the same default settings).
+# Last, where the face scan's time goes, then the 10-reference scan's: the CPU time of each pipeline
+# stage (examples/stage_times.rs, the same scan in one process with the same default settings).
 # Usage: benches/scan_vs_ffmpeg.sh [SECONDS=60] [extra scan flags...]
 # CLEARSHOT_BIN=path runs another build (e.g. the previous release, for a before/after).
 set -euo pipefail
@@ -96,4 +96,6 @@ if [ -z "${CLEARSHOT_BIN:-}" ]; then
   cargo build --release --quiet --example stage_times
   echo "where the face scan's CPU time goes (threads summed):"
   "$ROOT/target/release/examples/stage_times" "$G" "$CLIP"
+  echo "and with 10 references (the ref rows are the reference search's share):"
+  "$ROOT/target/release/examples/stage_times" "$G10" "$CLIP"
 fi
