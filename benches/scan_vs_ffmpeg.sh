@@ -5,7 +5,7 @@
 # face-only scan (goal 2): the defaults (the thorough matcher, each shot searched again only
 # when its picture shows something new), --coarse-refs, --ref-search every (the thorough
 # matcher on every check, the earlier default's cadence), and the defaults with 30 and 100
-# references (the curve).
+# references (the curve); then 10 references on the same length cut into 15 s takes.
 # Last, where the face scan's time goes, then the 10-reference scan's: the CPU time of each pipeline
 # stage (examples/stage_times.rs, the same scan in one process with the same default settings).
 # Usage: benches/scan_vs_ffmpeg.sh [SECONDS=60] [extra scan flags...]
@@ -92,6 +92,13 @@ printf '  10 references, --coarse-refs:                          %6.2f s  %s\n' 
 printf '  10 references, --ref-search every:                     %6.2f s  %s\n' "$every" "$(ratio "$every" "$face")"
 printf '  30 references (defaults):                              %6.2f s  %s\n' "$r30" "$(ratio "$r30" "$face")"
 printf '  100 references (defaults):                             %6.2f s  %s\n' "$r100" "$(ratio "$r100" "$face")"
+# Reference search is paid per shot (each shot's first check searches), so its ratio depends on
+# how often the picture cuts: the same 60 s with 15 s takes (4 cuts a minute instead of 12).
+LONG="$ROOT/fixtures/generated/bench/h264_1080p_${SECS}s_takes15.mp4"
+bash scripts/make_bench_clip.sh "$LONG" "$SECS" 15 >/dev/null
+lface=$(t "$BIN" --gallery "$G" scan "$LONG" "$@")
+l10=$(t "$BIN" --gallery "$G10" scan "$LONG" "$@")
+printf '  10 references, 15 s takes (face scan %.2f s):          %6.2f s  %s\n' "$lface" "$l10" "$(ratio "$l10" "$lface")"
 if [ -z "${CLEARSHOT_BIN:-}" ]; then
   cargo build --release --quiet --example stage_times
   echo "where the face scan's CPU time goes (threads summed):"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Make a benchmark clip: scripts/make_bench_clip.sh OUT.mp4 [SECONDS=60]
+# Make a benchmark clip: scripts/make_bench_clip.sh OUT.mp4 [SECONDS=60] [SHOT_SECONDS=5]
 #
 # 1920x1080 H.264 (libx264 veryfast, crf 20, GOP 50 = 2 s, 3 B-frames), yuv420p, 25 fps, timecode
-# 10:00:00:00, no audio. A new shot every 5 s, cycling through the demo photos (Obama, Biden, the
-# astronaut, an empty room corner) with slow zooms, on gradient backdrops, with temporal film
-# grain over everything so the encoder and the decoder have real work. Skips when OUT exists.
+# 10:00:00:00, no audio. A new shot every SHOT_SECONDS (5 s), cycling through the demo photos
+# (Obama, Biden, the astronaut, an empty room corner) with slow zooms (15% over each shot), on
+# gradient backdrops, with temporal film grain over everything so the encoder and the decoder
+# have real work. Skips when OUT exists.
 # The photos come from scripts/make_demo.sh --sources (pip only; see fixtures/README.md).
 set -Eeuo pipefail
 
@@ -12,10 +13,12 @@ ME="make_bench_clip.sh"
 die() { echo "$ME: error: $*" >&2; exit 1; }
 trap 'echo "$ME: error: command failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
-[[ $# -ge 1 && $# -le 2 ]] || die "usage: scripts/make_bench_clip.sh OUT.mp4 [SECONDS=60]"
+[[ $# -ge 1 && $# -le 3 ]] || die "usage: scripts/make_bench_clip.sh OUT.mp4 [SECONDS=60] [SHOT_SECONDS=5]"
 OUTFILE=$1
 SECS=${2:-60}
 [[ $SECS =~ ^[0-9]+$ && $SECS -ge 1 ]] || die "SECONDS must be a whole number >= 1, got '$SECS'"
+SHOT_SECS=${3:-5}
+[[ $SHOT_SECS =~ ^[0-9]+$ && $SHOT_SECS -ge 1 ]] || die "SHOT_SECONDS must be a whole number >= 1, got '$SHOT_SECS'"
 
 if [[ -f $OUTFILE ]]; then
     echo "$ME: $OUTFILE exists, skipped"
@@ -29,7 +32,7 @@ PHOTOS="$ROOT/third_party/cache/photos"
 
 start=$SECONDS
 FPS=25
-SHOT=125 # frames per shot (5 s)
+SHOT=$((SHOT_SECS * FPS)) # frames per shot
 TOTAL=$((SECS * FPS))
 NSHOTS=$(((TOTAL + SHOT - 1) / SHOT))
 
