@@ -301,7 +301,7 @@ pub(crate) struct TuneArgs {
     /// The cheaper reference matcher (learned proposals at 360 px instead of 720): about half the cost of a search and less memory, but it misses references under ~10% of the frame width.
     #[arg(long)]
     pub(crate) coarse_refs: bool,
-    /// When a reference check searches the whole frame: `changed` (a shot's first check, then only when the picture shows something the shot's last search did not: the camera's zoom and pan are aligned away first; the checks between re-verify what was found, where it is, and after a push-in what the search proposed but could not verify) or `every` (every check; `inspect` always does).
+    /// When a reference check searches the whole frame: `changed` (a shot's first check, then only when the picture shows something the shot's last search did not: the camera's zoom and pan are aligned away first, and what a pan or pull-out reveals is searched once a third of the picture is new or on the shot's last check; the checks between re-verify what was found, where it is, and after a push-in what the search proposed but could not verify) or `every` (every check; `inspect` always does).
     #[arg(long, default_value = "changed", value_parser = ["changed", "every"])]
     pub(crate) ref_search: String,
     /// Where to look for hard faces (turned 90/180 degrees, ~24-40 px): `regions` takes a close, turned and enlarged look at what the usual pass found face-like; `key` adds whole-frame turned and fine passes on each shot's key frames (about one a second, several times the detection cost there); `all` on every sample; `off` not at all.
