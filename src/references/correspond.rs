@@ -60,9 +60,9 @@ fn nearest_two_portable(reference: &[Descriptor], frame: &[Descriptor]) -> Vec<N
     out
 }
 
-/// [`nearest_two`] of `N` reference descriptors in one pass over
-/// the frame. Plain loops (no closures), so that everything inlines into the caller's target
-/// features, and `N` is a constant so the block is unrolled.
+/// [`nearest_two`] of `N` reference descriptors in one pass over the frame. Plain loops (no
+/// closures), so that everything inlines into the caller's target features, and `N` is a
+/// constant so the block is unrolled.
 #[inline(always)]
 fn nearest_block<const N: usize>(q: &[Descriptor; N], frame: &[Descriptor]) -> [Nearest; N] {
     let mut best = [(u32::MAX, u32::MAX, usize::MAX); N];

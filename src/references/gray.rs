@@ -69,9 +69,8 @@ impl Gray {
             // Shrinking: each output row interpolates its two source rows first (contiguous,
             // vectorises), then gathers along it, so the gather runs once per output pixel
             // instead of once per source row and output column. The sums are exact integers
-            // rounded once, so both orders give the same bytes.
-            // <= 255 x 256: u16 lanes; one more column repeats the last, so every gather
-            // reads a pair.
+            // rounded once, so both orders give the same bytes. A blend is <= 255 x 256 (u16
+            // lanes); one more column repeats the last, so every gather reads a pair.
             let mut col = vec![0u16; sw + 1];
             for (y, &(y0, t)) in yt.iter().enumerate() {
                 let y1 = (y0 + 1).min(sh - 1);

@@ -188,9 +188,9 @@ fn has_arc9(m: u32) -> bool {
     a != 0
 }
 
-/// FAST-9 corners ([`fast_scores`]) with 3x3 non-maximum suppression, ranked by Harris response and spread over
-/// a grid so that a small textured object is not starved by a busy background. Returns at
-/// most `budget` (x, y, harris).
+/// FAST-9 corners ([`fast_scores`]) with 3x3 non-maximum suppression, ranked by Harris
+/// response and spread over a grid so that a small textured object is not starved by a busy
+/// background. Returns at most `budget` (x, y, harris).
 fn fast_corners(
     g: &Gray,
     t: u8,

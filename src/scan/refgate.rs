@@ -252,11 +252,14 @@ mod tests {
     use super::*;
     use image::{Rgb, RgbImage};
 
+    /// The test scene's grey at (x, y), defined beyond the picture too.
+    fn shade(x: f32, y: f32) -> Rgb<u8> {
+        let v = 128.0 + 60.0 * (x / 29.0).sin() * (y / 17.0).cos();
+        Rgb([v as u8, v as u8, v as u8])
+    }
+
     fn scene(shift: u32) -> RgbImage {
-        RgbImage::from_fn(480, 270, |x, y| {
-            let v = 128.0 + 60.0 * ((x + shift) as f32 / 29.0).sin() * (y as f32 / 17.0).cos();
-            Rgb([v as u8, v as u8, v as u8])
-        })
+        RgbImage::from_fn(480, 270, |x, y| shade((x + shift) as f32, y as f32))
     }
 
     /// `scene(0)` pushed in by `s` about its centre.
@@ -346,12 +349,10 @@ mod tests {
     /// `scene(0)` pulled out by `s` about its centre: more of the same scene around it.
     fn pulled(s: f32) -> RgbImage {
         RgbImage::from_fn(480, 270, |x, y| {
-            let (sx, sy) = (
+            shade(
                 240.0 + (x as f32 - 240.0) * s,
                 135.0 + (y as f32 - 135.0) * s,
-            );
-            let v = 128.0 + 60.0 * (sx / 29.0).sin() * (sy / 17.0).cos();
-            Rgb([v as u8, v as u8, v as u8])
+            )
         })
     }
 

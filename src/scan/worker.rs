@@ -126,8 +126,9 @@ impl Worker {
     /// References in one sample of a shot, at most one hit per reference (its image with
     /// the most inliers), with evidence images. Searched on the whole frame when `gate` is
     /// None, on the shot's first check, or when the picture shows something the shot's last
-    /// search did not (on the shot's `last` sample, anything it did not); otherwise what that
-    /// search found is re-verified where it is. The flag says whether it searched.
+    /// search did not (on the shot's `last` sample, a smaller reveal too: see `RefGate`);
+    /// otherwise what that search found is re-verified where it is. The flag says whether it
+    /// searched.
     pub fn check_refs(
         &mut self,
         sample: &crate::media::SampledFrame,
