@@ -69,6 +69,13 @@ SPLITS = {
         "strangers": [("tracking_faces", 2), ("hanks", 0)]
         + [(f"faceapi_sample{s}", i) for s in (1, 2, 3) for i in range(len(FACEAPI_FACES[f"sample{s}"]))],
     },
+    # Tune's people and strangers placed afresh (other sizes, rolls, effects, pairings):
+    # more to look at while tuning, the held-out split still untouched.
+    "dev": {
+        "seed": 303,
+        "recurring": None,
+        "strangers": None,
+    },
     "heldout": {
         "seed": 202,
         "recurring": {
@@ -102,7 +109,10 @@ def frames(canvas, effect, rng):
 
 
 def build(split, out):
-    cfg = SPLITS[split]
+    cfg = dict(SPLITS[split])
+    for k in ("recurring", "strangers"):
+        if cfg[k] is None:
+            cfg[k] = SPLITS["tune"][k]
     rng = random.Random(cfg["seed"])
     # make_face_video_eval's compositing at this set's frame size and shot length.
     fv.W, fv.H, fv.SHOT_FRAMES = W, H, SHOT_FRAMES

@@ -82,6 +82,9 @@ pub(crate) fn eval_unknown(args: EvalUnknownArgs, models_dir: &Path) -> Result<E
                 for (id, apps) in &r.detail {
                     println!("{id}: {}", apps.join(", "));
                 }
+                for m in &r.misses {
+                    println!("{m}");
+                }
             }
             println!("{}: {}", labels.split, r.summary(args.min_face_px));
             if args.min_purity.is_some_and(|m| r.purity() < m) {

@@ -46,6 +46,9 @@ pub struct Shot {
     pub last_frame: FrameIndex,
     /// The faces.
     pub faces: Vec<FaceLabel>,
+    /// What was done to the whole shot (`soft`, `dark`), if anything.
+    #[serde(default)]
+    pub effect: Option<String>,
 }
 
 /// One face put in a shot.
@@ -59,6 +62,70 @@ pub struct FaceLabel {
     pub centre: [f32; 2],
     /// Face width, pixels.
     pub face_px: u32,
+    /// In-plane turn, degrees.
+    #[serde(default)]
+    pub roll_deg: f32,
+    /// Flipped left to right.
+    #[serde(default)]
+    pub mirrored: bool,
+}
+
+/// An expected appearance that did not land in its identity's main person, and why it may
+/// not have (`eval-unknown --details`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Miss {
+    /// The clip.
+    pub clip: String,
+    /// Shot index in the clip.
+    pub shot: usize,
+    /// Who.
+    pub identity: String,
+    /// Face width put there, pixels.
+    pub face_px: u32,
+    /// In-plane turn put there, degrees.
+    pub roll_deg: f32,
+    /// Flipped.
+    pub mirrored: bool,
+    /// The shot's effect, if any.
+    pub effect: Option<String>,
+    /// Tracks of the scan that are this face (0: the detector or tracker lost it).
+    pub tracks: usize,
+    /// Nearest track of the same identity in another shot (mean distance between their
+    /// faces, as the grouping's link reads it).
+    pub nearest_same: Option<f32>,
+    /// Nearest track of the identity's main person.
+    pub nearest_main: Option<f32>,
+    /// Nearest track of another identity.
+    pub nearest_other: Option<f32>,
+}
+
+impl std::fmt::Display for Miss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = |v: Option<f32>| v.map_or_else(|| "-".into(), |v| format!("{v:.3}"));
+        write!(
+            f,
+            "missed {} shot {} {}: {} px, roll {}, {}{}: ",
+            self.clip,
+            self.shot + 1,
+            self.identity,
+            self.face_px,
+            self.roll_deg,
+            if self.mirrored { "mirrored, " } else { "" },
+            self.effect.as_deref().unwrap_or("clean")
+        )?;
+        if self.tracks == 0 {
+            write!(f, "never tracked")
+        } else {
+            write!(
+                f,
+                "{} track(s), nearest same identity {} (in its main person {}), nearest other {}",
+                self.tracks,
+                d(self.nearest_same),
+                d(self.nearest_main),
+                d(self.nearest_other)
+            )
+        }
+    }
 }
 
 /// The scored result for one set of grouping settings.
@@ -89,6 +156,8 @@ pub struct UnknownEval {
     pub unlabelled: usize,
     /// Per person: id and the identity of each appearance.
     pub detail: Vec<(String, Vec<String>)>,
+    /// The expected appearances not complete.
+    pub misses: Vec<Miss>,
 }
 
 impl UnknownEval {
@@ -176,15 +245,17 @@ pub fn score(
         .collect();
     // The labelled faces some track of the scan is (before grouping): an appearance missing
     // from here was lost by the detector or tracker, not by the grouping.
-    let tracked: BTreeSet<Labelled> = files
+    let tracks: Vec<(Labelled, &[crate::face::embed::Embedding])> = files
         .iter()
         .flat_map(|f| {
             let clip_of = &clip_of;
-            f.unknown_tracks
-                .iter()
-                .filter_map(move |t| label_of(clip_of, &f.path, t.best_frame, t.best_box))
+            f.unknown_tracks.iter().filter_map(move |t| {
+                label_of(clip_of, &f.path, t.best_frame, t.best_box)
+                    .map(|l| (l, t.embeddings.as_slice()))
+            })
         })
         .collect();
+    let tracked: BTreeSet<&Labelled> = tracks.iter().map(|(l, _)| l).collect();
     let mut files = files.to_vec();
     let people = crate::unknown::group(&mut files, settings, metric);
     let mut unlabelled = 0;
@@ -216,6 +287,7 @@ pub fn score(
             .iter()
             .map(|(id, apps)| (id.clone(), apps.iter().map(|a| a.2.clone()).collect()))
             .collect(),
+        misses: Vec::new(),
     };
     let recurring: BTreeSet<&str> = labels
         .clips
@@ -252,7 +324,7 @@ pub fn score(
             1 => {}
             _ => eval.split_identities += 1,
         }
-        for (clip, shot) in labelled_appearances(labels, identity, min_face_px) {
+        for (clip, shot, face) in labelled_appearances(labels, identity, min_face_px) {
             eval.expected += 1;
             let found = main.is_some_and(|m| {
                 who[m]
@@ -260,34 +332,111 @@ pub fn score(
                     .iter()
                     .any(|a| a.0 == clip && a.1 == shot && a.2 == *identity)
             });
+            let key = (clip, shot, identity.to_string());
             if found {
                 eval.complete += 1;
-            } else if !tracked.contains(&(clip, shot, identity.to_string())) {
+                continue;
+            }
+            if !tracked.contains(&key) {
                 eval.untracked += 1;
             }
+            let in_main: &[Labelled] = main.map_or(&[], |m| &who[m].1);
+            eval.misses
+                .push(miss(labels, &tracks, in_main, key, face, metric));
         }
     }
     eval
 }
 
-/// (clip, shot index) of each labelled appearance of `identity` with a face of at least
-/// `min_px`.
-fn labelled_appearances(labels: &Labels, identity: &str, min_px: u32) -> Vec<(String, usize)> {
+/// (clip, shot index, face) of each labelled appearance of `identity` with a face of at
+/// least `min_px`.
+fn labelled_appearances<'a>(
+    labels: &'a Labels,
+    identity: &'a str,
+    min_px: u32,
+) -> Vec<(String, usize, &'a FaceLabel)> {
     labels
         .clips
         .iter()
         .flat_map(|c| {
-            c.shots
-                .iter()
-                .enumerate()
-                .filter(move |(_, s)| {
-                    s.faces
-                        .iter()
-                        .any(|f| f.identity == identity && f.face_px >= min_px)
-                })
-                .map(move |(i, _)| (c.path.clone(), i))
+            c.shots.iter().enumerate().filter_map(move |(i, s)| {
+                s.faces
+                    .iter()
+                    .find(|f| f.identity == identity && f.face_px >= min_px)
+                    .map(|f| (c.path.clone(), i, f))
+            })
         })
         .collect()
+}
+
+/// What is known of a missed appearance: its label, and how near its tracks (if any) came
+/// to the same identity elsewhere and to anyone else.
+fn miss(
+    labels: &Labels,
+    tracks: &[(Labelled, &[crate::face::embed::Embedding])],
+    in_main: &[Labelled],
+    key: Labelled,
+    face: &FaceLabel,
+    metric: Metric,
+) -> Miss {
+    let mine: Vec<_> = tracks.iter().filter(|(l, _)| *l == key).collect();
+    let nearest = |keep: &dyn Fn(&Labelled) -> bool| {
+        mine.iter()
+            .flat_map(|(_, a)| {
+                tracks
+                    .iter()
+                    .filter(|(l, _)| (l.0 != key.0 || l.1 != key.1) && keep(l))
+                    .map(|(_, b)| mean_distance(a, b, metric))
+            })
+            .min_by(f32::total_cmp)
+    };
+    let effect = labels
+        .clips
+        .iter()
+        .find(|c| c.path == key.0)
+        .and_then(|c| c.shots.get(key.1))
+        .and_then(|s| s.effect.clone());
+    Miss {
+        nearest_same: nearest(&|l| l.2 == key.2),
+        nearest_main: nearest(&|l| in_main.contains(l)),
+        nearest_other: nearest(&|l| l.2 != key.2),
+        tracks: mine.len(),
+        face_px: face.face_px,
+        roll_deg: face.roll_deg,
+        mirrored: face.mirrored,
+        effect,
+        clip: key.0,
+        shot: key.1,
+        identity: key.2,
+    }
+}
+
+/// Mean distance over every pair of faces of two tracks (what the grouping's link reads).
+fn mean_distance(
+    a: &[crate::face::embed::Embedding],
+    b: &[crate::face::embed::Embedding],
+    metric: Metric,
+) -> f32 {
+    let unit = |v: &[f32]| -> Vec<f32> {
+        let n = match metric {
+            Metric::Euclidean => 1.0,
+            Metric::Cosine => v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12),
+        };
+        v.iter().map(|x| x / n).collect()
+    };
+    let mut sum = 0.0;
+    for x in a {
+        for y in b {
+            let (x, y) = (unit(&x.0), unit(&y.0));
+            sum += x
+                .iter()
+                .zip(&y)
+                .map(|(p, q)| (p - q) * (p - q))
+                .sum::<f32>()
+                .sqrt();
+        }
+    }
+    sum / (a.len() * b.len()).max(1) as f32
 }
 
 /// The labelled face an appearance is: in the labelled shot holding its frames, the face
