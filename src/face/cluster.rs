@@ -198,7 +198,10 @@ pub fn cluster(tracks: &[TrackPoint], metric: Metric, p: &ClusterParams) -> Clus
 /// A group seen in one shot only (a worse view: dark, blurred, turned; often one track)
 /// joins the group of its nearest track when that is within `attach` and clearly nearer
 /// (by `margin`) than any other group; decided on the groups as the merging left them, so
-/// their order does not matter, and never against the cannot-link rule.
+/// their order does not matter, and never against the cannot-link rule. Only groups seen
+/// in two shots or more are candidates, and rivals: two dark views of one person in two
+/// shots are often each other's nearest, and a one-shot group is no person to join (it
+/// was not even joined to the view next to it).
 fn attach_lone_tracks(sets: &mut Groups, edges: &[(f32, u32, u32)], p: &ClusterParams) {
     let n = sets.parent.len();
     let root: Vec<usize> = (0..n).map(|i| sets.find(i)).collect();
@@ -208,7 +211,7 @@ fn attach_lone_tracks(sets: &mut Groups, edges: &[(f32, u32, u32)], p: &ClusterP
     for &(d, i, j) in edges {
         for (a, b) in [(i as usize, j as usize), (j as usize, i as usize)] {
             let (ga, gb) = (root[a], root[b]);
-            if ga == gb || !lone(ga) {
+            if ga == gb || !lone(ga) || lone(gb) {
                 continue;
             }
             let e = best
@@ -227,7 +230,7 @@ fn attach_lone_tracks(sets: &mut Groups, edges: &[(f32, u32, u32)], p: &ClusterP
     }
     let mut joins: Vec<(usize, usize)> = best
         .into_iter()
-        .filter(|(_, ((d, g), second))| *d <= p.attach && *second - *d >= p.margin && !lone(*g))
+        .filter(|(_, ((d, _), second))| *d <= p.attach && *second - *d >= p.margin)
         .map(|(a, ((_, g), _))| (a, g))
         .collect();
     joins.sort_unstable();

@@ -24,6 +24,14 @@ fn e(v: &[f32]) -> Embedding {
     Embedding(v.to_vec())
 }
 
+/// The groups of one track per `faces` entry, each in its shot (file, shot) for 10 frames,
+/// with the default parameters.
+fn groups(faces: &[Vec<Embedding>], shots: &[(usize, usize)]) -> Vec<Vec<usize>> {
+    let spans: Vec<Span> = shots.iter().map(|&(f, s)| span(f, s, 0, 10)).collect();
+    let p = ClusterParams::default();
+    cluster(&points(faces, &spans), Metric::Euclidean, &p).groups
+}
+
 #[test]
 fn recurring_tracks_group_and_strangers_stay_alone() {
     let faces = vec![
@@ -44,6 +52,22 @@ fn recurring_tracks_group_and_strangers_stay_alone() {
         &ClusterParams::default(),
     );
     assert_eq!(c.groups, vec![vec![0, 1, 3], vec![2]]);
+}
+
+#[test]
+fn a_lone_view_joins_its_person_even_when_another_lone_view_is_nearer() {
+    // A person seen in two shots (0, 1); two dark views in two more shots (2, 3): each
+    // nearer the other (0.41) than to the person (0.43), too far from either to link.
+    // The nearer view is no person to join: view 2 joins the person at 0.43; view 3 is
+    // beyond `attach` of the person and stays alone.
+    let faces = vec![
+        vec![e(&[0.0, 0.0])],
+        vec![e(&[0.05, 0.0])],
+        vec![e(&[0.48, 0.0])],
+        vec![e(&[0.48, 0.41])],
+    ];
+    let shots = [(0, 0), (0, 1), (1, 0), (1, 1)];
+    assert_eq!(groups(&faces, &shots), vec![vec![0, 1, 2], vec![3]]);
 }
 
 #[test]
