@@ -407,9 +407,12 @@ pub(crate) struct EvalUnknownArgs {
     /// Completeness counts the recurring people's faces of at least this width, pixels.
     #[arg(long, default_value_t = 60)]
     pub(crate) min_face_px: u32,
-    /// Print each reported person's appearances (as labelled).
+    /// Print each reported person's appearances (as labelled), and each missed appearance.
     #[arg(long)]
     pub(crate) details: bool,
+    /// Where the scans spend the passes for hard faces, as `scan --hard-faces`.
+    #[arg(long, default_value = "regions", value_parser = HardFaces::NAMES)]
+    pub(crate) hard_faces: String,
     /// Write the results as JSON here.
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,

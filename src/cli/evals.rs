@@ -56,7 +56,9 @@ pub(crate) fn eval_unknown(args: EvalUnknownArgs, models_dir: &Path) -> Result<E
     use clearshot::eval::unknown;
     let models = enroll::load_models(models_dir)?;
     let metric = models.embedder_spec().metric;
-    let (labels, files) = unknown::scan(models, &args.labels)?;
+    let hard =
+        clearshot::face::detect::HardFaces::parse(&args.hard_faces).map_err(anyhow::Error::msg)?;
+    let (labels, files) = unknown::scan(models, &args.labels, hard)?;
     let base = clearshot::unknown::UnknownSettings::default();
     let or_base = |v: &[f32], d: f32| if v.is_empty() { vec![d] } else { v.to_vec() };
     let c = base.cluster;

@@ -9,6 +9,7 @@
 //! identity's appearances.
 
 use super::EvalError;
+use crate::face::detect::HardFaces;
 use crate::models::{Metric, ModelSet};
 use crate::report::FileReport;
 use crate::scan::{RefSet, ScanOptions, Scanner};
@@ -213,14 +214,19 @@ pub fn read_labels(path: &Path) -> Result<Labels, EvalError> {
     })
 }
 
-/// Scans every clip of the set with `--unknown` and an empty gallery (the scan is the
-/// slow part: [`score`] then groups its reports with any settings).
-pub fn scan(models: ModelSet, labels_path: &Path) -> Result<(Labels, Vec<FileReport>), EvalError> {
+/// Scans every clip of the set with `--unknown`, an empty gallery and `hard` (the scan is
+/// the slow part: [`score`] then groups its reports with any settings).
+pub fn scan(
+    models: ModelSet,
+    labels_path: &Path,
+    hard: HardFaces,
+) -> Result<(Labels, Vec<FileReport>), EvalError> {
     let labels = read_labels(labels_path)?;
     let base = labels_path.parent().unwrap_or(Path::new("."));
     let mut opts = ScanOptions::new(time::OffsetDateTime::now_utc().date());
     opts.references = false;
     opts.unknown = true;
+    opts.detect.hard = hard;
     let mut scanner = Scanner::new(models, opts, Vec::new(), RefSet::default())?;
     let mut files = Vec::new();
     for clip in &labels.clips {
