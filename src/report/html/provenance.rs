@@ -27,7 +27,7 @@ pub(super) fn card(out: &mut Page, file: &FileReport, x: &Finding) {
         facts(out, p);
     }
     out.push_str("<dt>Approval</dt><dd>");
-    super::approval(out, x);
+    super::findings::approval(out, x);
     out.push_str("</div>\n</article>\n");
 }
 

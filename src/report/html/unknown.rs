@@ -1,7 +1,8 @@
 //! The unknown-people section of the HTML report (`scan --unknown`): one card per recurring
 //! person nobody registered, with a face crop and the timecodes of each appearance.
 
-use super::{figure, Esc, Page};
+use super::findings::figure;
+use super::{Esc, Page};
 use crate::unknown::UnknownPerson;
 use std::fmt::Write;
 
