@@ -339,6 +339,7 @@ impl Scanner {
                             grid,
                             refs: check,
                             last,
+                            like,
                         } = job;
                         if !send_late(held.next_shot(f.shot)) {
                             break;
@@ -348,7 +349,7 @@ impl Scanner {
                             .map_err(WorkerError::from)
                             .and_then(|faces| {
                                 let (hits, searched) = if check && matching {
-                                    w.check_refs(&f, last, refs, ref_gate.as_ref())?
+                                    w.check_refs(&f, (last, like), refs, ref_gate.as_ref())?
                                 } else {
                                     (Vec::new(), false)
                                 };
@@ -400,10 +401,12 @@ impl Scanner {
                 };
                 first.map(|p| crate::provenance::read(&p, &self.opts.provenance))
             });
+            let setups = ref_gate.filter(|_| matching).map(pacer::Setups::new);
             let mut sink = Sink::new(
                 frame_txs,
                 RefPacer::new(ref_rate, sampling.every_frame),
                 progress,
+                setups,
             );
             let summary = match input {
                 Input::File(p) => media::stream(p, sampling, &mut sink),

@@ -1,8 +1,12 @@
 //! Which sampled frames references are matched on, and the frame sink that feeds the
 //! workers.
 
+use super::refgate::{RefGate, Verdict};
+use crate::media::change::Thumb;
 use crate::media::{self, FrameSink, SampledFrame};
+use crate::stages::{self, Stage};
 use crate::timecode::FrameIndex;
+use std::collections::VecDeque;
 use std::ops::ControlFlow;
 /// A sampled frame on its way to a worker, whether references are matched on it, whether
 /// it is one of its shot's key frames (first and last sample, about one a second), where
@@ -15,7 +19,16 @@ pub(super) struct Job {
     pub(super) last: bool,
     pub(super) key: bool,
     pub(super) grid: bool,
+    /// On a shot's first sample: an earlier shot of the file, at most [`SETUP_SHOTS`]
+    /// back, whose first picture this one's is (the camera back on a setup: the next take,
+    /// the reverse shot's cut back). The shot goes to that shot's worker, whose reference
+    /// checks may follow what that shot's searches found instead of searching again.
+    pub(super) like: Option<usize>,
 }
+
+/// How many shots back a shot's first picture is compared with (and each worker keeps the
+/// searched pictures of).
+pub(super) const SETUP_SHOTS: usize = 8;
 
 /// Samples at least `gap` frames apart within a shot, plus each shot's first and last.
 struct Cadence {
@@ -121,20 +134,70 @@ impl RefPacer {
             last: last_of_shot,
             key,
             grid,
+            like: None,
         }
     }
 }
 
 /// Feeds the workers: each shot's samples go to one worker, in order, so it can follow the
-/// faces, and the references its last search found, from one sample to the next; a new shot
-/// goes to the worker with the fewest samples waiting. Which worker takes a shot does not
-/// change what is found in it.
+/// faces, and the references its last search found, from one sample to the next. A new shot
+/// whose first picture is an earlier shot's ([`Setups`]) goes to that shot's worker (which
+/// has finished it: its queue is in order); any other to the worker with the fewest samples
+/// waiting. Which worker takes a shot does not change what is found in it: the look-alike
+/// is decided here, in file order, and each worker keeps the searched pictures of every
+/// shot of its own within [`SETUP_SHOTS`].
 pub(super) struct Sink<'a> {
     pub(super) txs: Vec<crossbeam_channel::Sender<Job>>,
     pub(super) pacer: RefPacer,
     pub(super) progress: &'a mut dyn super::ScanProgress,
     /// The shot being fed and the worker taking it.
     route: Option<(usize, usize)>,
+    /// Shots' first pictures, when reference checks follow the gate.
+    setups: Option<Setups>,
+}
+
+/// The first pictures of the file's last [`SETUP_SHOTS`] shots, with the worker of each.
+pub(super) struct Setups {
+    gate: RefGate,
+    recent: VecDeque<(usize, usize, Thumb)>,
+}
+
+impl Setups {
+    pub(super) fn new(gate: RefGate) -> Self {
+        Self {
+            gate,
+            recent: VecDeque::new(),
+        }
+    }
+
+    /// The latest earlier shot (and its worker) whose first picture `thumb`, the first of
+    /// `shot`, shows again (the gate's verdict: the same picture); then remembers `thumb`
+    /// as taken by a worker chosen by `pick` when there was none.
+    fn route(
+        &mut self,
+        shot: usize,
+        thumb: Thumb,
+        pick: impl FnOnce() -> usize,
+    ) -> (usize, Option<usize>) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|(s, _, _)| s + SETUP_SHOTS < shot)
+        {
+            self.recent.pop_front();
+        }
+        let gate = &self.gate;
+        let like = self.recent.iter().rev().find(|(_, _, t)| {
+            let c = t.compare(&thumb, gate.max_push.max(gate.max_zoom));
+            gate.judge(&c, 1.0, false) == Verdict::Same
+        });
+        let (worker, like) = match like {
+            Some(&(s, w, _)) => (w, Some(s)),
+            None => (pick(), None),
+        };
+        self.recent.push_back((shot, worker, thumb));
+        (worker, like)
+    }
 }
 
 impl<'a> Sink<'a> {
@@ -142,25 +205,37 @@ impl<'a> Sink<'a> {
         txs: Vec<crossbeam_channel::Sender<Job>>,
         pacer: RefPacer,
         progress: &'a mut dyn super::ScanProgress,
+        setups: Option<Setups>,
     ) -> Self {
         Self {
             txs,
             pacer,
             progress,
             route: None,
+            setups,
         }
     }
 
     fn send(&mut self, job: Option<Job>) -> ControlFlow<()> {
-        let Some(job) = job else {
+        let Some(mut job) = job else {
             return ControlFlow::Continue(());
         };
         let shot = job.frame.shot;
         let worker = match self.route {
             Some((s, w)) if s == shot => w,
             _ => {
-                let Some(w) = (0..self.txs.len()).min_by_key(|&i| self.txs[i].len()) else {
+                let txs = &self.txs;
+                let Some(fewest) = (0..txs.len()).min_by_key(|&i| txs[i].len()) else {
                     return ControlFlow::Break(());
+                };
+                let w = match self.setups.as_mut() {
+                    Some(setups) if job.refs => {
+                        let thumb = stages::time(Stage::RefGate, || Thumb::of(&job.frame.image));
+                        let (w, like) = setups.route(shot, thumb, || fewest);
+                        job.like = like;
+                        w
+                    }
+                    _ => fewest,
                 };
                 self.route = Some((shot, w));
                 w
@@ -268,7 +343,7 @@ mod tests {
     fn each_shot_goes_to_one_worker_in_order() {
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..2).map(|_| crossbeam_channel::bounded(64)).unzip();
         let mut progress = ();
-        let mut sink = Sink::new(txs, RefPacer::new(1.0, false), &mut progress);
+        let mut sink = Sink::new(txs, RefPacer::new(1.0, false), &mut progress, None);
         sink.pacer.start(25.0);
         let samples = [
             (0, 0),
@@ -319,6 +394,56 @@ mod tests {
             .collect();
         refs.sort_unstable();
         assert_eq!(refs, vec![0, 9, 10, 12, 20, 30, 31]);
+    }
+
+    #[test]
+    fn a_shot_back_on_an_earlier_setup_goes_to_its_worker_named_like_it() {
+        // Pictures of blocks of `k + 6` pixels, a third of them bright: each its own.
+        let picture = |k: u32| {
+            image::RgbImage::from_fn(320, 180, |x, y| {
+                let (bx, by) = (x / (k + 6), y / (k + 6));
+                let v = if (bx * 7 + by * 13 + k).is_multiple_of(3) {
+                    220
+                } else {
+                    30
+                };
+                image::Rgb([v; 3])
+            })
+        };
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..2).map(|_| crossbeam_channel::bounded(64)).unzip();
+        let mut progress = ();
+        let setups = Setups::new(RefGate::default());
+        let mut sink = Sink::new(txs, RefPacer::new(1.0, false), &mut progress, Some(setups));
+        sink.pacer.start(25.0);
+        // Setups A, B, A, B, then A again past `SETUP_SHOTS` of other pictures.
+        let mut shots = vec![0, 1, 0, 1];
+        shots.extend((0..SETUP_SHOTS as u32).map(|i| 2 + i));
+        shots.push(0);
+        for (shot, &k) in shots.iter().enumerate() {
+            for index in [shot as u64 * 10, shot as u64 * 10 + 5] {
+                let image = picture(k);
+                assert!(sink
+                    .sample(SampledFrame { index, shot, image })
+                    .is_continue());
+            }
+        }
+        sink.finish();
+        let jobs: Vec<Vec<Job>> = rxs.iter().map(|rx| rx.try_iter().collect()).collect();
+        let worker_of =
+            |shot: usize| (0..2).find(|&w| jobs[w].iter().any(|j| j.frame.shot == shot));
+        let like: Vec<Option<usize>> = (0..shots.len())
+            .map(|shot| {
+                let firsts = jobs.iter().flatten().filter(|j| j.frame.shot == shot);
+                firsts.min_by_key(|j| j.frame.index).and_then(|j| j.like)
+            })
+            .collect();
+        let mut want = vec![None, None, Some(0), Some(1)];
+        want.extend(std::iter::repeat_n(None, SETUP_SHOTS + 1));
+        assert_eq!(like, want);
+        assert_eq!(worker_of(2), worker_of(0));
+        assert_eq!(worker_of(3), worker_of(1));
+        // Only a shot's first sample carries it.
+        assert!(jobs.iter().flatten().filter(|j| j.like.is_some()).count() == 2);
     }
 
     #[test]

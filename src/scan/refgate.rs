@@ -5,11 +5,16 @@
 //! also re-verifies what the search proposed but could not verify, where it now is: a
 //! reference too small to verify then may have grown enough. What a pull-out or a pan
 //! revealed stays in view as the camera goes on, so it is searched once a third of the
-//! picture is new, and at the latest on the shot's last check.
+//! picture is new, and at the latest on the shot's last check. A shot back on an earlier
+//! shot's setup (the pacer compares each shot's first picture with those of the file's
+//! last few shots and sends it to that shot's worker) follows that shot's searched
+//! pictures, judged the same way, instead of searching again.
 
+use super::pacer::SETUP_SHOTS;
 use crate::media::change::{Change, Thumb};
 use crate::references::{IpMatch, Proposal};
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 
 /// When a reference check searches again (`scan --ref-search changed`, the default).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -125,12 +130,19 @@ pub(super) enum RefStep {
     Follow(Vec<IpMatch>, Vec<Proposal>),
 }
 
-/// A worker's memory of the last searched picture of its shot.
+/// A worker's memory of the last searched picture of its shot, and of the searched
+/// pictures of its shots within [`SETUP_SHOTS`] before it (a shot the pacer found `like`
+/// one of them may follow them).
 #[derive(Default)]
 pub(super) struct RefMemory {
     base: Option<Base>,
+    /// The current shot and the earlier shot it is like.
+    like: Option<(usize, usize)>,
+    /// Searched (or adopted) pictures of this worker's recent shots, oldest first.
+    earlier: VecDeque<Base>,
 }
 
+#[derive(Clone)]
 struct Base {
     shot: usize,
     thumb: Thumb,
@@ -153,19 +165,31 @@ impl RefMemory {
     pub(super) fn step(
         &mut self,
         shot: usize,
-        last: bool,
+        (last, like): (bool, Option<usize>),
         img: &image::RgbImage,
         gate: Option<&RefGate>,
     ) -> (RefStep, Option<Thumb>) {
         let Some(gate) = gate else {
             return (RefStep::Search, None);
         };
+        if let Some(k) = like {
+            self.like = Some((shot, k));
+        }
+        // Only the shots the pacer could still name: the memory stays bounded, and what a
+        // shot finds does not depend on which other shots this worker took.
+        while self
+            .earlier
+            .front()
+            .is_some_and(|b| b.shot + SETUP_SHOTS < shot)
+        {
+            self.earlier.pop_front();
+        }
         let thumb = Thumb::of(img);
         let step = match self.base.as_mut() {
             Some(b) if b.shot == shot && b.follows < gate.max_follows => {
                 let c = b.thumb.compare(&thumb, gate.max_push.max(gate.max_zoom));
                 match gate.judge(&c, b.seen, last) {
-                    Verdict::New => RefStep::Search,
+                    Verdict::New => self.adopt(shot, last, &thumb, gate),
                     Verdict::Same => {
                         b.growing = None;
                         RefStep::Follow(b.found.clone(), Vec::new())
@@ -183,9 +207,42 @@ impl RefMemory {
                     }
                 }
             }
-            _ => RefStep::Search,
+            Some(b) if b.shot == shot => RefStep::Search,
+            _ => self.adopt(shot, last, &thumb, gate),
         };
         (step, Some(thumb))
+    }
+
+    /// A follow of the latest searched picture of the shot this one is like that shows
+    /// what `thumb` does (judged as a check of that picture's own shot would be), or a
+    /// search.
+    fn adopt(&mut self, shot: usize, last: bool, thumb: &Thumb, gate: &RefGate) -> RefStep {
+        let Some((_, like)) = self.like.filter(|(s, _)| *s == shot) else {
+            return RefStep::Search;
+        };
+        let found = self
+            .earlier
+            .iter()
+            .rev()
+            .filter(|b| b.shot == like)
+            .find(|b| {
+                let c = b.thumb.compare(thumb, gate.max_push.max(gate.max_zoom));
+                gate.judge(&c, 1.0, last) == Verdict::Same
+            });
+        let Some(b) = found else {
+            return RefStep::Search;
+        };
+        let b = Base {
+            shot,
+            seen: 1.0,
+            growing: None,
+            follows: 0,
+            ..b.clone()
+        };
+        let step = RefStep::Follow(b.found.clone(), Vec::new());
+        self.earlier.push_back(b.clone());
+        self.base = Some(b);
+        step
     }
 
     /// A search of `shot`, on a frame of `size`, found `found` and verified `proposals`
@@ -208,6 +265,7 @@ impl RefMemory {
             growing: None,
             follows: 0,
         });
+        self.earlier.extend(self.base.clone());
     }
 
     /// A follow re-found `found`: later follows look where they are now (a reference the
@@ -284,11 +342,11 @@ mod tests {
     fn a_shot_is_searched_first_then_followed_until_something_new_shows() {
         let gate = RefGate::default();
         let mut m = RefMemory::default();
-        let (step, thumb) = m.step(0, false, &scene(0), Some(&gate));
+        let (step, thumb) = m.step(0, (false, None), &scene(0), Some(&gate));
         assert_eq!(step, RefStep::Search);
         m.searched(0, (480, 270), thumb, &[], vec![proposal(3)]);
         // The same picture, a little panned: nothing new, and nothing grew.
-        let (step, _) = m.step(0, false, &scene(4), Some(&gate));
+        let (step, _) = m.step(0, (false, None), &scene(4), Some(&gate));
         assert_eq!(step, RefStep::Follow(Vec::new(), Vec::new()));
         // Something appears.
         let mut later = scene(4);
@@ -297,32 +355,42 @@ mod tests {
                 later.put_pixel(x, y, Rgb([if x < 330 { 10 } else { 250 }; 3]));
             }
         }
-        assert_eq!(m.step(0, false, &later, Some(&gate)).0, RefStep::Search);
+        assert_eq!(
+            m.step(0, (false, None), &later, Some(&gate)).0,
+            RefStep::Search
+        );
         // After `max_follows` follows, a search whatever the picture.
         for _ in 0..gate.max_follows {
             m.followed(&[]);
         }
-        assert_eq!(m.step(0, false, &scene(4), Some(&gate)).0, RefStep::Search);
+        assert_eq!(
+            m.step(0, (false, None), &scene(4), Some(&gate)).0,
+            RefStep::Search
+        );
         // Another shot is always searched, and so is every check without a gate.
-        assert_eq!(m.step(1, false, &scene(0), Some(&gate)).0, RefStep::Search);
-        assert_eq!(m.step(0, false, &scene(0), None).0, RefStep::Search);
+        assert_eq!(
+            m.step(1, (false, None), &scene(0), Some(&gate)).0,
+            RefStep::Search
+        );
+        assert_eq!(m.step(0, (false, None), &scene(0), None).0, RefStep::Search);
     }
 
     #[test]
     fn a_push_in_verifies_the_proposals_again_then_searches() {
         let gate = RefGate::default();
         let mut m = RefMemory::default();
-        let (_, thumb) = m.step(0, false, &scene(0), Some(&gate));
+        let (_, thumb) = m.step(0, (false, None), &scene(0), Some(&gate));
         m.searched(0, (480, 270), thumb, &[], vec![proposal(3)]);
         // 3%: the same picture.
         assert_eq!(
-            m.step(0, false, &pushed(1.03), Some(&gate)).0,
+            m.step(0, (false, None), &pushed(1.03), Some(&gate)).0,
             RefStep::Follow(Vec::new(), Vec::new())
         );
         m.followed(&[]);
         // 8%: grown; the proposal is looked at again where the push-in moved it (away from
         // the centre, and larger).
-        let RefStep::Follow(_, moved) = m.step(0, false, &pushed(1.08), Some(&gate)).0 else {
+        let RefStep::Follow(_, moved) = m.step(0, (false, None), &pushed(1.08), Some(&gate)).0
+        else {
             panic!("a push-in of 8% is no search");
         };
         let [p] = moved.as_slice() else {
@@ -335,13 +403,13 @@ mod tests {
         m.followed(&[]);
         // 10%: within 6% of the last look, so no proposals again.
         assert_eq!(
-            m.step(0, false, &pushed(1.10), Some(&gate)).0,
+            m.step(0, (false, None), &pushed(1.10), Some(&gate)).0,
             RefStep::Follow(Vec::new(), Vec::new())
         );
         m.followed(&[]);
         // 15%: past `max_push` since the search.
         assert_eq!(
-            m.step(0, false, &pushed(1.15), Some(&gate)).0,
+            m.step(0, (false, None), &pushed(1.15), Some(&gate)).0,
             RefStep::Search
         );
     }
@@ -360,29 +428,29 @@ mod tests {
     fn what_a_pull_out_reveals_is_searched_by_the_shots_last_check_at_the_latest() {
         let gate = RefGate::default();
         let mut m = RefMemory::default();
-        let (_, thumb) = m.step(0, false, &scene(0), Some(&gate));
+        let (_, thumb) = m.step(0, (false, None), &scene(0), Some(&gate));
         m.searched(0, (480, 270), thumb, &[], Vec::new());
         // 10% out: a sixth of the picture is new, followed while the shot goes on...
         assert_eq!(
-            m.step(0, false, &pulled(1.10), Some(&gate)).0,
+            m.step(0, (false, None), &pulled(1.10), Some(&gate)).0,
             RefStep::Follow(Vec::new(), Vec::new())
         );
         m.followed(&[]);
         // ... and searched on its last check.
         assert_eq!(
-            m.step(0, true, &pulled(1.10), Some(&gate)).0,
+            m.step(0, (true, None), &pulled(1.10), Some(&gate)).0,
             RefStep::Search
         );
         // A handheld drift (3% of the width) on the last check: followed.
-        let (_, thumb) = m.step(0, false, &scene(0), Some(&gate));
+        let (_, thumb) = m.step(0, (false, None), &scene(0), Some(&gate));
         m.searched(0, (480, 270), thumb, &[], Vec::new());
         assert_eq!(
-            m.step(0, true, &scene(14), Some(&gate)).0,
+            m.step(0, (true, None), &scene(14), Some(&gate)).0,
             RefStep::Follow(Vec::new(), Vec::new())
         );
         // Half the picture new: searched at once.
         assert_eq!(
-            m.step(0, false, &pulled(1.45), Some(&gate)).0,
+            m.step(0, (false, None), &pulled(1.45), Some(&gate)).0,
             RefStep::Search
         );
     }
@@ -391,9 +459,10 @@ mod tests {
     fn a_reference_found_by_its_proposal_is_followed_from_then_on() {
         let gate = RefGate::default();
         let mut m = RefMemory::default();
-        let (_, thumb) = m.step(0, false, &scene(0), Some(&gate));
+        let (_, thumb) = m.step(0, (false, None), &scene(0), Some(&gate));
         m.searched(0, (480, 270), thumb, &[], vec![proposal(3)]);
-        let RefStep::Follow(_, moved) = m.step(0, false, &pushed(1.08), Some(&gate)).0 else {
+        let RefStep::Follow(_, moved) = m.step(0, (false, None), &pushed(1.08), Some(&gate)).0
+        else {
             panic!("no search expected");
         };
         let hit = IpMatch {
@@ -410,9 +479,69 @@ mod tests {
         // Pushed in further (but within 6% of the last look): the hit is followed, and its
         // proposal is not looked at again.
         assert_eq!(
-            m.step(0, false, &pushed(1.11), Some(&gate)).0,
+            m.step(0, (false, None), &pushed(1.11), Some(&gate)).0,
             RefStep::Follow(vec![hit], Vec::new())
         );
+    }
+
+    fn hit(reference: usize) -> IpMatch {
+        IpMatch {
+            reference,
+            corners: [[300.0, 40.0], [370.0, 40.0], [370.0, 110.0], [300.0, 110.0]],
+            bbox: [300.0, 40.0, 370.0, 110.0],
+            inliers: 12,
+            score: 0.6,
+            frame_share: 0.03,
+            stage: crate::references::Stage::Keypoints,
+            cosine: None,
+        }
+    }
+
+    #[test]
+    fn a_shot_like_an_earlier_one_follows_what_its_search_found() {
+        let gate = RefGate::default();
+        let mut m = RefMemory::default();
+        let (_, thumb) = m.step(0, (false, None), &scene(0), Some(&gate));
+        m.searched(0, (480, 270), thumb, &[hit(2)], Vec::new());
+        let other = pulled(1.45);
+        let (_, thumb) = m.step(1, (false, None), &other, Some(&gate));
+        m.searched(1, (480, 270), thumb, &[], Vec::new());
+        // Back on shot 0's setup, a little panned: what its search found is verified.
+        assert_eq!(
+            m.step(2, (false, Some(0)), &scene(4), Some(&gate)).0,
+            RefStep::Follow(vec![hit(2)], Vec::new())
+        );
+        // Then followed as any shot's search would be, and searched when something new shows.
+        assert_eq!(
+            m.step(2, (false, None), &scene(3), Some(&gate)).0,
+            RefStep::Follow(vec![hit(2)], Vec::new())
+        );
+        assert_eq!(
+            m.step(2, (false, None), &pulled(1.45), Some(&gate)).0,
+            RefStep::Search
+        );
+        // Named like shot 0 but showing another picture: searched.
+        assert_eq!(
+            m.step(3, (false, Some(0)), &other, Some(&gate)).0,
+            RefStep::Search
+        );
+        // Without the pacer's word, searched whatever the picture.
+        assert_eq!(
+            m.step(4, (false, None), &scene(0), Some(&gate)).0,
+            RefStep::Search
+        );
+        // A shot adopted from is a shot that can be adopted from.
+        assert_eq!(
+            m.step(5, (false, Some(2)), &scene(0), Some(&gate)).0,
+            RefStep::Follow(vec![hit(2)], Vec::new())
+        );
+        // Beyond `SETUP_SHOTS`, forgotten (as the pacer would not name it).
+        let far = 2 + SETUP_SHOTS + 1;
+        assert_eq!(
+            m.step(far, (false, Some(0)), &scene(0), Some(&gate)).0,
+            RefStep::Search
+        );
+        assert!(m.earlier.iter().all(|b| b.shot + SETUP_SHOTS >= far));
     }
 
     #[test]

@@ -127,12 +127,14 @@ impl Worker {
     /// the most inliers), with evidence images. Searched on the whole frame when `gate` is
     /// None, on the shot's first check, or when the picture shows something the shot's last
     /// search did not (on the shot's `last` sample, a smaller reveal too: see `RefGate`);
-    /// otherwise what that search found is re-verified where it is. The flag says whether it
-    /// searched.
+    /// otherwise what that search found is re-verified where it is. Instead of a search, a
+    /// shot `like` an earlier one of this worker (on its first sample: see the pacer's
+    /// `Setups`) follows that shot's searched picture that shows what this one does, if
+    /// any. The flag says whether it searched.
     pub fn check_refs(
         &mut self,
         sample: &crate::media::SampledFrame,
-        last: bool,
+        (last, like): (bool, Option<usize>),
         refs: &RefSet,
         gate: Option<&super::refgate::RefGate>,
     ) -> Result<(Vec<RefHit>, bool), IpError> {
@@ -144,7 +146,7 @@ impl Worker {
         }
         let img = &sample.image;
         let (step, thumb) = stages::time(Stage::RefGate, || {
-            self.refs_seen.step(sample.shot, last, img, gate)
+            self.refs_seen.step(sample.shot, (last, like), img, gate)
         });
         let (found, searched) = match step {
             super::refgate::RefStep::Search => {
