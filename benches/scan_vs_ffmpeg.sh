@@ -5,7 +5,9 @@
 # face-only scan (goal 2): the defaults (the thorough matcher, each shot searched again only
 # when its picture shows something new), --coarse-refs, --ref-search every (the thorough
 # matcher on every check, the earlier default's cadence), and the defaults with 30 and 100
-# references (the curve); then 10 references on the same length cut into 15 s takes.
+# references (the curve); then 10 references on the same length cut into 15 s takes, and on a
+# variant of the clip whose second cycle of setups is mirrored (no shot comes back to a picture
+# an earlier one showed, so no shot can follow an earlier shot's searches).
 # Last, where the face scan's time goes, then the 10-reference scan's: the CPU time of each pipeline
 # stage (examples/stage_times.rs, the same scan in one process with the same default settings).
 # Usage: benches/scan_vs_ffmpeg.sh [SECONDS=60] [extra scan flags...]
@@ -99,6 +101,13 @@ bash scripts/make_bench_clip.sh "$LONG" "$SECS" 15 >/dev/null
 lface=$(t "$BIN" --gallery "$G" scan "$LONG" "$@")
 l10=$(t "$BIN" --gallery "$G10" scan "$LONG" "$@")
 printf '  10 references, 15 s takes (face scan %.2f s):          %6.2f s  %s\n' "$lface" "$l10" "$(ratio "$l10" "$lface")"
+# The clip cycles 6 setups over 12 shots, so half its shots come back to a setup and follow its
+# searches: the same 60 s with every shot's picture its own.
+FRESH="$ROOT/fixtures/generated/bench/h264_1080p_${SECS}s_fresh.mp4"
+bash scripts/make_bench_clip.sh "$FRESH" "$SECS" 5 fresh >/dev/null
+fface=$(t "$BIN" --gallery "$G" scan "$FRESH" "$@")
+f10=$(t "$BIN" --gallery "$G10" scan "$FRESH" "$@")
+printf '  10 references, no setup repeated (face scan %.2f s):   %6.2f s  %s\n' "$fface" "$f10" "$(ratio "$f10" "$fface")"
 if [ -z "${CLEARSHOT_BIN:-}" ]; then
   cargo build --release --quiet --example stage_times
   echo "where the face scan's CPU time goes (threads summed):"
