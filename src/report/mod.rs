@@ -236,6 +236,10 @@ pub struct ShotReport {
     /// picture showed nothing new (`scan --ref-search changed`).
     #[serde(default)]
     pub ref_searched: Vec<FrameIndex>,
+    /// The earlier shot whose searched pictures this one's checks followed instead of
+    /// searching, having shown one of them again (the camera back on that shot's setup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_followed_shot: Option<usize>,
     /// Faces detected over those frames.
     pub faces_seen: usize,
     /// Face tracks that matched nobody in the gallery.

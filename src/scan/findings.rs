@@ -154,6 +154,7 @@ impl Scanner {
                     .filter(|f| f.refs_searched)
                     .map(|f| f.index)
                     .collect(),
+                ref_followed_shot: frames.iter().find_map(|f| f.refs_from),
                 faces_seen,
                 unidentified_faces: unknown,
             });
@@ -516,6 +517,8 @@ pub(super) struct FrameResult {
     /// Whether that check searched the whole frame (else it re-verified what the shot's last
     /// search found: `scan::refgate`).
     pub(super) refs_searched: bool,
+    /// The earlier shot whose searched picture the check followed, if it did.
+    pub(super) refs_from: Option<usize>,
 }
 
 /// What a worker sends the collector: a sample's result, or face evidence made after it

@@ -360,6 +360,7 @@ impl Scanner {
                                     refs: hits,
                                     refs_checked: check && matching,
                                     refs_searched: searched,
+                                    refs_from: w.refs_followed_from(f.shot),
                                 })
                             });
                         let claims = match &r {

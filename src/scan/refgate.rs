@@ -140,6 +140,8 @@ pub(super) struct RefMemory {
     like: Option<(usize, usize)>,
     /// Searched (or adopted) pictures of this worker's recent shots, oldest first.
     earlier: VecDeque<Base>,
+    /// The shot that followed an earlier one's picture, and that earlier shot.
+    adopted: Option<(usize, usize)>,
 }
 
 #[derive(Clone)]
@@ -240,9 +242,15 @@ impl RefMemory {
             ..b.clone()
         };
         let step = RefStep::Follow(b.found.clone(), Vec::new());
+        self.adopted = Some((shot, like));
         self.earlier.push_back(b.clone());
         self.base = Some(b);
         step
+    }
+
+    /// The earlier shot whose searched picture a check of `shot` followed, if one did.
+    pub(super) fn followed_from(&self, shot: usize) -> Option<usize> {
+        self.adopted.filter(|(s, _)| *s == shot).map(|(_, k)| k)
     }
 
     /// A search of `shot`, on a frame of `size`, found `found` and verified `proposals`
@@ -511,6 +519,8 @@ mod tests {
             m.step(2, (false, Some(0)), &scene(4), Some(&gate)).0,
             RefStep::Follow(vec![hit(2)], Vec::new())
         );
+        assert_eq!(m.followed_from(2), Some(0));
+        assert_eq!(m.followed_from(1), None);
         // Then followed as any shot's search would be, and searched when something new shows.
         assert_eq!(
             m.step(2, (false, None), &scene(3), Some(&gate)).0,

@@ -191,6 +191,12 @@ impl Worker {
         self.describe(frame, img, faces, matcher, keep_chip)
     }
 
+    /// The earlier shot whose searched pictures `shot`'s reference checks followed, if any
+    /// (see [`Worker::check_refs`]).
+    pub fn refs_followed_from(&self, shot: usize) -> Option<usize> {
+        self.refs_seen.followed_from(shot)
+    }
+
     /// A new file: no face is followed into its first shot.
     pub fn forget_shot(&mut self) {
         self.followed = None;
