@@ -130,6 +130,9 @@ pub(super) enum RefStep {
     Follow(Vec<IpMatch>, Vec<Proposal>),
 }
 
+/// Searched pictures a shot keeps for later shots to follow: its first and latest three.
+const KEPT_PER_SHOT: usize = 4;
+
 /// A worker's memory of the last searched picture of its shot, and of the searched
 /// pictures of its shots within [`SETUP_SHOTS`] before it (a shot the pacer found `like`
 /// one of them may follow them).
@@ -243,9 +246,23 @@ impl RefMemory {
         };
         let step = RefStep::Follow(b.found.clone(), Vec::new());
         self.adopted = Some((shot, like));
-        self.earlier.push_back(b.clone());
+        self.remember(b.clone());
         self.base = Some(b);
         step
+    }
+
+    /// Keeps `b` among the searched pictures later shots may follow: a shot's first and its
+    /// latest few ([`KEPT_PER_SHOT`] in all), so a long take searched every few seconds
+    /// does not grow the memory with its length.
+    fn remember(&mut self, b: Base) {
+        let shot = b.shot;
+        self.earlier.push_back(b);
+        let mine: Vec<usize> = (0..self.earlier.len())
+            .filter(|&i| self.earlier[i].shot == shot)
+            .collect();
+        if mine.len() > KEPT_PER_SHOT {
+            self.earlier.remove(mine[1]);
+        }
     }
 
     /// The earlier shot whose searched picture a check of `shot` followed, if one did.
@@ -273,7 +290,9 @@ impl RefMemory {
             growing: None,
             follows: 0,
         });
-        self.earlier.extend(self.base.clone());
+        if let Some(b) = self.base.clone() {
+            self.remember(b);
+        }
     }
 
     /// A follow re-found `found`: later follows look where they are now (a reference the
@@ -552,6 +571,18 @@ mod tests {
             RefStep::Search
         );
         assert!(m.earlier.iter().all(|b| b.shot + SETUP_SHOTS >= far));
+    }
+
+    #[test]
+    fn a_long_take_keeps_its_first_and_latest_searched_pictures_only() {
+        let gate = RefGate::default();
+        let mut m = RefMemory::default();
+        for i in 0..20 {
+            let (_, thumb) = m.step(0, (false, None), &scene(i), Some(&gate));
+            m.searched(0, (480, 270), thumb, &[hit(i as usize)], Vec::new());
+        }
+        let kept: Vec<usize> = m.earlier.iter().map(|b| b.found[0].reference).collect();
+        assert_eq!(kept, vec![0, 17, 18, 19]);
     }
 
     #[test]
