@@ -330,7 +330,7 @@ pub fn score(
             1 => {}
             _ => eval.split_identities += 1,
         }
-        for (clip, shot, face) in labelled_appearances(labels, identity, min_face_px) {
+        for (clip, shot, labelled, face) in labelled_appearances(labels, identity, min_face_px) {
             eval.expected += 1;
             let found = main.is_some_and(|m| {
                 who[m]
@@ -347,20 +347,21 @@ pub fn score(
                 eval.untracked += 1;
             }
             let in_main: &[Labelled] = main.map_or(&[], |m| &who[m].1);
+            let effect = labelled.effect.clone();
             eval.misses
-                .push(miss(labels, &tracks, in_main, key, face, metric));
+                .push(miss(&tracks, in_main, key, (face, effect), metric));
         }
     }
     eval
 }
 
-/// (clip, shot index, face) of each labelled appearance of `identity` with a face of at
-/// least `min_px`.
+/// (clip, shot index, shot, face) of each labelled appearance of `identity` with a face of
+/// at least `min_px`.
 fn labelled_appearances<'a>(
     labels: &'a Labels,
     identity: &'a str,
     min_px: u32,
-) -> Vec<(String, usize, &'a FaceLabel)> {
+) -> Vec<(String, usize, &'a Shot, &'a FaceLabel)> {
     labels
         .clips
         .iter()
@@ -369,7 +370,7 @@ fn labelled_appearances<'a>(
                 s.faces
                     .iter()
                     .find(|f| f.identity == identity && f.face_px >= min_px)
-                    .map(|f| (c.path.clone(), i, f))
+                    .map(|f| (c.path.clone(), i, s, f))
             })
         })
         .collect()
@@ -378,11 +379,10 @@ fn labelled_appearances<'a>(
 /// What is known of a missed appearance: its label, and how near its tracks (if any) came
 /// to the same identity elsewhere and to anyone else.
 fn miss(
-    labels: &Labels,
     tracks: &[(Labelled, &[crate::face::embed::Embedding])],
     in_main: &[Labelled],
     key: Labelled,
-    face: &FaceLabel,
+    (face, effect): (&FaceLabel, Option<String>),
     metric: Metric,
 ) -> Miss {
     let mine: Vec<_> = tracks.iter().filter(|(l, _)| *l == key).collect();
@@ -392,16 +392,10 @@ fn miss(
                 tracks
                     .iter()
                     .filter(|(l, _)| (l.0 != key.0 || l.1 != key.1) && keep(l))
-                    .map(|(_, b)| mean_distance(a, b, metric))
+                    .map(|(_, b)| crate::face::cluster::track_distance(a, b, metric))
             })
             .min_by(f32::total_cmp)
     };
-    let effect = labels
-        .clips
-        .iter()
-        .find(|c| c.path == key.0)
-        .and_then(|c| c.shots.get(key.1))
-        .and_then(|s| s.effect.clone());
     Miss {
         nearest_same: nearest(&|l| l.2 == key.2),
         nearest_main: nearest(&|l| in_main.contains(l)),
@@ -415,34 +409,6 @@ fn miss(
         shot: key.1,
         identity: key.2,
     }
-}
-
-/// Mean distance over every pair of faces of two tracks (what the grouping's link reads).
-fn mean_distance(
-    a: &[crate::face::embed::Embedding],
-    b: &[crate::face::embed::Embedding],
-    metric: Metric,
-) -> f32 {
-    let unit = |v: &[f32]| -> Vec<f32> {
-        let n = match metric {
-            Metric::Euclidean => 1.0,
-            Metric::Cosine => v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12),
-        };
-        v.iter().map(|x| x / n).collect()
-    };
-    let mut sum = 0.0;
-    for x in a {
-        for y in b {
-            let (x, y) = (unit(&x.0), unit(&y.0));
-            sum += x
-                .iter()
-                .zip(&y)
-                .map(|(p, q)| (p - q) * (p - q))
-                .sum::<f32>()
-                .sqrt();
-        }
-    }
-    sum / (a.len() * b.len()).max(1) as f32
 }
 
 /// The labelled face an appearance is: in the labelled shot holding its frames, the face

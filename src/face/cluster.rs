@@ -253,18 +253,7 @@ fn centres<'a>(
     let mut points = Array2::<f32>::zeros((tracks.len(), dim));
     let mut faces = Vec::with_capacity(tracks.len());
     for (i, t) in tracks.iter().enumerate() {
-        let vs: Faces = t
-            .embeddings
-            .iter()
-            .filter(|e| e.0.len() == dim)
-            .map(|e| match metric {
-                Metric::Euclidean => Cow::Borrowed(e.0.as_slice()),
-                Metric::Cosine => {
-                    let norm = e.0.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-                    Cow::Owned(e.0.iter().map(|v| v / norm).collect())
-                }
-            })
-            .collect();
+        let vs = faces_of(t.embeddings, metric, dim);
         let mut row = points.row_mut(i);
         for v in &vs {
             for (r, x) in row.iter_mut().zip(v.iter()) {
@@ -278,6 +267,29 @@ fn centres<'a>(
 
 /// A track's faces as plain vectors.
 type Faces<'a> = Vec<Cow<'a, [f32]>>;
+
+/// A track's faces of `dim` values as the grouping compares them: unit length under the
+/// cosine metric, borrowed as they are under the euclidean one.
+fn faces_of(embeddings: &[Embedding], metric: Metric, dim: usize) -> Faces<'_> {
+    embeddings
+        .iter()
+        .filter(|e| e.0.len() == dim)
+        .map(|e| match metric {
+            Metric::Euclidean => Cow::Borrowed(e.0.as_slice()),
+            Metric::Cosine => {
+                let norm = e.0.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+                Cow::Owned(e.0.iter().map(|v| v / norm).collect())
+            }
+        })
+        .collect()
+}
+
+/// The distance between two tracks that the link reads: the mean over every pair of their
+/// faces (for reports and evaluations that explain a grouping).
+pub fn track_distance(a: &[Embedding], b: &[Embedding], metric: Metric) -> f32 {
+    let dim = a.first().map_or(0, |e| e.0.len());
+    mean_distance(&faces_of(a, metric, dim), &faces_of(b, metric, dim))
+}
 
 /// Rows per block of the all-pairs product.
 const ROW_BLOCK: usize = 256;

@@ -230,8 +230,9 @@ impl<'a> Sink<'a> {
                 };
                 let w = match self.setups.as_mut() {
                     Some(setups) if job.refs => {
-                        let thumb = stages::time(Stage::RefGate, || Thumb::of(&job.frame.image));
-                        let (w, like) = setups.route(shot, thumb, || fewest);
+                        let (w, like) = stages::time(Stage::RefGate, || {
+                            setups.route(shot, Thumb::of(&job.frame.image), || fewest)
+                        });
                         job.like = like;
                         w
                     }
