@@ -134,8 +134,9 @@ fi
 # Grouping of unregistered faces into people (issue 12), three splits, about 10 s each: no
 # cluster may mix two people (purity 100%), and the recurring people's appearances with faces
 # of 60 px or more must land in their own person (measured: tune 33/36, dev 33/36, heldout
-# 28/36, the held-out misses half faces the detector never tracked; issue goal 90%: raise
-# these as it improves). Tuned on `tune` and `dev` (tune's people placed afresh) only.
+# 30/36; every held-out miss is in a dim, noisy shot, half of them faces the detector never
+# tracked; issue goal 90%: raise these as it improves). Tuned on `tune` and `dev` (tune's
+# people placed afresh) only.
 "$BIN" eval-unknown fixtures/generated/unknown_eval/tune/labels.json --min-purity 1.0 --min-completeness 0.90
 "$BIN" eval-unknown fixtures/generated/unknown_eval/dev/labels.json --min-purity 1.0 --min-completeness 0.90
-"$BIN" eval-unknown fixtures/generated/unknown_eval/heldout/labels.json --min-purity 1.0 --min-completeness 0.77
+"$BIN" eval-unknown fixtures/generated/unknown_eval/heldout/labels.json --min-purity 1.0 --min-completeness 0.83

@@ -6,7 +6,7 @@
 #[path = "hard_faces/scene.rs"]
 mod scene;
 
-use clearshot::face::detect::{HardFaces, Pass, Turn};
+use clearshot::face::detect::{HardFaces, Pass, Turn, EXTRA_SCORE};
 use scene::{found_at, Stages, Subject};
 
 /// The spots faces are pasted at: not tile centres, one near a frame edge.
@@ -130,20 +130,28 @@ fn some_faces_of_24_px_are_found_in_place_by_the_fine_pass() {
 fn the_extra_passes_add_no_faces_on_face_free_real_photos() {
     let (mut st, _, bgs) = setup();
     let mut extra = Vec::new();
-    for (i, bg) in bgs.iter().enumerate() {
+    // Each photo as it is and as a dim, noisy night shot (noise makes face-like patterns).
+    let frames = bgs.iter().enumerate().flat_map(|(i, bg)| {
+        [
+            (format!("background {i}"), bg.clone()),
+            (format!("background {i} dimmed"), scene::dim(bg, i as u64)),
+        ]
+    });
+    for (i, bg) in frames {
+        let bg = &bg;
         let upright = st.detector.detect(bg).expect("detect").len();
         let faces = st
             .detector
             .detect_passes(bg, HardFaces::Regions.passes(true))
             .expect("detect");
-        assert_eq!(faces.len(), upright, "background {i}: {faces:?}");
+        assert_eq!(faces.len(), upright, "{i}: {faces:?}");
         for (f, p) in st
             .detector
             .detect_passes(bg, HardFaces::All.passes(true))
             .expect("detect")
         {
             if p != Pass::Upright {
-                extra.push(format!("background {i}: {p:?} {f:?}"));
+                extra.push(format!("{i}: {p:?} {f:?}"));
             }
         }
     }
@@ -200,4 +208,38 @@ fn followed_faces_are_found_again_after_moving_and_not_after_leaving() {
         refound.len()
     );
     assert!(ghosts.is_empty(), "faces found where nobody is: {ghosts:?}");
+}
+
+/// Faces in dim, noisy frames (night shots): the upright pass and the close looks find most;
+/// some only the close look's full-range model half sees (0.6-0.75) and the short-range
+/// model confirms on an upright crop (`passes::SECOND_SCORE`). Measured: 34 of 40 found, 2
+/// of them by the two models agreeing (none without that rule).
+#[test]
+fn dim_noisy_faces_are_found_and_half_seen_ones_stand_when_both_models_agree() {
+    let (mut st, subjects, bgs) = setup();
+    let (mut found, mut agreed, mut cases) = (0, Vec::new(), 0);
+    for size in [60.0, 72.0, 90.0, 120.0] {
+        for (n, s) in subjects.iter().enumerate() {
+            for k in 0..2 {
+                let mut frame = bgs[(n + k * 2) % bgs.len()].clone();
+                let at = SPOTS[(n + k) % SPOTS.len()];
+                let truth = s.paste(&mut frame, size, Turn::None, at);
+                let frame = scene::dim(&frame, (n * 10 + k) as u64);
+                let faces = st
+                    .detector
+                    .detect_passes(&frame, &[Pass::Regions])
+                    .expect("detect");
+                cases += 1;
+                if let Some((f, pass)) = found_at(&faces, truth) {
+                    found += 1;
+                    if *pass == Pass::Regions && f.score < EXTRA_SCORE {
+                        agreed.push(format!("{} {size} px: {:.2}", s.name, f.score));
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("found {found} of {cases}; by agreement: {agreed:?}");
+    assert!(found >= 33, "found {found} of {cases}");
+    assert!(agreed.len() >= 2, "by agreement: {agreed:?}");
 }

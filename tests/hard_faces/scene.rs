@@ -177,3 +177,26 @@ pub fn found_at<T>(faces: &[(Face, T)], truth: [f32; 3]) -> Option<&(Face, T)> {
             && (1.0 / 1.6..1.6).contains(&r)
     })
 }
+
+/// `frame` as a dim, noisy night shot: levels squeezed to 18 + 0.22 x (as
+/// `scripts/make_face_video_eval.py`'s `dark` case) and Gaussian-like noise of about 9 levels
+/// (a sum of uniform draws from a fixed-seed generator, so every run sees the same frame).
+pub fn dim(frame: &RgbImage, seed: u64) -> RgbImage {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut uniform = move || {
+        // xorshift64*
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let mut out = frame.clone();
+    for p in out.pixels_mut() {
+        for c in p.0.iter_mut() {
+            // Four uniforms on [-0.5, 0.5) sum to variance 1/3: scale for a sigma of 9.
+            let n: f32 = (0..4).map(|_| uniform() - 0.5).sum::<f32>() * 9.0 * 3f32.sqrt();
+            *c = (18.0 + *c as f32 * 0.22 + n).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}

@@ -10,7 +10,7 @@ use crate::runtime::RuntimeError;
 use blazeface::RawDetection;
 use image::RgbImage;
 use input::BlazeModel;
-pub use passes::{HardFaces, Pass, Turn};
+pub use passes::{HardFaces, Pass, Turn, EXTRA_SCORE};
 use serde::Serialize;
 
 /// A face found in a frame, in frame pixels.
@@ -219,12 +219,17 @@ impl FaceDetector {
                 Pass::Fine => self.fine(img)?,
                 Pass::Regions => self.regions(img, &up.regions)?,
             };
-            more.extend(
-                found
-                    .into_iter()
-                    .filter(|d| d.score >= passes::EXTRA_SCORE)
-                    .map(|d| (d, pass)),
-            );
+            for d in found {
+                // A close look's face between the model's threshold and the extra passes'
+                // bar stands when the short-range model sees it too (a dim or noisy face).
+                let sure = d.score >= passes::EXTRA_SCORE
+                    || (pass == Pass::Regions
+                        && d.score >= self.full.threshold()
+                        && self.seen_close_up(img, &d)?);
+                if sure {
+                    more.push((d, pass));
+                }
+            }
         }
         Ok(self.merged(up.faces, more))
     }
@@ -408,6 +413,27 @@ impl FaceDetector {
             .collect())
     }
 
+    /// Whether the short-range model, trained on faces close up, also finds a face at `d`:
+    /// on the upright square crop [`passes::SECOND_CONTEXT`] times its size (so the face
+    /// fills a third of the model's input, as it was trained to see), with its centre in the
+    /// crop's middle half, scoring at least [`passes::SECOND_SCORE`].
+    fn seen_close_up(&mut self, img: &RgbImage, d: &RawDetection) -> Result<bool, RuntimeError> {
+        let (fw, fh) = img.dimensions();
+        let (Some(short), Some(r)) = (
+            self.short.as_mut(),
+            passes::region_crop(d, fw, fh, passes::SECOND_CONTEXT),
+        ) else {
+            return Ok(false);
+        };
+        let sheet = passes::Mosaic::new(img, r, &[Turn::None]);
+        let w = whole(sheet.image());
+        Ok(short
+            .detect_above(sheet.image(), None, &[w], passes::SECOND_SCORE)?
+            .into_iter()
+            .filter_map(|(d, _)| sheet.back(d, [r.x as f32, r.y as f32]))
+            .any(|p| in_middle(&p, r)))
+    }
+
     /// A close look at each face-like region: its crop at each of `turns`, side by side in one
     /// picture ([`passes::Mosaic`]: one model run per region), enlarged to the model's input;
     /// the best detection whose centre lies in the crop's middle half.
@@ -451,13 +477,9 @@ impl FaceDetector {
                         .filter_map(|(d, _)| sheet.back(d, [r.x as f32, r.y as f32])),
                 );
             }
-            let mid = |p: &RawDetection| {
-                (p.cx - (r.x + r.w / 2) as f32).abs() < r.w as f32 / 4.0
-                    && (p.cy - (r.y + r.h / 2) as f32).abs() < r.h as f32 / 4.0
-            };
             if let Some(best) = found
                 .into_iter()
-                .filter(mid)
+                .filter(|p| in_middle(p, r))
                 .max_by(|a, b| a.score.total_cmp(&b.score))
             {
                 out.push(best);
@@ -469,6 +491,13 @@ impl FaceDetector {
 
 /// Faces followed from one sample to the next, at most (a crowd is left to the grid).
 const MAX_FOLLOWED: usize = 8;
+
+/// Whether `p`'s centre lies in the middle half of `r` (a close look's crop): the face the
+/// look was for, not a neighbour at its edge.
+fn in_middle(p: &RawDetection, r: Region) -> bool {
+    (p.cx - (r.x + r.w / 2) as f32).abs() < r.w as f32 / 4.0
+        && (p.cy - (r.y + r.h / 2) as f32).abs() < r.h as f32 / 4.0
+}
 
 /// A detection in frame pixels as a face.
 fn to_face(d: RawDetection) -> Face {
