@@ -125,7 +125,8 @@ impl Embedder {
             };
             let mut t = ndarray::ArrayD::<f32>::zeros(shape);
             for (i, chip) in group.iter().enumerate() {
-                for (x, y, p) in chip.enumerate_pixels() {
+                let fed = crate::face::dim::for_embedder(chip);
+                for (x, y, p) in fed.enumerate_pixels() {
                     let (x, y) = (x as usize, y as usize);
                     if x >= w || y >= h {
                         continue;
