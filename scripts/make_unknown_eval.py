@@ -2,7 +2,7 @@
 """Builds a labelled set for `clearshot eval-unknown` (grouping unregistered faces into people
 across a batch) from real photos that ship in registry packages.
 
-    scripts/make_unknown_eval.py --split tune|heldout [--out DIR]
+    scripts/make_unknown_eval.py --split tune|dev|dim|heldout [--out DIR]
 
 Writes DIR/clips/*.mp4 (720p24 H.264, six 1.5 s shots a clip, hard cuts) and DIR/labels.json:
 per shot, every face put there (identity, recurring or one-off, centre, width in pixels, roll,
@@ -75,6 +75,14 @@ SPLITS = {
         "seed": 303,
         "recurring": None,
         "strangers": None,
+    },
+    # Tune's people and strangers again, every shot dim and noisy (night shots: what the
+    # held-out split's misses were), to measure and tune the dim case on.
+    "dim": {
+        "seed": 404,
+        "recurring": None,
+        "strangers": None,
+        "effects": ["dark"],
     },
     "heldout": {
         "seed": 202,
@@ -162,7 +170,7 @@ def build(split, out):
             cast = [(p, True) for p in slots[n]]
             if strangers and rng.random() < 0.8:
                 cast.append((strangers.pop(), False))
-            effect = rng.choice(EFFECTS)
+            effect = rng.choice(cfg.get("effects", EFFECTS))
             sizes = [rng.choice(SIZES) for _ in cast]
             centres = fv.slots(rng, len(cast), max(sizes))
             faces = []
