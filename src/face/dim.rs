@@ -6,6 +6,7 @@
 //! so gallery photos and well-lit frames embed as before. The chip itself (evidence, a
 //! gallery's kept chip) is never changed: only what the model is fed.
 
+use crate::media::luma;
 use image::RgbImage;
 use std::borrow::Cow;
 
@@ -34,11 +35,6 @@ pub fn for_embedder(chip: &RgbImage) -> Cow<'_, RgbImage> {
     }
 }
 
-/// Luma of one pixel (BT.601 weights, integer).
-fn luma(p: &image::Rgb<u8>) -> u8 {
-    ((u32::from(p[0]) * 77 + u32::from(p[1]) * 150 + u32::from(p[2]) * 29) >> 8) as u8
-}
-
 /// The 2nd and 98th percentiles of the chip's luma; `None` for an empty chip.
 fn spread(chip: &RgbImage) -> Option<(u8, u8)> {
     let n = chip.pixels().len();
@@ -47,7 +43,7 @@ fn spread(chip: &RgbImage) -> Option<(u8, u8)> {
     }
     let mut hist = [0usize; 256];
     for p in chip.pixels() {
-        hist[usize::from(luma(p))] += 1;
+        hist[usize::from(luma(p[0], p[1], p[2]))] += 1;
     }
     let at = |q: usize| {
         let target = n * q / 100;

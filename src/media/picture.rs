@@ -174,10 +174,7 @@ pub(crate) fn rgb_thumbnail(picture: &RgbImage) -> Thumbnail {
             break;
         };
         line.clear();
-        line.extend(row.chunks_exact(3).map(|p| {
-            let sum = 77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2]);
-            ((sum + 128) >> 8) as u8
-        }));
+        line.extend(row.chunks_exact(3).map(|p| luma(p[0], p[1], p[2])));
         builder.add_row(y, &line);
     }
     builder.finish()
@@ -296,6 +293,12 @@ pub(crate) fn rotate(picture: RgbImage, quarter_turns: u8) -> RgbImage {
         3 => image::imageops::rotate270(&picture),
         _ => picture,
     }
+}
+
+/// BT.601 luma with integer weights, rounded.
+#[inline]
+pub fn luma(r: u8, g: u8, b: u8) -> u8 {
+    ((77 * u32::from(r) + 150 * u32::from(g) + 29 * u32::from(b) + 128) >> 8) as u8
 }
 
 #[cfg(test)]

@@ -192,11 +192,7 @@ impl Gray {
     }
 }
 
-/// BT.601 luma with integer weights.
-#[inline]
-pub fn luma(r: u8, g: u8, b: u8) -> u8 {
-    ((77 * r as u32 + 150 * g as u32 + 29 * b as u32 + 128) >> 8) as u8
-}
+pub use crate::media::luma;
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 //! Which sampled frames references are matched on, and the frame sink that feeds the
 //! workers.
 
-use super::refgate::{RefGate, Verdict};
+use super::refgate::RefGate;
 use crate::media::change::Thumb;
 use crate::media::{self, FrameSink, SampledFrame};
 use crate::stages::{self, Stage};
@@ -187,10 +187,11 @@ impl Setups {
             self.recent.pop_front();
         }
         let gate = &self.gate;
-        let like = self.recent.iter().rev().find(|(_, _, t)| {
-            let c = t.compare(&thumb, gate.max_push.max(gate.max_zoom));
-            gate.judge(&c, 1.0, false) == Verdict::Same
-        });
+        let like = self
+            .recent
+            .iter()
+            .rev()
+            .find(|(_, _, t)| gate.shows_again(t, &thumb, false));
         let (worker, like) = match like {
             Some(&(s, w, _)) => (w, Some(s)),
             None => (pick(), None),

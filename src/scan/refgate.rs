@@ -85,6 +85,18 @@ pub enum Verdict {
 }
 
 impl RefGate {
+    /// How `now` differs from `base`, measured over the zooms this gate tells apart.
+    pub fn change(&self, base: &Thumb, now: &Thumb) -> Change {
+        base.compare(now, self.max_push.max(self.max_zoom))
+    }
+
+    /// Whether `now` shows what `base` does, as a fresh look at `base`'s shot would judge
+    /// it (a shot's `last` check judges reveals tighter): what lets a check follow a
+    /// searched picture instead of searching.
+    pub fn shows_again(&self, base: &Thumb, now: &Thumb, last: bool) -> bool {
+        self.judge(&self.change(base, now), 1.0, last) == Verdict::Same
+    }
+
     /// The verdict on `c`, when the shot was last looked at (searched, or its proposals
     /// verified again) at zoom `seen` relative to the search, on the shot's `last` check
     /// or not.
@@ -192,7 +204,7 @@ impl RefMemory {
         let thumb = Thumb::of(img);
         let step = match self.base.as_mut() {
             Some(b) if b.shot == shot && b.follows < gate.max_follows => {
-                let c = b.thumb.compare(&thumb, gate.max_push.max(gate.max_zoom));
+                let c = gate.change(&b.thumb, &thumb);
                 match gate.judge(&c, b.seen, last) {
                     Verdict::New => self.adopt(shot, last, &thumb, gate),
                     Verdict::Same => {
@@ -230,10 +242,7 @@ impl RefMemory {
             .iter()
             .rev()
             .filter(|b| b.shot == like)
-            .find(|b| {
-                let c = b.thumb.compare(thumb, gate.max_push.max(gate.max_zoom));
-                gate.judge(&c, 1.0, last) == Verdict::Same
-            });
+            .find(|b| gate.shows_again(&b.thumb, thumb, last));
         let Some(b) = found else {
             return RefStep::Search;
         };
