@@ -120,16 +120,41 @@ impl Thumb {
     /// warp that overlaps less than half the picture is never chosen).
     fn cost(&self, now: &Thumb, s: f32, t: [f32; 2], step: usize) -> f32 {
         let offset = now.mean - self.mean;
-        let (mut sum, mut inside, mut n) = (0f32, 0usize, 0usize);
-        for y in (0..now.h).step_by(step) {
-            for x in (0..now.w).step_by(step) {
-                let (sx, sy) = self.source(x as f32, y as f32, s, t);
-                if let Some(v) = self.sample(sx, sy) {
-                    sum += (now.px[y * now.w + x] - v - offset).abs();
-                    inside += 1;
+        let (cx, cy) = ((self.w - 1) as f32 / 2.0, (self.h - 1) as f32 / 2.0);
+        let (xmax, ymax) = ((self.w - 1) as f32, (self.h - 1) as f32);
+        // Where each costed column lands in this picture: the same for every row, so worked
+        // out once (`source` and `sample`'s arithmetic, in the same order: the same sums).
+        let cols: Vec<(usize, usize, usize, f32)> = (0..now.w)
+            .step_by(step)
+            .filter_map(|x| {
+                let sx = cx + (x as f32 - cx) / s + t[0];
+                if sx < 0.0 || sx > xmax {
+                    return None;
                 }
-                n += 1;
+                let x0 = sx as usize;
+                Some((x, x0, (x0 + 1).min(self.w - 1), sx - x0 as f32))
+            })
+            .collect();
+        let (mut sum, mut inside, mut n) = (0f32, 0usize, 0usize);
+        let per_row = now.w.div_ceil(step.max(1));
+        for y in (0..now.h).step_by(step) {
+            n += per_row;
+            let sy = cy + (y as f32 - cy) / s + t[1];
+            if sy < 0.0 || sy > ymax {
+                continue;
             }
+            let y0 = sy as usize;
+            let y1 = (y0 + 1).min(self.h - 1);
+            let fy = sy - y0 as f32;
+            let row0 = &self.px[y0 * self.w..(y0 + 1) * self.w];
+            let row1 = &self.px[y1 * self.w..(y1 + 1) * self.w];
+            let later = &now.px[y * now.w..(y + 1) * now.w];
+            for &(x, x0, x1, fx) in &cols {
+                let top = row0[x0] + (row0[x1] - row0[x0]) * fx;
+                let bottom = row1[x0] + (row1[x1] - row1[x0]) * fx;
+                sum += (later[x] - (top + (bottom - top) * fy) - offset).abs();
+            }
+            inside += cols.len();
         }
         if inside * 2 < n {
             return f32::MAX;
@@ -180,14 +205,21 @@ impl Thumb {
         let (ww, wh) = (self.w + 2 * p, self.h + 2 * p);
         let (cx, cy) = ((self.w - 1) as f32 / 2.0, (self.h - 1) as f32 / 2.0);
         // warped[Y][X] = now at the place this picture's pixel (X - p, Y - p) shows when
-        // zoomed by s (NaN outside `now`): pixel X under shift t compares with warped[X - t].
-        let mut warped = vec![f32::NAN; ww * wh];
-        for y in 0..wh {
+        // zoomed by s: pixel X under shift t compares with warped[X - t]. What lands inside
+        // `now` is one run of each row (the warp is monotonic): `runs[Y]`.
+        let mut warped = vec![0f32; ww * wh];
+        let mut runs = vec![(0usize, 0usize); wh];
+        for (y, run) in runs.iter_mut().enumerate() {
+            let by = cy + (y as f32 - p as f32 - cy) * s;
             for x in 0..ww {
                 let bx = cx + (x as f32 - p as f32 - cx) * s;
-                let by = cy + (y as f32 - p as f32 - cy) * s;
                 if let Some(v) = now.sample(bx, by) {
                     warped[y * ww + x] = v;
+                    *run = if run.0 == run.1 {
+                        (x, x + 1)
+                    } else {
+                        (run.0, x + 1)
+                    };
                 }
             }
         }
@@ -197,17 +229,21 @@ impl Thumb {
         for ty in -pan..=pan {
             for tx in -pan..=pan {
                 let (mut sum, mut inside) = (0f32, 0usize);
+                let wx0 = (p as i32 - tx) as usize;
                 for y in 0..self.h {
                     let wy = (y as i32 + p as i32 - ty) as usize;
-                    let wx0 = (p as i32 - tx) as usize;
-                    let row = &warped[wy * ww + wx0..wy * ww + wx0 + self.w];
-                    let base = &self.px[y * self.w..(y + 1) * self.w];
-                    for (w, b) in row.iter().zip(base) {
-                        if !w.is_nan() {
-                            sum += (w - b - offset).abs();
-                            inside += 1;
-                        }
+                    // This row's pixels x with wx0 + x inside the run.
+                    let (r0, r1) = runs[wy];
+                    let (x0, x1) = (r0.saturating_sub(wx0), r1.saturating_sub(wx0).min(self.w));
+                    if x0 >= x1 {
+                        continue;
                     }
+                    let row = &warped[wy * ww + wx0 + x0..wy * ww + wx0 + x1];
+                    let base = &self.px[y * self.w + x0..y * self.w + x1];
+                    for (w, b) in row.iter().zip(base) {
+                        sum += (w - b - offset).abs();
+                    }
+                    inside += x1 - x0;
                 }
                 if inside * 2 < n {
                     continue;
@@ -433,5 +469,113 @@ mod tests {
         let a = Thumb::of(&scene());
         let b = Thumb::of(&RgbImage::new(320, 320));
         assert_eq!(a.compare(&b, 0.1).revealed, 1.0);
+    }
+
+    /// [`Thumb::cost`] pixel by pixel through `source` and `sample` (the tests check the
+    /// two agree exactly).
+    fn cost_plain(this: &Thumb, now: &Thumb, s: f32, t: [f32; 2], step: usize) -> f32 {
+        let offset = now.mean - this.mean;
+        let (mut sum, mut inside, mut n) = (0f32, 0usize, 0usize);
+        for y in (0..now.h).step_by(step) {
+            for x in (0..now.w).step_by(step) {
+                let (sx, sy) = this.source(x as f32, y as f32, s, t);
+                if let Some(v) = this.sample(sx, sy) {
+                    sum += (now.px[y * now.w + x] - v - offset).abs();
+                    inside += 1;
+                }
+                n += 1;
+            }
+        }
+        if inside * 2 < n {
+            return f32::MAX;
+        }
+        sum / inside as f32 + 2.0 * (n - inside) as f32 / n as f32
+    }
+
+    /// [`Thumb::best_shift`] with a test of every pixel (the tests check the two agree).
+    fn best_shift_plain(this: &Thumb, now: &Thumb, s: f32, pan: i32) -> (f32, [i32; 2]) {
+        let p = pan.max(0) as usize;
+        let (ww, wh) = (this.w + 2 * p, this.h + 2 * p);
+        let (cx, cy) = ((this.w - 1) as f32 / 2.0, (this.h - 1) as f32 / 2.0);
+        // warped[Y][X] = now at the place this picture's pixel (X - p, Y - p) shows when
+        // zoomed by s (NaN outside `now`): pixel X under shift t compares with warped[X - t].
+        let mut warped = vec![f32::NAN; ww * wh];
+        for y in 0..wh {
+            for x in 0..ww {
+                let bx = cx + (x as f32 - p as f32 - cx) * s;
+                let by = cy + (y as f32 - p as f32 - cy) * s;
+                if let Some(v) = now.sample(bx, by) {
+                    warped[y * ww + x] = v;
+                }
+            }
+        }
+        let offset = now.mean - this.mean;
+        let n = this.w * this.h;
+        let mut best = (f32::MAX, [0i32; 2]);
+        for ty in -pan..=pan {
+            for tx in -pan..=pan {
+                let (mut sum, mut inside) = (0f32, 0usize);
+                for y in 0..this.h {
+                    let wy = (y as i32 + p as i32 - ty) as usize;
+                    let wx0 = (p as i32 - tx) as usize;
+                    let row = &warped[wy * ww + wx0..wy * ww + wx0 + this.w];
+                    let base = &this.px[y * this.w..(y + 1) * this.w];
+                    for (w, b) in row.iter().zip(base) {
+                        if !w.is_nan() {
+                            sum += (w - b - offset).abs();
+                            inside += 1;
+                        }
+                    }
+                }
+                if inside * 2 < n {
+                    continue;
+                }
+                let c = sum / inside as f32 + 2.0 * (n - inside) as f32 / n as f32;
+                if c < best.0 {
+                    best = (c, [tx, ty]);
+                }
+            }
+        }
+        best
+    }
+
+    #[test]
+    fn the_costing_by_rows_and_runs_equals_the_plain_one_exactly() {
+        let img = scene();
+        let a = Thumb::of(&img);
+        for (s, dx) in [
+            (1.0f32, 0.0f32),
+            (1.07, 5.0),
+            (1.0 / 1.13, -9.0),
+            (1.3, 40.0),
+        ] {
+            let b = Thumb::of(&warp(&img, s, dx));
+            for (bs, bt) in [
+                (1.0f32, [0.0f32, 0.0]),
+                (s, [dx / 2.7, 0.3]),
+                (0.8, [-30.0, 4.25]),
+            ] {
+                for step in [1, 2, 3] {
+                    let (fast, plain) =
+                        (a.cost(&b, bs, bt, step), cost_plain(&a, &b, bs, bt, step));
+                    assert_eq!(
+                        fast.to_bits(),
+                        plain.to_bits(),
+                        "{s} {dx} {bs} {bt:?} {step}"
+                    );
+                }
+            }
+            // The coarse level's whole-pixel shifts, on the quarter-size thumbnails.
+            let (qa, qb) = (a.half().half(), b.half().half());
+            for (zoom, pan) in [(1.0f32, 3), (s, 5), (1.0 / s, 2), (1.2, 0), (0.7, 4)] {
+                let fast = qa.best_shift(&qb, zoom, pan);
+                let plain = best_shift_plain(&qa, &qb, zoom, pan);
+                assert_eq!(
+                    (fast.0.to_bits(), fast.1),
+                    (plain.0.to_bits(), plain.1),
+                    "{s} {dx} {zoom} {pan}"
+                );
+            }
+        }
     }
 }
