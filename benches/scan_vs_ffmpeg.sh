@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Speed baseline: scan a generated 60 s 1080p H.264 clip and report the scan time as a ratio
 # to FFmpeg's own decode of the same file (`ffmpeg -i CLIP -f null -`), both timed in this run
-# on this machine (issue 11, goal 1); then scans with 10 references enrolled as a ratio to the
-# face-only scan (goal 2): the defaults (the thorough matcher, each shot searched again only
-# when its picture shows something new), --coarse-refs, --ref-search every (the thorough
-# matcher on every check, the earlier default's cadence), and the defaults with 30 and 100
-# references (the curve); then 10 references on the same length cut into 15 s takes, and on a
-# variant of the clip whose second cycle of setups is mirrored (no shot comes back to a picture
-# an earlier one showed, so no shot can follow an earlier shot's searches).
+# on this machine (issue 11, goal 1), and the scan with 10 references enrolled (the defaults:
+# the thorough matcher, each shot searched again only when its picture shows something new) as
+# a ratio to the face-only scan (goal 2). Those three are timed in three back-to-back rounds,
+# and each goal's figure is the median round's ratio (every round's is printed). Then, once
+# each: --coarse-refs, --ref-search every (the thorough matcher on every check, the earlier
+# default's cadence), the defaults with 30 and 100 references (the curve), 10 references on
+# the same length cut into 15 s takes, and on a variant of the clip whose second cycle of
+# setups is mirrored (no shot comes back to a picture an earlier one showed, so no shot can
+# follow an earlier shot's searches).
 # Last, where the face scan's time goes, then the 10-reference scan's: the CPU time of each pipeline
 # stage (examples/stage_times.rs, the same scan in one process with the same default settings).
 # Usage: benches/scan_vs_ffmpeg.sh [SECONDS=60] [extra scan flags...]
@@ -74,22 +76,30 @@ G10=$(gallery_with 10); G30=$(gallery_with 30); G100=$(gallery_with 100)
 # Wall time of a command in seconds (scan exits 1 when it flags something: not a failure).
 t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || [ $? -le 1 ]; e=$(date +%s.%N); awk -v a="$s" -v b="$e" 'BEGIN{print b-a}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
-ff=$(t ffmpeg -v error -i "$CLIP" -f null -)
-scan=$(t "$BIN" --gallery "$G" scan "$CLIP" "$@")
-ff2=$(t ffmpeg -v error -i "$CLIP" -f null -)
-r10=$(t "$BIN" --gallery "$G10" scan "$CLIP" "$@")
+# The two goals' ratios from three rounds, each timing FFmpeg's decode, the face scan and the
+# 10-reference scan back to back: each round's ratios compare runs taken within seconds of each
+# other, and the median round's is the figure (a shared machine's load drifts over minutes).
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
+R1=(); R2=(); FF=(); FACE=(); R10=()
+for round in 1 2 3; do
+  ff=$(t ffmpeg -v error -i "$CLIP" -f null -)
+  scan=$(t "$BIN" --gallery "$G" scan "$CLIP" "$@")
+  r10=$(t "$BIN" --gallery "$G10" scan "$CLIP" "$@")
+  FF+=("$ff"); FACE+=("$scan"); R10+=("$r10")
+  R1+=("$(ratio "$scan" "$ff")"); R2+=("$(ratio "$r10" "$scan")")
+done
+base=$(median "${FF[@]}"); face=$(median "${FACE[@]}"); r10=$(median "${R10[@]}")
 coarse=$(t "$BIN" --gallery "$G10" scan "$CLIP" --coarse-refs "$@")
 every=$(t "$BIN" --gallery "$G10" scan "$CLIP" --ref-search every "$@")
 r30=$(t "$BIN" --gallery "$G30" scan "$CLIP" "$@")
 r100=$(t "$BIN" --gallery "$G100" scan "$CLIP" "$@")
-scan2=$(t "$BIN" --gallery "$G" scan "$CLIP" "$@")
-base=$(awk -v a="$ff" -v b="$ff2" 'BEGIN{print (a+b)/2}')
-face=$(awk -v a="$scan" -v b="$scan2" 'BEGIN{print (a+b)/2}')
 printf 'clip: %s (%ss 1080p H.264), cores: %s\n' "$(basename "$CLIP")" "$SECS" "$(nproc)"
-printf 'ffmpeg decode (mean of 2):        %6.2f s\n' "$base"
-printf 'clearshot face scan (mean of 2):  %6.2f s   ratio to the decode: %s (goal <= 1.3)\n' "$face" "$(ratio "$face" "$base")"
+printf 'ffmpeg decode (median of 3):      %6.2f s\n' "$base"
+printf 'clearshot face scan (median of 3):%6.2f s   ratio to the decode: %s (goal <= 1.3; rounds: %s)\n' \
+  "$face" "$(median "${R1[@]}")" "${R1[*]}"
 echo "reference scans, as a ratio to the face scan (goal: <= 1.5 with 10 references, thorough):"
-printf '  10 references (defaults: thorough, searched when new): %6.2f s  %s\n' "$r10" "$(ratio "$r10" "$face")"
+printf '  10 references (defaults: thorough, searched when new): %6.2f s  %s (rounds: %s)\n' \
+  "$r10" "$(median "${R2[@]}")" "${R2[*]}"
 printf '  10 references, --coarse-refs:                          %6.2f s  %s\n' "$coarse" "$(ratio "$coarse" "$face")"
 printf '  10 references, --ref-search every:                     %6.2f s  %s\n' "$every" "$(ratio "$every" "$face")"
 printf '  30 references (defaults):                              %6.2f s  %s\n' "$r30" "$(ratio "$r30" "$face")"
