@@ -25,7 +25,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 /// The IP embedder a worker owns (ONNX sessions need `&mut` to run).
 pub struct IpEmbedder {
-    model: Model,
+    model: FloatModel,
     input: String,
     output: String,
     scale: f32,
@@ -37,6 +37,27 @@ pub struct IpEmbedder {
     /// The manifest's `ip_map` (the same network quantised to int8), run instead of `model`
     /// for feature maps when present.
     map_model: Option<MapModel>,
+}
+
+/// The float network: loaded with the embedder when it also gives the feature maps, else on
+/// its first use. A scan with the int8 map never runs it (references come embedded from the
+/// gallery), so its session (~40-110 ms and its weights, per worker) is not made there.
+struct FloatModel {
+    name: String,
+    path: std::path::PathBuf,
+    threads: usize,
+    loaded: Option<Model>,
+}
+
+impl FloatModel {
+    fn get(&mut self) -> Result<&mut Model, crate::runtime::RuntimeError> {
+        Ok(match self.loaded {
+            Some(ref mut m) => m,
+            None => self
+                .loaded
+                .insert(Model::load(&self.name, &self.path, self.threads)?),
+        })
+    }
 }
 
 /// A model run only for its `gem_map` output.
@@ -165,8 +186,17 @@ impl IpEmbedder {
         // ModelSet::load refuses an ip_embedder entry without an 'embedding' output.
         let output = entry.output("embedding").unwrap_or("embedding").to_string();
         let gem_p = entry.ip_embedder.as_ref().map_or(1.0, |s| s.gem_p).max(1.0);
+        let mut model = FloatModel {
+            name: m.name.clone(),
+            path: m.path.clone(),
+            threads,
+            loaded: None,
+        };
+        if map_model.is_none() {
+            model.get()?;
+        }
         Ok(Self {
-            model: Model::load(&m.name, &m.path, threads)?,
+            model,
             input: entry.input.name.clone(),
             output,
             scale: entry.input.scale,
@@ -190,9 +220,11 @@ impl IpEmbedder {
         let input = self.tensor(std::slice::from_ref(image))?;
         let out = match (self.map_model.as_mut(), self.map_output.as_deref()) {
             (Some(mm), _) => mm.model.run(&mm.input, input, &[&mm.output])?,
-            (None, map) => self
-                .model
-                .run(&self.input, input, &[map.unwrap_or("gem_map")])?,
+            (None, map) => {
+                self.model
+                    .get()?
+                    .run(&self.input, input, &[map.unwrap_or("gem_map")])?
+            }
         };
         let o = &out[0];
         let [1, c, h, w] = o.shape[..] else {
@@ -214,7 +246,7 @@ impl IpEmbedder {
         }
         let n = images.len();
         let input = self.tensor(images)?;
-        let out = self.model.run(&self.input, input, &[&self.output])?;
+        let out = self.model.get()?.run(&self.input, input, &[&self.output])?;
         let dim = out[0].data.len() / n.max(1);
         if dim == 0 {
             return Err(IpError::Input("the embedder returned nothing".into()));
