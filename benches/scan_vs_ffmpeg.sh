@@ -4,7 +4,8 @@
 # on this machine (issue 11, goal 1), and the scan with 10 references enrolled (the defaults:
 # the thorough matcher, each shot searched again only when its picture shows something new) as
 # a ratio to the face-only scan (goal 2). Those three are timed in three back-to-back rounds,
-# and each goal's figure is the median round's ratio (every round's is printed). Then, once
+# and each goal's figure is the median round's ratio (every round's is printed). Then the
+# start-up every scan pays (a one-frame scan, without and with the references), and once
 # each: --coarse-refs, --ref-search every (the thorough matcher on every check, the earlier
 # default's cadence), the defaults with 30 and 100 references (the curve), 10 references on
 # the same length cut into 15 s takes, and on a variant of the clip whose second cycle of
@@ -89,6 +90,11 @@ for round in 1 2 3; do
   R1+=("$(ratio "$scan" "$ff")"); R2+=("$(ratio "$r10" "$scan")")
 done
 base=$(median "${FF[@]}"); face=$(median "${FACE[@]}"); r10=$(median "${R10[@]}")
+# What every scan pays whatever its length (two processes start, load FFmpeg's libraries and
+# the models, make the sessions): a scan of the clip's first frame as a still.
+ffmpeg -v error -y -i "$CLIP" -frames:v 1 "$TMP/first.png"
+still=$(t "$BIN" --gallery "$G" scan "$TMP/first.png" "$@")
+still10=$(t "$BIN" --gallery "$G10" scan "$TMP/first.png" "$@")
 coarse=$(t "$BIN" --gallery "$G10" scan "$CLIP" --coarse-refs "$@")
 every=$(t "$BIN" --gallery "$G10" scan "$CLIP" --ref-search every "$@")
 r30=$(t "$BIN" --gallery "$G30" scan "$CLIP" "$@")
@@ -97,6 +103,7 @@ printf 'clip: %s (%ss 1080p H.264), cores: %s\n' "$(basename "$CLIP")" "$SECS" "
 printf 'ffmpeg decode (median of 3):      %6.2f s\n' "$base"
 printf 'clearshot face scan (median of 3):%6.2f s   ratio to the decode: %s (goal <= 1.3; rounds: %s)\n' \
   "$face" "$(median "${R1[@]}")" "${R1[*]}"
+printf 'start-up, in every scan (one frame):%5.2f s; with 10 references (one search):%6.2f s\n' "$still" "$still10"
 echo "reference scans, as a ratio to the face scan (goal: <= 1.5 with 10 references, thorough):"
 printf '  10 references (defaults: thorough, searched when new): %6.2f s  %s (rounds: %s)\n' \
   "$r10" "$(median "${R2[@]}")" "${R2[*]}"
