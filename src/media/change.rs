@@ -93,17 +93,14 @@ impl Thumb {
     /// Bilinear sample at (x, y), None outside.
     #[inline]
     fn sample(&self, x: f32, y: f32) -> Option<f32> {
-        if x < 0.0 || y < 0.0 || x > (self.w - 1) as f32 || y > (self.h - 1) as f32 {
-            return None;
-        }
-        let (x0, y0) = (x as usize, y as usize);
-        let (x1, y1) = ((x0 + 1).min(self.w - 1), (y0 + 1).min(self.h - 1));
-        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-        let row0 = &self.px[y0 * self.w..];
-        let row1 = &self.px[y1 * self.w..];
-        let top = row0[x0] + (row0[x1] - row0[x0]) * fx;
-        let bottom = row1[x0] + (row1[x1] - row1[x0]) * fx;
-        Some(top + (bottom - top) * fy)
+        let (px, (y0, y1, fy)) = (place(x, self.w)?, place(y, self.h)?);
+        Some(blend(self.row(y0), self.row(y1), px, fy))
+    }
+
+    /// Row `y` of the picture.
+    #[inline]
+    fn row(&self, y: usize) -> &[f32] {
+        &self.px[y * self.w..(y + 1) * self.w]
     }
 
     /// Where pixel (x, y) of the later picture lies in this one under zoom `s` and shift
@@ -120,39 +117,22 @@ impl Thumb {
     /// warp that overlaps less than half the picture is never chosen).
     fn cost(&self, now: &Thumb, s: f32, t: [f32; 2], step: usize) -> f32 {
         let offset = now.mean - self.mean;
-        let (cx, cy) = ((self.w - 1) as f32 / 2.0, (self.h - 1) as f32 / 2.0);
-        let (xmax, ymax) = ((self.w - 1) as f32, (self.h - 1) as f32);
         // Where each costed column lands in this picture: the same for every row, so worked
-        // out once (`source` and `sample`'s arithmetic, in the same order: the same sums).
-        let cols: Vec<(usize, usize, usize, f32)> = (0..now.w)
+        // out once (`sample`'s arithmetic, in the same order: the same sums).
+        let cols: Vec<(usize, (usize, usize, f32))> = (0..now.w)
             .step_by(step)
-            .filter_map(|x| {
-                let sx = cx + (x as f32 - cx) / s + t[0];
-                if sx < 0.0 || sx > xmax {
-                    return None;
-                }
-                let x0 = sx as usize;
-                Some((x, x0, (x0 + 1).min(self.w - 1), sx - x0 as f32))
-            })
+            .filter_map(|x| Some((x, place(self.source(x as f32, 0.0, s, t).0, self.w)?)))
             .collect();
         let (mut sum, mut inside, mut n) = (0f32, 0usize, 0usize);
         let per_row = now.w.div_ceil(step.max(1));
         for y in (0..now.h).step_by(step) {
             n += per_row;
-            let sy = cy + (y as f32 - cy) / s + t[1];
-            if sy < 0.0 || sy > ymax {
+            let Some((y0, y1, fy)) = place(self.source(0.0, y as f32, s, t).1, self.h) else {
                 continue;
-            }
-            let y0 = sy as usize;
-            let y1 = (y0 + 1).min(self.h - 1);
-            let fy = sy - y0 as f32;
-            let row0 = &self.px[y0 * self.w..(y0 + 1) * self.w];
-            let row1 = &self.px[y1 * self.w..(y1 + 1) * self.w];
-            let later = &now.px[y * now.w..(y + 1) * now.w];
-            for &(x, x0, x1, fx) in &cols {
-                let top = row0[x0] + (row0[x1] - row0[x0]) * fx;
-                let bottom = row1[x0] + (row1[x1] - row1[x0]) * fx;
-                sum += (later[x] - (top + (bottom - top) * fy) - offset).abs();
+            };
+            let (row0, row1, later) = (self.row(y0), self.row(y1), now.row(y));
+            for &(x, px) in &cols {
+                sum += (later[x] - blend(row0, row1, px, fy) - offset).abs();
             }
             inside += cols.len();
         }
@@ -215,11 +195,10 @@ impl Thumb {
                 let bx = cx + (x as f32 - p as f32 - cx) * s;
                 if let Some(v) = now.sample(bx, by) {
                     warped[y * ww + x] = v;
-                    *run = if run.0 == run.1 {
-                        (x, x + 1)
-                    } else {
-                        (run.0, x + 1)
-                    };
+                    if run.1 == 0 {
+                        run.0 = x;
+                    }
+                    run.1 = x + 1;
                 }
             }
         }
@@ -361,6 +340,26 @@ impl Thumb {
             residual,
         }
     }
+}
+
+/// Where coordinate `v` falls along a side of `len` pixels: the pixel at or before it, the
+/// next one (the last pixel repeats) and the fraction between them; None outside.
+#[inline]
+fn place(v: f32, len: usize) -> Option<(usize, usize, f32)> {
+    if v < 0.0 || v > (len - 1) as f32 {
+        return None;
+    }
+    let i = v as usize;
+    Some((i, (i + 1).min(len - 1), v - i as f32))
+}
+
+/// The bilinear value between rows `r0` and `r1` at column place `x` (from [`place`]), `fy`
+/// of the way from `r0` to `r1`.
+#[inline]
+fn blend(r0: &[f32], r1: &[f32], (x0, x1, fx): (usize, usize, f32), fy: f32) -> f32 {
+    let top = r0[x0] + (r0[x1] - r0[x0]) * fx;
+    let bottom = r1[x0] + (r1[x1] - r1[x0]) * fx;
+    top + (bottom - top) * fy
 }
 
 /// One compared block: the residual summed over the pixels both pictures show.
