@@ -11,7 +11,10 @@
 //!   that moved by up to one thumbnail pixel (1/64 of the width) per frame costs almost
 //!   nothing;
 //! * fast but continuous motion: a frame is a cut only if its score is also well above the
-//!   recent scores of the same shot (adaptive part).
+//!   recent scores of the same shot (adaptive part);
+//! * darkness: between two dim frames the thumbnails are also compared with their levels
+//!   stretched (see `Stretch`), so a cut between two night shots is not lost in their few
+//!   levels.
 //!
 //! A hard cut changes the picture everywhere at once, so it scores high on both the
 //! motion-tolerant difference and the luma histogram distance.
@@ -187,7 +190,17 @@ pub struct FrameDifference {
 impl FrameDifference {
     /// Compares `cur` with `prev`.
     pub fn between(prev: &Thumbnail, cur: &Thumbnail) -> Self {
-        let (p, c) = (prev.pixels(), cur.pixels());
+        Self::of_pixels(prev.pixels(), cur.pixels())
+    }
+
+    /// Compares two dim pictures with their levels stretched (see [`Stretch`]); None unless
+    /// both are dim and textured.
+    pub fn between_dim(prev: &Thumbnail, cur: &Thumbnail) -> Option<Self> {
+        let (a, b) = (Stretch::of(prev)?, Stretch::of(cur)?);
+        Some(Self::of_pixels(&a.apply(prev), &b.apply(cur)))
+    }
+
+    fn of_pixels(p: &[u8], c: &[u8]) -> Self {
         let mut total = 0u64;
         for y in 0..THUMB_H {
             let ys = y.saturating_sub(1)..=(y + 1).min(THUMB_H - 1);
@@ -225,6 +238,62 @@ impl FrameDifference {
     }
 }
 
+/// Two dim pictures are also compared as if lit: when both span fewer luma levels than
+/// [`Stretch::DIM`] (2nd to 98th percentile; a night exterior spans 16-35 of the frame's
+/// levels, a lit picture 100 and more), each has its levels set about its mean and stretched
+/// to a spread of [`Stretch::NORMAL`] (at most [`Stretch::MAX_GAIN`] times), so a cut between
+/// two dim shots scores like one between two lit ones. Without it, cuts between night shots
+/// scored 0.06-0.07 (the threshold is 0.10) and two shots became one. Each picture is set by
+/// its own mean and spread, so a fade (the same picture, darker or brighter) stays nearly
+/// the same picture; pictures with next to no texture (black, a fade's first frames) are not
+/// stretched, their differences being mostly coding noise and 8-bit steps.
+#[derive(Debug, Clone, Copy)]
+struct Stretch {
+    mean: f32,
+    gain: f32,
+}
+
+impl Stretch {
+    /// Pictures spanning fewer levels than this are dim.
+    const DIM: u8 = 80;
+    /// The spread dim pictures are stretched to.
+    const NORMAL: f32 = 160.0;
+    /// Pictures spanning fewer levels than this are not stretched.
+    const MIN_TEXTURE: u8 = 12;
+    /// The largest stretch: the spreads under 40 levels get it, and noise and 8-bit steps
+    /// near black are not magnified further.
+    const MAX_GAIN: f32 = 4.0;
+
+    /// The stretch of `t` when it is dim and textured.
+    fn of(t: &Thumbnail) -> Option<Self> {
+        let (lo, hi) = levels(t);
+        let spread = hi - lo;
+        if !(Self::MIN_TEXTURE..Self::DIM).contains(&spread) {
+            return None;
+        }
+        let px = t.pixels();
+        let mean = px.iter().map(|&v| f32::from(v)).sum::<f32>() / px.len() as f32;
+        Some(Self {
+            mean,
+            gain: (Self::NORMAL / f32::from(spread)).min(Self::MAX_GAIN),
+        })
+    }
+
+    fn apply(&self, t: &Thumbnail) -> Vec<u8> {
+        let lut: [u8; 256] = std::array::from_fn(|v| {
+            (128.0 + (v as f32 - self.mean) * self.gain)
+                .round()
+                .clamp(0.0, 255.0) as u8
+        });
+        t.pixels().iter().map(|&v| lut[usize::from(v)]).collect()
+    }
+}
+
+/// The 2nd and 98th percentiles of a thumbnail's luma.
+fn levels(t: &Thumbnail) -> (u8, u8) {
+    crate::media::spread_of(t.pixels().iter().copied()).unwrap_or((0, 0))
+}
+
 /// Default for [`CutDetector::new`]'s threshold (and `SamplingOptions::cut_threshold`).
 ///
 /// Measured on the fixture clips and the tests here: hard cuts between unrelated pictures
@@ -246,6 +315,8 @@ pub struct CutDetector {
     threshold: f32,
     prev: Option<Thumbnail>,
     recent: VecDeque<f32>,
+    /// The stretched scores of the current run of dim frames (see [`Stretch`]).
+    recent_dim: VecDeque<f32>,
 }
 
 impl CutDetector {
@@ -257,37 +328,62 @@ impl CutDetector {
             threshold,
             prev: None,
             recent: VecDeque::with_capacity(HISTORY),
+            recent_dim: VecDeque::with_capacity(HISTORY),
         }
     }
 
     /// Takes the next frame's thumbnail; true when this frame is the first of a new shot.
     /// The first frame ever pushed starts shot 0 and returns false.
     pub fn push(&mut self, thumb: Thumbnail) -> bool {
-        let Some(score) = self.score(&thumb) else {
+        let Some(score) = self.raw_score(&thumb) else {
             self.prev = Some(thumb);
             return false;
         };
+        let dim = self.dim_score(&thumb);
         self.prev = Some(thumb);
-        let mean = if self.recent.is_empty() {
-            0.0
-        } else {
-            self.recent.iter().sum::<f32>() / self.recent.len() as f32
-        };
-        let cut = score >= self.threshold && score >= ADAPTIVE_RATIO * mean;
+        // As ever on the frames as they are; between two dim frames, also on the stretched
+        // ones against the stretched scores of the run.
+        let cut = self.is_cut(score, &self.recent)
+            || dim.is_some_and(|d| self.is_cut(d, &self.recent_dim));
         if cut {
             // The new shot's motion level is unknown: start its history afresh.
             self.recent.clear();
+            self.recent_dim.clear();
         } else {
-            self.remember(score);
+            remember(&mut self.recent, score);
+            match dim {
+                Some(d) => remember(&mut self.recent_dim, d),
+                None => self.recent_dim.clear(),
+            }
         }
         cut
     }
 
-    /// The score `thumb` gets against the last frame pushed (None before the first).
+    /// A score reaching the threshold and well above the recent ones.
+    fn is_cut(&self, score: f32, recent: &VecDeque<f32>) -> bool {
+        let mean = if recent.is_empty() {
+            0.0
+        } else {
+            recent.iter().sum::<f32>() / recent.len() as f32
+        };
+        score >= self.threshold && score >= ADAPTIVE_RATIO * mean
+    }
+
+    fn raw_score(&self, thumb: &Thumbnail) -> Option<f32> {
+        let prev = self.prev.as_ref()?;
+        Some(FrameDifference::between(prev, thumb).score())
+    }
+
+    fn dim_score(&self, thumb: &Thumbnail) -> Option<f32> {
+        let prev = self.prev.as_ref()?;
+        FrameDifference::between_dim(prev, thumb).map(|d| d.score())
+    }
+
+    /// The score `thumb` gets against the last frame pushed (None before the first): the
+    /// larger of the plain and, between dim frames, the stretched one.
     pub fn score(&self, thumb: &Thumbnail) -> Option<f32> {
-        self.prev
-            .as_ref()
-            .map(|prev| FrameDifference::between(prev, thumb).score())
+        let raw = self.raw_score(thumb)?;
+        Some(self.dim_score(thumb).map_or(raw, |d| d.max(raw)))
     }
 
     /// Whether a gap of unseen frames ending at `thumb` may hold a cut: its score against
@@ -302,18 +398,24 @@ impl CutDetector {
     /// unseen because [`CutDetector::may_cut_before`] said no cut lies there: never a cut.
     /// The shot's recent motion level is kept per frame (the score over the gap, divided).
     pub fn push_after_gap(&mut self, thumb: Thumbnail, frames: u64) {
-        if let Some(score) = self.score(&thumb) {
-            self.remember(score / frames.max(1) as f32);
+        let per_frame = |s: f32| s / frames.max(1) as f32;
+        if let Some(score) = self.raw_score(&thumb) {
+            remember(&mut self.recent, per_frame(score));
+        }
+        match self.dim_score(&thumb) {
+            Some(d) => remember(&mut self.recent_dim, per_frame(d)),
+            None => self.recent_dim.clear(),
         }
         self.prev = Some(thumb);
     }
+}
 
-    fn remember(&mut self, score: f32) {
-        if self.recent.len() == HISTORY {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(score);
+/// Appends `score` to a shot's recent scores, forgetting the oldest beyond [`HISTORY`].
+fn remember(recent: &mut VecDeque<f32>, score: f32) {
+    if recent.len() == HISTORY {
+        recent.pop_front();
     }
+    recent.push_back(score);
 }
 
 /// A gap between two frames scoring this share of the cut threshold or more may hold a cut
@@ -495,6 +597,68 @@ mod tests {
                 "false cut at {i}"
             );
         }
+    }
+
+    /// A dim, noisy view of `src`: a night shot's levels (18 + 0.12 v: a thumbnail spread
+    /// of about 25, as in the evaluation's dark shots) and noise.
+    fn dim(src: &[u8], seed: u32) -> Vec<u8> {
+        let dark: Vec<u8> = src
+            .iter()
+            .map(|&v| (18.0 + 0.12 * f32::from(v)) as u8)
+            .collect();
+        noisy(&dark, 9, seed)
+    }
+
+    #[test]
+    fn a_cut_between_two_dim_shots_is_found() {
+        let (sw, sh) = (960, 540);
+        let (a, b) = (texture(sw, sh, 6), texture(sw, sh, 9));
+        let view = |src: &[u8], i: u32| {
+            let frame = camera(src, sw, sh, 320, 180, 1.0, i as f32 * 0.7);
+            thumb(320, 180, &dim(&frame, i))
+        };
+        let (before, after) = (view(&a, 19), view(&b, 20));
+        let (lo, hi) = levels(&after);
+        assert!(hi - lo < 40, "a dim picture: {lo}-{hi}");
+        // As they are, the two shots differ by less than the threshold; stretched, more.
+        let plain = FrameDifference::between(&before, &after).score();
+        assert!(plain < DEFAULT_CUT_THRESHOLD, "{plain}");
+        let stretched = FrameDifference::between_dim(&before, &after).map(|d| d.score());
+        assert!(stretched >= Some(DEFAULT_CUT_THRESHOLD), "{stretched:?}");
+        let mut det = CutDetector::new(DEFAULT_CUT_THRESHOLD);
+        let cuts: Vec<u32> = (0..40u32)
+            .filter(|&i| det.push(view(if i < 20 { &a } else { &b }, i)))
+            .collect();
+        assert_eq!(cuts, vec![20]);
+    }
+
+    #[test]
+    fn a_fade_to_black_and_back_is_not_a_string_of_cuts() {
+        let (sw, sh) = (960, 540);
+        let (a, b) = (texture(sw, sh, 7), texture(sw, sh, 8));
+        let mut det = CutDetector::new(DEFAULT_CUT_THRESHOLD);
+        let mut cuts = vec![];
+        // 24 frames of a, a fade to black over 24, 12 black, a fade up to b over 24, 24 of b.
+        for i in 0..108u32 {
+            let (src, level) = match i {
+                0..24 => (&a, 1.0),
+                24..48 => (&a, 1.0 - (i - 23) as f32 / 24.0),
+                48..60 => (&a, 0.0),
+                60..84 => (&b, (i - 59) as f32 / 24.0),
+                _ => (&b, 1.0),
+            };
+            let frame = camera(src, sw, sh, 320, 180, 1.0, i as f32 * 0.5);
+            let faded: Vec<u8> = frame
+                .iter()
+                .map(|&v| (f32::from(v) * level) as u8)
+                .collect();
+            let tt = thumb(320, 180, &noisy(&faded, 2, i));
+            if det.push(tt) {
+                cuts.push(i);
+            }
+        }
+        // At most the fade up out of black may start a shot; nothing inside the fades.
+        assert!(cuts.iter().all(|&c| (60..63).contains(&c)), "{cuts:?}");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! so gallery photos and well-lit frames embed as before. The chip itself (evidence, a
 //! gallery's kept chip) is never changed: only what the model is fed.
 
-use crate::media::luma;
+use crate::media::{luma, spread_of};
 use image::RgbImage;
 use std::borrow::Cow;
 
@@ -37,26 +37,7 @@ pub fn for_embedder(chip: &RgbImage) -> Cow<'_, RgbImage> {
 
 /// The 2nd and 98th percentiles of the chip's luma; `None` for an empty chip.
 fn spread(chip: &RgbImage) -> Option<(u8, u8)> {
-    let n = chip.pixels().len();
-    if n == 0 {
-        return None;
-    }
-    let mut hist = [0usize; 256];
-    for p in chip.pixels() {
-        hist[usize::from(luma(p[0], p[1], p[2]))] += 1;
-    }
-    let at = |q: usize| {
-        let target = n * q / 100;
-        let mut seen = 0;
-        for (v, &h) in hist.iter().enumerate() {
-            seen += h;
-            if seen > target {
-                return v as u8;
-            }
-        }
-        255
-    };
-    Some((at(2), at(98)))
+    spread_of(chip.pixels().map(|p| luma(p[0], p[1], p[2])))
 }
 
 /// Spreads `[lo, hi]` (the chip's luma range) to [`TARGET_SPREAD`] about 128.

@@ -30,7 +30,7 @@ mod still;
 mod stream;
 
 pub use error::{MediaError, OptionsError};
-pub use picture::luma;
+pub use picture::{luma, spread_of};
 pub use sequence::{probe_sequence, stream_sequence, ImageSequence, Input};
 pub(crate) use still::one_line;
 pub use stream::stream;

@@ -301,6 +301,32 @@ pub fn luma(r: u8, g: u8, b: u8) -> u8 {
     ((77 * u32::from(r) + 150 * u32::from(g) + 29 * u32::from(b) + 128) >> 8) as u8
 }
 
+/// The 2nd and 98th percentiles of 8-bit levels (a picture's luma spread, robust to a few
+/// outliers); None for no levels.
+pub fn spread_of(levels: impl IntoIterator<Item = u8>) -> Option<(u8, u8)> {
+    let mut hist = [0usize; 256];
+    let mut n = 0;
+    for v in levels {
+        hist[usize::from(v)] += 1;
+        n += 1;
+    }
+    if n == 0 {
+        return None;
+    }
+    let at = |q: usize| {
+        let target = n * q / 100;
+        let mut seen = 0;
+        for (v, &h) in hist.iter().enumerate() {
+            seen += h;
+            if seen > target {
+                return v as u8;
+            }
+        }
+        255
+    };
+    Some((at(2), at(98)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
