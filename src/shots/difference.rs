@@ -23,7 +23,17 @@ impl FrameDifference {
     /// both are dim and textured.
     pub fn between_dim(prev: &Thumbnail, cur: &Thumbnail) -> Option<Self> {
         let (a, b) = (Stretch::of(prev)?, Stretch::of(cur)?);
-        Some(Self::of_pixels(&a.apply(prev), &b.apply(cur)))
+        Some(Self::between_stretched(prev, &a, cur, &b))
+    }
+
+    /// Compares `prev` stretched by `a` with `cur` stretched by `b`.
+    pub(super) fn between_stretched(
+        prev: &Thumbnail,
+        a: &Stretch,
+        cur: &Thumbnail,
+        b: &Stretch,
+    ) -> Self {
+        Self::of_pixels(&a.apply(prev), &b.apply(cur))
     }
 
     fn of_pixels(p: &[u8], c: &[u8]) -> Self {
@@ -74,7 +84,7 @@ impl FrameDifference {
 /// the same picture; pictures with next to no texture (black, a fade's first frames) are not
 /// stretched, their differences being mostly coding noise and 8-bit steps.
 #[derive(Debug, Clone, Copy)]
-struct Stretch {
+pub(super) struct Stretch {
     mean: f32,
     gain: f32,
 }
@@ -91,7 +101,7 @@ impl Stretch {
     const MAX_GAIN: f32 = 4.0;
 
     /// The stretch of `t` when it is dim and textured.
-    fn of(t: &Thumbnail) -> Option<Self> {
+    pub(super) fn of(t: &Thumbnail) -> Option<Self> {
         let (lo, hi) = levels(t);
         let spread = hi - lo;
         if !(Self::MIN_TEXTURE..Self::DIM).contains(&spread) {

@@ -28,6 +28,8 @@ mod tests;
 mod thumbnail;
 
 pub use difference::FrameDifference;
+
+use difference::Stretch;
 pub use thumbnail::{Thumbnail, ThumbnailBuilder, THUMB_H, THUMB_W};
 
 use crate::timecode::FrameIndex;
@@ -82,7 +84,9 @@ const HISTORY: usize = 8;
 #[derive(Debug)]
 pub struct CutDetector {
     threshold: f32,
-    prev: Option<Thumbnail>,
+    /// The last frame pushed, with its stretch when it is dim (each frame's is worked out
+    /// once, as the later frame of its pair).
+    prev: Option<(Thumbnail, Option<Stretch>)>,
     recent: VecDeque<f32>,
     /// The stretched scores of the current run of dim frames (see [`Stretch`]).
     recent_dim: VecDeque<f32>,
@@ -104,12 +108,12 @@ impl CutDetector {
     /// Takes the next frame's thumbnail; true when this frame is the first of a new shot.
     /// The first frame ever pushed starts shot 0 and returns false.
     pub fn push(&mut self, thumb: Thumbnail) -> bool {
-        let Some(score) = self.raw_score(&thumb) else {
-            self.prev = Some(thumb);
+        let stretch = Stretch::of(&thumb);
+        let scores = self.scores(&thumb, stretch.as_ref());
+        self.prev = Some((thumb, stretch));
+        let Some((score, dim)) = scores else {
             return false;
         };
-        let dim = self.dim_score(&thumb);
-        self.prev = Some(thumb);
         // As ever on the frames as they are; between two dim frames, also on the stretched
         // ones against the stretched scores of the run.
         let cut = self.is_cut(score, &self.recent)
@@ -138,21 +142,23 @@ impl CutDetector {
         score >= self.threshold && score >= ADAPTIVE_RATIO * mean
     }
 
-    fn raw_score(&self, thumb: &Thumbnail) -> Option<f32> {
-        let prev = self.prev.as_ref()?;
-        Some(FrameDifference::between(prev, thumb).score())
-    }
-
-    fn dim_score(&self, thumb: &Thumbnail) -> Option<f32> {
-        let prev = self.prev.as_ref()?;
-        FrameDifference::between_dim(prev, thumb).map(|d| d.score())
+    /// The plain score of `thumb` (stretched by `stretch` when dim) against the last frame
+    /// pushed and, when both are dim, the stretched one; None before the first frame.
+    fn scores(&self, thumb: &Thumbnail, stretch: Option<&Stretch>) -> Option<(f32, Option<f32>)> {
+        let (prev, prev_stretch) = self.prev.as_ref()?;
+        let raw = FrameDifference::between(prev, thumb).score();
+        let dim = prev_stretch
+            .as_ref()
+            .zip(stretch)
+            .map(|(a, b)| FrameDifference::between_stretched(prev, a, thumb, b).score());
+        Some((raw, dim))
     }
 
     /// The score `thumb` gets against the last frame pushed (None before the first): the
     /// larger of the plain and, between dim frames, the stretched one.
     pub fn score(&self, thumb: &Thumbnail) -> Option<f32> {
-        let raw = self.raw_score(thumb)?;
-        Some(self.dim_score(thumb).map_or(raw, |d| d.max(raw)))
+        let (raw, dim) = self.scores(thumb, Stretch::of(thumb).as_ref())?;
+        Some(dim.map_or(raw, |d| d.max(raw)))
     }
 
     /// Whether a gap of unseen frames ending at `thumb` may hold a cut: its score against
@@ -168,14 +174,15 @@ impl CutDetector {
     /// The shot's recent motion level is kept per frame (the score over the gap, divided).
     pub fn push_after_gap(&mut self, thumb: Thumbnail, frames: u64) {
         let per_frame = |s: f32| s / frames.max(1) as f32;
-        if let Some(score) = self.raw_score(&thumb) {
+        let stretch = Stretch::of(&thumb);
+        if let Some((score, dim)) = self.scores(&thumb, stretch.as_ref()) {
             remember(&mut self.recent, per_frame(score));
+            match dim {
+                Some(d) => remember(&mut self.recent_dim, per_frame(d)),
+                None => self.recent_dim.clear(),
+            }
         }
-        match self.dim_score(&thumb) {
-            Some(d) => remember(&mut self.recent_dim, per_frame(d)),
-            None => self.recent_dim.clear(),
-        }
-        self.prev = Some(thumb);
+        self.prev = Some((thumb, stretch));
     }
 }
 
