@@ -102,6 +102,8 @@ step parity
 PY_MODELS=$(venv venv-models scripts/requirements-models.txt)
 "$PY_MODELS" tests/parity/check_models.py
 "$PY_IP" tests/parity/check_ip_model.py
+PY_CASCADE=$(venv venv-cascade scripts/requirements-cascade.txt)
+"$PY_CASCADE" tests/parity/check_cascade.py
 # Accuracy gate of the reference matcher on the labelled scene set (issue goal: >= 90% of inset
 # references found with zero false alarms), and on a held-out set (seed 2) nothing was tuned on.
 step eval-refs
