@@ -155,7 +155,7 @@ pub struct UnknownEval {
     pub missing_identities: usize,
     /// Reported appearances matching no labelled face.
     pub unlabelled: usize,
-    /// Per person: id and the identity of each appearance.
+    /// Per person: id and each appearance (identity, clip and shot).
     pub detail: Vec<(String, Vec<String>)>,
     /// The expected appearances not complete.
     pub misses: Vec<Miss>,
@@ -291,7 +291,18 @@ pub fn score(
         unlabelled,
         detail: who
             .iter()
-            .map(|(id, apps)| (id.clone(), apps.iter().map(|a| a.2.clone()).collect()))
+            .map(|(id, apps)| {
+                let name = |clip: &str| {
+                    Path::new(clip)
+                        .file_stem()
+                        .map_or_else(|| clip.to_string(), |s| s.to_string_lossy().into_owned())
+                };
+                let apps = apps
+                    .iter()
+                    .map(|(clip, shot, who)| format!("{who} ({} shot {})", name(clip), shot + 1))
+                    .collect();
+                (id.clone(), apps)
+            })
             .collect(),
         misses: Vec::new(),
     };
