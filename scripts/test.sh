@@ -136,14 +136,16 @@ fi
 # Grouping of unregistered faces into people (issue 12), three splits, about 10 s each: no
 # cluster may mix two people (purity 100%), and the recurring people's appearances with faces
 # of 60 px or more must land in their own person (measured: tune 34/36, dev 35/36, heldout
-# 30/36; every held-out miss is in a dim, noisy shot, half of them faces the detector never
-# tracked; issue goal 90%: raise these as it improves). Tuned on `tune` and `dev` (tune's
-# people placed afresh) only.
+# 31/36 since the second detector for dim frames, 30/36 before; every held-out miss is in a
+# dim, noisy shot, now all of them tracked but embedded far from their person; issue goal 90%:
+# raise these as it improves). Tuned on `tune`, `dev` (tune's people placed afresh) and `dim`
+# only.
 "$BIN" eval-unknown fixtures/generated/unknown_eval/tune/labels.json --min-purity 1.0 --min-completeness 0.90
 "$BIN" eval-unknown fixtures/generated/unknown_eval/dev/labels.json --min-purity 1.0 --min-completeness 0.90
-"$BIN" eval-unknown fixtures/generated/unknown_eval/heldout/labels.json --min-purity 1.0 --min-completeness 0.83
+"$BIN" eval-unknown fixtures/generated/unknown_eval/heldout/labels.json --min-purity 1.0 --min-completeness 0.86
 # The all-dim split (tune's people, every shot dark and noisy; tuned on, not held out): night
 # shots keep their cuts (a missed cut between two dim shots let tracks run into another
-# person) and most of their people. Measured 32/36 with one known impure person (a stranger's
+# person) and most of their people. Measured 34/36 (32/36 before the second detector for dim
+# frames, which finds faces BlazeFace never did) with one known impure person (a stranger's
 # thin dim view joins a look-alike: see README, "An all-dim split").
-"$BIN" eval-unknown fixtures/generated/unknown_eval/dim/labels.json --min-purity 0.8 --min-completeness 0.88
+"$BIN" eval-unknown fixtures/generated/unknown_eval/dim/labels.json --min-purity 0.8 --min-completeness 0.94

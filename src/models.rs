@@ -71,6 +71,10 @@ pub struct Active {
     /// The same image embedder quantised, run for the learned map of a frame; optional.
     #[serde(default)]
     pub ip_map: Option<String>,
+    /// The second detector for dim frames (the MTCNN cascade): its proposal, refining and
+    /// output networks, all three or none.
+    #[serde(default)]
+    pub cascade: Option<[String; 3]>,
 }
 
 /// Where a model's original weights came from.
@@ -284,6 +288,19 @@ pub struct ModelSet {
     /// The quantised copy of the image embedder that gives the learned map of a frame, when
     /// the manifest names one.
     pub ip_map: Option<ModelRef>,
+    /// The second detector for dim frames, when the manifest names one.
+    pub cascade: Option<CascadeModels>,
+}
+
+/// The three networks of the MTCNN cascade (`face::detect::cascade`).
+#[derive(Debug, Clone)]
+pub struct CascadeModels {
+    /// The proposal network (P-Net): any size, a score and box per 12 px window.
+    pub proposal: ModelRef,
+    /// The refining network (R-Net): 24 x 24 crops.
+    pub refine: ModelRef,
+    /// The output network (O-Net): 48 x 48 crops, with five landmarks.
+    pub output: ModelRef,
 }
 
 impl ModelSet {
@@ -353,6 +370,14 @@ impl ModelSet {
             Some(n) => Some(pick(n, "ip_map")?),
             None => None,
         };
+        let cascade = match &manifest.active.cascade {
+            Some([p, r, o]) => Some(CascadeModels {
+                proposal: pick(p, "cascade_proposal")?,
+                refine: pick(r, "cascade_refine")?,
+                output: pick(o, "cascade_output")?,
+            }),
+            None => None,
+        };
         Ok(Self {
             dir: dir.to_path_buf(),
             detector_full,
@@ -360,6 +385,7 @@ impl ModelSet {
             embedder,
             ip_embedder,
             ip_map,
+            cascade,
         })
     }
 
@@ -423,6 +449,20 @@ fn validate_entry(name: &str, e: &ModelEntry) -> Result<(), String> {
         "ip_map" => {
             if e.output("gem_map").is_none() {
                 return Err(format!("ip_map '{name}': outputs lack 'gem_map'"));
+            }
+        }
+        "cascade_proposal" | "cascade_refine" | "cascade_output" => {
+            let mut wanted = vec!["regression", "probability"];
+            if e.role == "cascade_output" {
+                wanted.push("landmarks");
+            }
+            for key in wanted {
+                if e.output(key).is_none() {
+                    return Err(format!("{} '{name}': outputs lack '{key}'", e.role));
+                }
+            }
+            if e.input.layout != Layout::Nchw || e.input.channels != Channels::Rgb {
+                return Err(format!("{} '{name}': input must be NCHW RGB", e.role));
             }
         }
         other => return Err(format!("model '{name}': unknown role '{other}'")),

@@ -39,6 +39,8 @@ pub enum Stage {
     DetectInput,
     /// The face detector model runs.
     DetectModel,
+    /// The second detector on dim frames (the MTCNN cascade: pyramid, crops and its models).
+    DimDetect,
     /// Cutting aligned face chips.
     Align,
     /// The face embedder model runs.
@@ -58,12 +60,13 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in data-flow order.
-    pub const ALL: [Stage; 12] = [
+    pub const ALL: [Stage; 13] = [
         Stage::Decode,
         Stage::Cuts,
         Stage::Convert,
         Stage::DetectInput,
         Stage::DetectModel,
+        Stage::DimDetect,
         Stage::Align,
         Stage::Embed,
         Stage::Evidence,
@@ -81,6 +84,7 @@ impl Stage {
             Stage::Convert => "RGB conversion",
             Stage::DetectInput => "detector input",
             Stage::DetectModel => "detector model",
+            Stage::DimDetect => "dim detector",
             Stage::Align => "face alignment",
             Stage::Embed => "face embedding",
             Stage::Evidence => "evidence images",

@@ -24,7 +24,12 @@ fn demo_finds_registered_people_in_their_shots_and_not_the_stranger() {
 
     let r = json(&report);
     assert_eq!(r["tool"], "clearshot");
-    assert_eq!(r["models"].as_array().unwrap().len(), 3);
+    // Detector, close-up detector, the three networks of the dim-frame detector, embedder.
+    let models = r["models"].as_array().unwrap();
+    assert_eq!(models.len(), 6, "{models:?}");
+    assert!(models
+        .iter()
+        .any(|m| m["role"] == "dim-frame detector (proposal)" && m["licence"] == "MIT"));
     let file = &r["files"][0];
     assert_eq!(file["start_timecode"], truth["start_timecode"]);
     // Shots are frame-accurate.

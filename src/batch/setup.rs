@@ -158,6 +158,11 @@ pub fn model_records(m: &ModelSet, with_refs: bool) -> Vec<ModelRecord> {
     if let Some(s) = &m.detector_short {
         out.push(("detector (close-up)", s));
     }
+    if let Some(c) = &m.cascade {
+        out.push(("dim-frame detector (proposal)", &c.proposal));
+        out.push(("dim-frame detector (refine)", &c.refine));
+        out.push(("dim-frame detector (output)", &c.output));
+    }
     out.push(("embedder", &m.embedder));
     if let Some(ip) = m.ip_embedder.as_ref().filter(|_| with_refs) {
         out.push(("reference embedder", ip));

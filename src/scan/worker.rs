@@ -109,7 +109,8 @@ impl Worker {
                 models.detector_short.as_ref(),
                 *opts,
                 1,
-            )?,
+            )?
+            .with_cascade(models.cascade.as_ref(), 1)?,
             embedder: Embedder::load(&models.embedder, 1)?,
             ip,
             followed: None,
@@ -216,7 +217,8 @@ impl Worker {
         let img = &sample.image;
         let found = match self.followed.take() {
             Some((shot, prev)) if shot == sample.shot && !grid => {
-                self.detector.follow(img, &prev)?
+                self.detector
+                    .follow(img, &prev, extra.contains(&Pass::Dim))?
             }
             _ => self.detector.detect_passes(img, extra)?,
         };

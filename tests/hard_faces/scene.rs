@@ -86,6 +86,7 @@ impl Stages {
                 Default::default(),
                 1,
             )
+            .and_then(|d| d.with_cascade(models.cascade.as_ref(), 1))
             .expect("detector"),
             embedder: Embedder::load(&models.embedder, 1).expect("embedder"),
         }

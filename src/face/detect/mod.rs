@@ -1,13 +1,16 @@
 //! Face detection on a whole frame: BlazeFace full range on the frame and on overlapping
-//! tiles (so small faces are found), short range on the frame for close-ups, merged.
+//! tiles (so small faces are found), short range on the frame for close-ups, merged; on dim
+//! frames also a second detector, the MTCNN cascade (`cascade`).
 
 pub mod blazeface;
+pub mod cascade;
 mod input;
 mod passes;
 
-use crate::models::ModelRef;
+use crate::models::{CascadeModels, ModelRef};
 use crate::runtime::RuntimeError;
 use blazeface::RawDetection;
+use cascade::Cascade;
 use image::RgbImage;
 use input::BlazeModel;
 pub use passes::{HardFaces, Pass, Turn, EXTRA_SCORE};
@@ -151,6 +154,8 @@ fn cut_by_tile(d: &RawDetection, r: Region, fw: u32, fh: u32) -> bool {
 pub struct FaceDetector {
     full: BlazeModel,
     short: Option<BlazeModel>,
+    /// The second detector for dim frames ([`Pass::Dim`]), when the manifest names one.
+    cascade: Option<Cascade>,
     opts: DetectOptions,
 }
 
@@ -171,8 +176,19 @@ impl FaceDetector {
         Ok(Self {
             full: BlazeModel::load(full, threads)?,
             short: short.map(|s| BlazeModel::load(s, threads)).transpose()?,
+            cascade: None,
             opts,
         })
+    }
+
+    /// Adds the second detector for dim frames (run by [`Pass::Dim`]); `None` leaves it out.
+    pub fn with_cascade(
+        mut self,
+        cascade: Option<&CascadeModels>,
+        threads: usize,
+    ) -> Result<Self, RuntimeError> {
+        self.cascade = cascade.map(|c| Cascade::load(c, threads)).transpose()?;
+        Ok(self)
     }
 
     /// The settings in use.
@@ -214,7 +230,7 @@ impl FaceDetector {
         let mut more = Vec::new();
         for &pass in extra {
             let found = match pass {
-                Pass::Upright => Vec::new(),
+                Pass::Upright | Pass::Dim => Vec::new(),
                 Pass::Turned(turn) => self.turned(img, turn)?,
                 Pass::Fine => self.fine(img)?,
                 Pass::Regions => self.regions(img, &up.regions)?,
@@ -231,6 +247,9 @@ impl FaceDetector {
                 }
             }
         }
+        if extra.contains(&Pass::Dim) {
+            more = self.with_dim(img, &up.faces, more)?;
+        }
         Ok(self.merged(up.faces, more))
     }
 
@@ -239,10 +258,14 @@ impl FaceDetector {
     /// each face of the previous sample (`prev`, at the turn its pass found it; every turn
     /// for a close look's find), accepted at the model's threshold since the face was there.
     /// Each face keeps the pass that first found it, so it is followed at the same turn.
+    /// With `dim`, the second detector also looks at the whole frame when it is dim (on every
+    /// sample, not only the key ones: BlazeFace's close looks lose the faces it finds there,
+    /// and a person's dim views group better the more of them a track holds).
     pub fn follow(
         &mut self,
         img: &RgbImage,
         prev: &[(Face, Pass)],
+        dim: bool,
     ) -> Result<Vec<(Face, Pass)>, RuntimeError> {
         let (fw, fh) = img.dimensions();
         if fw == 0 || fh == 0 {
@@ -255,13 +278,16 @@ impl FaceDetector {
             let turns: &[Turn] = match pass {
                 Pass::Turned(t) => std::slice::from_ref(t),
                 Pass::Regions => &Turn::ALL,
-                Pass::Upright | Pass::Fine => &[Turn::None],
+                Pass::Upright | Pass::Fine | Pass::Dim => &[Turn::None],
             };
             more.extend(
                 self.close_looks(img, std::slice::from_ref(&d), turns)?
                     .into_iter()
                     .map(|d| (d, *pass)),
             );
+        }
+        if dim {
+            more = self.with_dim(img, &up.faces, more)?;
         }
         Ok(self.merged(up.faces, more))
     }
@@ -391,6 +417,46 @@ impl FaceDetector {
         weak.truncate(passes::MAX_REGIONS);
         found.extend(self.close_looks(img, &weak, &[Turn::None])?);
         Ok(found)
+    }
+
+    /// `more` (the other passes' faces) and, on a dim frame, the cascade's faces that none of
+    /// the BlazeFace passes found (theirs stand where both find a face: its score is not on
+    /// the cascade's scale, and its six keypoints also give the head's pose).
+    fn with_dim(
+        &mut self,
+        img: &RgbImage,
+        upright: &[RawDetection],
+        mut more: Vec<(RawDetection, Pass)>,
+    ) -> Result<Vec<(RawDetection, Pass)>, RuntimeError> {
+        let mut known = upright.to_vec();
+        known.extend(more.iter().map(|(d, _)| d.clone()));
+        more.extend(self.dim(img, &known)?.into_iter().map(|d| (d, Pass::Dim)));
+        Ok(more)
+    }
+
+    /// The cascade's faces on a dim frame (none on a lit one, or without the cascade) that
+    /// are not among `found`.
+    fn dim(
+        &mut self,
+        img: &RgbImage,
+        found: &[RawDetection],
+    ) -> Result<Vec<RawDetection>, RuntimeError> {
+        let iou = self.full.nms_iou();
+        let min_face = self.opts.min_face.max(cascade::MIN_FACE);
+        let Some(c) = self.cascade.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let faces = crate::stages::time(crate::stages::Stage::DimDetect, || {
+            if cascade::is_dim(img) {
+                c.detect(img, min_face)
+            } else {
+                Ok(Vec::new())
+            }
+        })?;
+        Ok(faces
+            .into_iter()
+            .filter(|d| !found.iter().any(|f| passes::same_face(f, d, iou)))
+            .collect())
     }
 
     /// Close looks at the upright pass's face-like regions, at every turn.

@@ -46,9 +46,10 @@ impl HardFaces {
 
     /// The passes to run on one sample, `key` when it is one of its shot's key frames.
     pub fn passes(self, key: bool) -> &'static [Pass] {
-        const LOOKS: &[Pass] = &[Pass::Regions];
+        const LOOKS: &[Pass] = &[Pass::Regions, Pass::Dim];
         const EVERY: &[Pass] = &[
             Pass::Regions,
+            Pass::Dim,
             Pass::Turned(Turn::Cw90),
             Pass::Turned(Turn::Half),
             Pass::Turned(Turn::Ccw90),
@@ -73,6 +74,8 @@ pub enum Pass {
     Fine,
     /// Crops around the upright pass's sub-threshold responses, enlarged, at each turn.
     Regions,
+    /// The second detector (the MTCNN cascade) on the whole frame, when the frame is dim.
+    Dim,
 }
 
 impl Pass {
@@ -86,6 +89,7 @@ impl Pass {
             Self::Turned(Turn::Ccw90) => "turned 270",
             Self::Fine => "fine",
             Self::Regions => "regions",
+            Self::Dim => "dim",
         }
     }
 }
@@ -355,7 +359,7 @@ pub fn merge(
     kept
 }
 
-fn same_face(a: &RawDetection, b: &RawDetection, iou: f32) -> bool {
+pub(super) fn same_face(a: &RawDetection, b: &RawDetection, iou: f32) -> bool {
     let inside = |p: &RawDetection, q: &RawDetection| {
         (p.cx - q.cx).abs() < q.w / 2.0 && (p.cy - q.cy).abs() < q.h / 2.0
     };
@@ -502,9 +506,9 @@ mod tests {
         assert_eq!(HardFaces::parse("key"), Ok(HardFaces::Key));
         assert!(HardFaces::parse("sometimes").is_err());
         assert!(HardFaces::Off.passes(true).is_empty());
-        assert_eq!(HardFaces::Regions.passes(true), &[Pass::Regions]);
-        assert_eq!(HardFaces::Key.passes(false), &[Pass::Regions]);
-        assert_eq!(HardFaces::Key.passes(true).len(), 5);
-        assert_eq!(HardFaces::All.passes(false).len(), 5);
+        assert_eq!(HardFaces::Regions.passes(true), &[Pass::Regions, Pass::Dim]);
+        assert_eq!(HardFaces::Key.passes(false), &[Pass::Regions, Pass::Dim]);
+        assert_eq!(HardFaces::Key.passes(true).len(), 6);
+        assert_eq!(HardFaces::All.passes(false).len(), 6);
     }
 }

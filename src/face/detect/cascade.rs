@@ -1,0 +1,573 @@
+//! The second detector for dim frames: the MTCNN cascade (Zhang et al., 2016; the weights of
+//! PyPI `mtcnn` 1.0.0, MIT, converted by `scripts/build_cascade.py`). A proposal network
+//! slides over an image pyramid, a refining network re-scores each proposal on its own 24 px
+//! crop, and an output network gives the final box and five landmarks on a 48 px crop.
+//!
+//! Why a second detector: BlazeFace misses small faces in dark, noisy frames (night shots;
+//! `eval-unknown`'s dim split: three 60 px faces never detected at any setting of the passes),
+//! where the cascade, trained on other data and looking at every 12 px window of its pyramid,
+//! finds them. It costs several BlazeFace runs per frame, so the scan runs it only on dim
+//! frames ([`is_dim`]): on every sample of a dim shot, since BlazeFace's close looks between
+//! key samples lose the faces only the cascade sees.
+//!
+//! The stages follow the reference implementation (boxes in its 1-based pixel convention,
+//! truncation where it truncates, the same non-maximum suppression), so the landmarks and
+//! boxes agree with it (`tests/parity/check_cascade.py` holds the models to it).
+
+use super::blazeface::RawDetection;
+use crate::media::{luma, spread_of};
+use crate::models::{CascadeModels, ModelRef};
+use crate::runtime::{Model, RuntimeError};
+use image::RgbImage;
+
+/// A frame whose luma spans fewer levels than this (2nd to 98th percentile) is dim: the range
+/// the cut detector also stretches (`shots::difference`). Measured on `eval-unknown`'s frames:
+/// dark shots span 35-58 levels, lit ones 124 and more.
+pub const DIM_FRAME_SPREAD: u8 = 80;
+
+/// The smallest face the cascade looks for on a whole frame, in pixels: the pyramid's first
+/// level maps it to the network's 12 px window (faces from 60 px are what identification
+/// needs; the cascade's boxes run a little larger than the face).
+pub const MIN_FACE: f32 = 40.0;
+
+/// The pyramid's scale step (the reference's).
+const FACTOR: f32 = 0.709;
+/// Score thresholds of the three stages (the reference's defaults).
+const THRESHOLDS: [f32; 3] = [0.6, 0.7, 0.7];
+/// Proposals passed to the refining stage, and refined boxes to the output stage, at most
+/// (best first): bounds a noisy frame's cost.
+const MAX_REFINE: usize = 400;
+const MAX_OUTPUT: usize = 64;
+/// Crops per model run.
+const BATCH: usize = 64;
+
+/// Whether `img` is dim: its luma, read on a grid of every 4th pixel, spans fewer than
+/// [`DIM_FRAME_SPREAD`] levels.
+pub fn is_dim(img: &RgbImage) -> bool {
+    let (w, h) = img.dimensions();
+    let levels = (0..h)
+        .step_by(4)
+        .flat_map(|y| (0..w).step_by(4).map(move |x| (x, y)))
+        .map(|(x, y)| {
+            let p = img.get_pixel(x, y);
+            luma(p[0], p[1], p[2])
+        });
+    spread_of(levels).is_some_and(|(lo, hi)| hi.saturating_sub(lo) < DIM_FRAME_SPREAD)
+}
+
+/// One network of the cascade and how to feed it.
+struct Net {
+    name: String,
+    model: Model,
+    input: String,
+    scale: f32,
+    offset: f32,
+    side: u32,
+    regression: String,
+    probability: String,
+    landmarks: Option<String>,
+}
+
+impl Net {
+    fn load(m: &ModelRef, threads: usize) -> Result<Self, RuntimeError> {
+        let out = |k: &str| m.entry.output(k).unwrap_or(k).to_string();
+        Ok(Self {
+            name: m.name.clone(),
+            model: Model::load(&m.name, &m.path, threads)?,
+            input: m.entry.input.name.clone(),
+            scale: m.entry.input.scale,
+            offset: m.entry.input.offset,
+            side: m.entry.input.width,
+            regression: out("regression"),
+            probability: out("probability"),
+            landmarks: m.entry.output("landmarks").map(str::to_string),
+        })
+    }
+
+    /// Runs the net on same-size planes (NCHW, already scaled); its outputs in the order
+    /// regression, probability, landmarks.
+    fn run(
+        &mut self,
+        n: usize,
+        h: usize,
+        w: usize,
+        data: Vec<f32>,
+    ) -> Result<Vec<crate::runtime::Output>, RuntimeError> {
+        let input = ndarray::ArrayD::from_shape_vec(vec![n, 3, h, w], data).map_err(|e| {
+            RuntimeError::Run {
+                model: self.name.clone(),
+                cause: e.to_string(),
+            }
+        })?;
+        let mut names = vec![self.regression.as_str(), self.probability.as_str()];
+        if let Some(l) = self.landmarks.as_deref() {
+            names.push(l);
+        }
+        let out = self.model.run(&self.input, input, &names)?;
+        if out.len() != names.len() {
+            return Err(RuntimeError::Run {
+                model: self.name.clone(),
+                cause: "the cascade model returned too few outputs".into(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// A box of the cascade: corners in the reference's convention (x1, y1, x2, y2, inclusive,
+/// pixel `x1` is column `x1 - 1`), score, and the regression the stage gave it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Candidate {
+    b: [f32; 4],
+    score: f32,
+    reg: [f32; 4],
+}
+
+/// How overlap is measured in suppression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overlap {
+    /// Intersection over union.
+    Union,
+    /// Intersection over the smaller box.
+    Min,
+}
+
+/// The cascade a worker thread owns.
+pub struct Cascade {
+    proposal: Net,
+    refine: Net,
+    output: Net,
+}
+
+impl Cascade {
+    /// Loads the three networks.
+    pub fn load(m: &CascadeModels, threads: usize) -> Result<Self, RuntimeError> {
+        Ok(Self {
+            proposal: Net::load(&m.proposal, threads)?,
+            refine: Net::load(&m.refine, threads)?,
+            output: Net::load(&m.output, threads)?,
+        })
+    }
+
+    /// Faces of at least `min_face` pixels in `img`, in frame pixels, each with four
+    /// keypoints in BlazeFace's order: image-left eye, image-right eye, nose tip, mouth
+    /// centre (the midpoint of the cascade's two mouth corners).
+    pub fn detect(
+        &mut self,
+        img: &RgbImage,
+        min_face: f32,
+    ) -> Result<Vec<RawDetection>, RuntimeError> {
+        let (w, h) = img.dimensions();
+        if w < 12 || h < 12 {
+            return Ok(Vec::new());
+        }
+        let proposed = self.propose(img, min_face.max(12.0))?;
+        let refined = self.refined(img, proposed)?;
+        self.finished(img, refined)
+    }
+
+    /// Stage 1: the proposal network over the pyramid.
+    fn propose(&mut self, img: &RgbImage, min_face: f32) -> Result<Vec<Candidate>, RuntimeError> {
+        let (w, h) = img.dimensions();
+        let mut all = Vec::new();
+        for s in pyramid(w, h, min_face) {
+            let sw = (w as f32 * s).ceil() as u32;
+            let sh = (h as f32 * s).ceil() as u32;
+            if sw < 12 || sh < 12 {
+                continue;
+            }
+            let mut data = vec![0f32; 3 * (sw * sh) as usize];
+            resample_into(
+                img,
+                [0, 0, i64::from(w), i64::from(h)],
+                (sw as usize, sh as usize),
+                (self.proposal.scale, self.proposal.offset),
+                &mut data,
+            );
+            let out = self.proposal.run(1, sh as usize, sw as usize, data)?;
+            let (reg, prob) = (&out[0], &out[1]);
+            let [1, 4, oh, ow] = reg.shape[..] else {
+                return Err(shape_error("regression", &reg.shape));
+            };
+            if prob.shape[..] != [1, 2, oh, ow] {
+                return Err(shape_error("probability", &prob.shape));
+            }
+            let plane = oh * ow;
+            let mut found = Vec::new();
+            for y in 0..oh {
+                for x in 0..ow {
+                    let i = y * ow + x;
+                    let p = prob.data[plane + i];
+                    if p < THRESHOLDS[0] {
+                        continue;
+                    }
+                    let at = |k: f32| (k / s).trunc();
+                    found.push(Candidate {
+                        b: [
+                            at(2.0 * x as f32 + 1.0),
+                            at(2.0 * y as f32 + 1.0),
+                            at(2.0 * x as f32 + 12.0),
+                            at(2.0 * y as f32 + 12.0),
+                        ],
+                        score: p,
+                        reg: [
+                            reg.data[i],
+                            reg.data[plane + i],
+                            reg.data[2 * plane + i],
+                            reg.data[3 * plane + i],
+                        ],
+                    });
+                }
+            }
+            all.extend(suppress(found, 0.5, Overlap::Union));
+        }
+        let kept = suppress(all, 0.7, Overlap::Union);
+        Ok(kept
+            .into_iter()
+            .map(|c| {
+                let (rw, rh) = (c.b[2] - c.b[0], c.b[3] - c.b[1]);
+                let b = [
+                    c.b[0] + c.reg[0] * rw,
+                    c.b[1] + c.reg[1] * rh,
+                    c.b[2] + c.reg[2] * rw,
+                    c.b[3] + c.reg[3] * rh,
+                ];
+                Candidate {
+                    b: square(b).map(f32::trunc),
+                    ..c
+                }
+            })
+            .filter(|c| sane(c.b, w, h))
+            .collect())
+    }
+
+    /// Stage 2: each proposal's 24 px crop re-scored, survivors regressed and squared.
+    fn refined(
+        &mut self,
+        img: &RgbImage,
+        mut boxes: Vec<Candidate>,
+    ) -> Result<Vec<Candidate>, RuntimeError> {
+        boxes.truncate(MAX_REFINE);
+        let mut kept = Vec::new();
+        for chunk in boxes.chunks(BATCH) {
+            let out = run_crops(&mut self.refine, img, chunk)?;
+            let (reg, prob) = (&out[0], &out[1]);
+            check_rows(&reg.shape, chunk.len(), 4)?;
+            check_rows(&prob.shape, chunk.len(), 2)?;
+            for (k, c) in chunk.iter().enumerate() {
+                let score = prob.data[2 * k + 1];
+                if score > THRESHOLDS[1] {
+                    kept.push(Candidate {
+                        b: c.b,
+                        score,
+                        reg: [
+                            reg.data[4 * k],
+                            reg.data[4 * k + 1],
+                            reg.data[4 * k + 2],
+                            reg.data[4 * k + 3],
+                        ],
+                    });
+                }
+            }
+        }
+        Ok(suppress(kept, 0.7, Overlap::Union)
+            .into_iter()
+            .map(|c| Candidate {
+                b: square(regress(c.b, c.reg)),
+                ..c
+            })
+            .filter(|c| sane(c.b, img.width(), img.height()))
+            .collect())
+    }
+
+    /// Stage 3: the output network's score, box and landmarks on each 48 px crop.
+    fn finished(
+        &mut self,
+        img: &RgbImage,
+        boxes: Vec<Candidate>,
+    ) -> Result<Vec<RawDetection>, RuntimeError> {
+        let mut boxes: Vec<Candidate> = boxes
+            .into_iter()
+            .map(|c| Candidate {
+                b: c.b.map(f32::trunc),
+                ..c
+            })
+            .collect();
+        boxes.sort_by(|a, b| b.score.total_cmp(&a.score));
+        boxes.truncate(MAX_OUTPUT);
+        let mut done: Vec<(Candidate, [[f32; 2]; 5])> = Vec::new();
+        for chunk in boxes.chunks(BATCH) {
+            let out = run_crops(&mut self.output, img, chunk)?;
+            let [reg, prob, marks] = &out[..] else {
+                return Err(shape_error("output network's outputs", &[out.len()]));
+            };
+            check_rows(&reg.shape, chunk.len(), 4)?;
+            check_rows(&prob.shape, chunk.len(), 2)?;
+            check_rows(&marks.shape, chunk.len(), 10)?;
+            for (k, c) in chunk.iter().enumerate() {
+                let score = prob.data[2 * k + 1];
+                if score <= THRESHOLDS[2] {
+                    continue;
+                }
+                let (bw, bh) = (c.b[2] - c.b[0] + 1.0, c.b[3] - c.b[1] + 1.0);
+                let m = &marks.data[10 * k..10 * k + 10];
+                let points = std::array::from_fn(|i| {
+                    [bw * m[i] + c.b[0] - 1.0, bh * m[5 + i] + c.b[1] - 1.0]
+                });
+                let r = &reg.data[4 * k..4 * k + 4];
+                let b = regress(c.b, [r[0], r[1], r[2], r[3]]);
+                done.push((
+                    Candidate {
+                        b,
+                        score,
+                        reg: [0.0; 4],
+                    },
+                    points,
+                ));
+            }
+        }
+        // Suppression by the smaller box's share, carrying each box's landmarks along.
+        done.sort_by(|a, b| b.0.score.total_cmp(&a.0.score));
+        let mut out: Vec<(Candidate, [[f32; 2]; 5])> = Vec::new();
+        for (c, p) in done {
+            if out
+                .iter()
+                .all(|(k, _)| overlap(k.b, c.b, Overlap::Min) <= 0.7)
+            {
+                out.push((c, p));
+            }
+        }
+        Ok(out.into_iter().map(|(c, p)| to_detection(c, p)).collect())
+    }
+}
+
+/// The pyramid's scales: the first maps `min_face` to the network's 12 px window, each next
+/// one is [`FACTOR`] of the last, down to a short side of 12 px.
+fn pyramid(w: u32, h: u32, min_face: f32) -> Vec<f32> {
+    let m = 12.0 / min_face;
+    let mut side = w.min(h) as f32 * m;
+    let mut scales = Vec::new();
+    let mut s = m;
+    while side >= 12.0 {
+        scales.push(s);
+        s *= FACTOR;
+        side *= FACTOR;
+    }
+    scales
+}
+
+/// Runs `net` on the crops of `boxes` (each scaled to the net's side), in one batch.
+fn run_crops(
+    net: &mut Net,
+    img: &RgbImage,
+    boxes: &[Candidate],
+) -> Result<Vec<crate::runtime::Output>, RuntimeError> {
+    let side = net.side as usize;
+    let plane = side * side;
+    let mut data = vec![0f32; boxes.len() * 3 * plane];
+    for (k, c) in boxes.iter().enumerate() {
+        crop_into(
+            img,
+            c.b,
+            side,
+            net.scale,
+            net.offset,
+            &mut data[k * 3 * plane..(k + 1) * 3 * plane],
+        );
+    }
+    net.run(boxes.len(), side, side, data)
+}
+
+/// The pixels of box `b` (reference convention: columns `x1 - 1 ..= x2 - 1`; black outside
+/// the frame) resampled to `side` x `side`, as scaled NCHW planes into `out`.
+fn crop_into(img: &RgbImage, b: [f32; 4], side: usize, scale: f32, offset: f32, out: &mut [f32]) {
+    let (x0, y0) = (b[0] as i64 - 1, b[1] as i64 - 1);
+    let cw = (b[2] - b[0] + 1.0).max(1.0) as i64;
+    let ch = (b[3] - b[1] + 1.0).max(1.0) as i64;
+    resample_into(img, [x0, y0, cw, ch], (side, side), (scale, offset), out);
+}
+
+/// The `r` = (x, y, width, height) rectangle of `img` (black outside it) resampled to
+/// `size` (area averaging when shrinking, bilinear when enlarging, as OpenCV's INTER_AREA,
+/// which the reference uses), as NCHW planes of `pixel * scale + offset` into `out`.
+fn resample_into(
+    img: &RgbImage,
+    r: [i64; 4],
+    (ow, oh): (usize, usize),
+    (scale, offset): (f32, f32),
+    out: &mut [f32],
+) {
+    let [x0, y0, cw, ch] = r;
+    let wx = weights(cw.max(1) as usize, ow);
+    let wy = weights(ch.max(1) as usize, oh);
+    let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
+    let raw = img.as_raw();
+    let plane = ow * oh;
+    // Rows of the rectangle resampled horizontally first (each source row once).
+    let mut rows: Vec<Option<Vec<[f32; 3]>>> = vec![None; ch.max(1) as usize];
+    let row_of = |sy: usize| -> Vec<[f32; 3]> {
+        let fy = y0 + sy as i64;
+        wx.iter()
+            .map(|taps| {
+                let mut acc = [0f32; 3];
+                if fy < 0 || fy >= ih {
+                    return acc;
+                }
+                for &(sx, f) in taps {
+                    let fx = x0 + sx as i64;
+                    if fx < 0 || fx >= iw {
+                        continue;
+                    }
+                    let i = ((fy * iw + fx) * 3) as usize;
+                    for c in 0..3 {
+                        acc[c] += f32::from(raw[i + c]) * f;
+                    }
+                }
+                acc
+            })
+            .collect()
+    };
+    for (oy, ry) in wy.iter().enumerate() {
+        let mut acc = vec![[0f32; 3]; ow];
+        for &(sy, fy) in ry {
+            let row = rows[sy].get_or_insert_with(|| row_of(sy));
+            for (a, p) in acc.iter_mut().zip(row.iter()) {
+                for c in 0..3 {
+                    a[c] += p[c] * fy;
+                }
+            }
+        }
+        for (ox, a) in acc.iter().enumerate() {
+            for c in 0..3 {
+                out[c * plane + oy * ow + ox] = a[c] * scale + offset;
+            }
+        }
+    }
+}
+
+/// For each of `dst` output samples along an axis of `src` pixels, the source pixels and
+/// their weights (summing to 1): the covered share of each when shrinking (area averaging),
+/// linear interpolation between pixel centres when enlarging.
+fn weights(src: usize, dst: usize) -> Vec<Vec<(usize, f32)>> {
+    let step = src as f32 / dst as f32;
+    (0..dst)
+        .map(|i| {
+            if step >= 1.0 {
+                let (a, b) = (i as f32 * step, (i + 1) as f32 * step);
+                let mut taps = Vec::new();
+                let mut x = a.floor() as usize;
+                while (x as f32) < b && x < src {
+                    let cover = (b.min(x as f32 + 1.0) - a.max(x as f32)).max(0.0);
+                    if cover > 0.0 {
+                        taps.push((x, cover / step));
+                    }
+                    x += 1;
+                }
+                taps
+            } else {
+                let c = ((i as f32 + 0.5) * step - 0.5).clamp(0.0, (src - 1) as f32);
+                let x = c.floor() as usize;
+                let f = c - x as f32;
+                if x + 1 < src && f > 0.0 {
+                    vec![(x, 1.0 - f), (x + 1, f)]
+                } else {
+                    vec![(x, 1.0)]
+                }
+            }
+        })
+        .collect()
+}
+
+/// Whether a box can be cropped: finite corners, and no side beyond twice the frame's
+/// longer one (a model output gone wild must not make a crop the size of the address space).
+fn sane(b: [f32; 4], w: u32, h: u32) -> bool {
+    let limit = 2.0 * w.max(h) as f32;
+    b.iter().all(|v| v.is_finite())
+        && (0.0..=limit).contains(&(b[2] - b[0]))
+        && (0.0..=limit).contains(&(b[3] - b[1]))
+}
+
+/// The box moved by the regression `r`, in units of its size (reference `bbreg`).
+fn regress(b: [f32; 4], r: [f32; 4]) -> [f32; 4] {
+    let (w, h) = (b[2] - b[0] + 1.0, b[3] - b[1] + 1.0);
+    [
+        b[0] + r[0] * w,
+        b[1] + r[1] * h,
+        b[2] + r[2] * w,
+        b[3] + r[3] * h,
+    ]
+}
+
+/// The square with the same centre whose side is the box's longer side (reference `rerec`).
+fn square(b: [f32; 4]) -> [f32; 4] {
+    let (w, h) = (b[2] - b[0], b[3] - b[1]);
+    let side = w.max(h);
+    let x1 = b[0] + w * 0.5 - side * 0.5;
+    let y1 = b[1] + h * 0.5 - side * 0.5;
+    [x1, y1, x1 + side, y1 + side]
+}
+
+/// Overlap of two boxes with the reference's inclusive areas.
+fn overlap(a: [f32; 4], b: [f32; 4], how: Overlap) -> f32 {
+    let area = |r: [f32; 4]| (r[2] - r[0] + 1.0) * (r[3] - r[1] + 1.0);
+    let iw = (a[2].min(b[2]) - a[0].max(b[0]) + 1.0).max(0.0);
+    let ih = (a[3].min(b[3]) - a[1].max(b[1]) + 1.0).max(0.0);
+    let inter = iw * ih;
+    let denom = match how {
+        Overlap::Union => area(a) + area(b) - inter,
+        Overlap::Min => area(a).min(area(b)),
+    };
+    if denom <= 0.0 {
+        0.0
+    } else {
+        inter / denom
+    }
+}
+
+/// Greedy non-maximum suppression: best score first, dropping every box that overlaps a
+/// kept one by more than `threshold`.
+fn suppress(mut boxes: Vec<Candidate>, threshold: f32, how: Overlap) -> Vec<Candidate> {
+    boxes.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<Candidate> = Vec::new();
+    for c in boxes {
+        if kept.iter().all(|k| overlap(k.b, c.b, how) <= threshold) {
+            kept.push(c);
+        }
+    }
+    kept
+}
+
+/// A finished box as a detection in frame pixels (0-based), with BlazeFace's first four
+/// keypoints.
+fn to_detection(c: Candidate, p: [[f32; 2]; 5]) -> RawDetection {
+    let [x1, y1, x2, y2] = c.b;
+    let (x0, y0) = (x1 - 1.0, y1 - 1.0);
+    let mouth = [(p[3][0] + p[4][0]) / 2.0, (p[3][1] + p[4][1]) / 2.0];
+    RawDetection {
+        cx: (x0 + x2) / 2.0,
+        cy: (y0 + y2) / 2.0,
+        w: x2 - x0,
+        h: y2 - y0,
+        score: c.score,
+        keypoints: vec![p[0], p[1], p[2], mouth],
+    }
+}
+
+fn shape_error(what: &str, shape: &[usize]) -> RuntimeError {
+    RuntimeError::Run {
+        model: "cascade".into(),
+        cause: format!("unexpected {what} shape {shape:?}"),
+    }
+}
+
+fn check_rows(shape: &[usize], n: usize, cols: usize) -> Result<(), RuntimeError> {
+    if shape[..] == [n, cols] {
+        Ok(())
+    } else {
+        Err(shape_error(&format!("[{n}, {cols}]"), shape))
+    }
+}
+
+#[cfg(test)]
+#[path = "cascade_tests.rs"]
+mod tests;
