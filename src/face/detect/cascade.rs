@@ -41,17 +41,16 @@ const MAX_OUTPUT: usize = 64;
 /// Crops per model run.
 const BATCH: usize = 64;
 
-/// Whether `img` is dim: its luma, read on a grid of every 4th pixel, spans fewer than
-/// [`DIM_FRAME_SPREAD`] levels.
+/// Whether `img` is dim: its luma, read on a grid of every 8th pixel of every 8th row (32k
+/// pixels of a 1080p frame, ~0.2 ms), spans fewer than [`DIM_FRAME_SPREAD`] levels.
 pub fn is_dim(img: &RgbImage) -> bool {
-    let (w, h) = img.dimensions();
-    let levels = (0..h)
-        .step_by(4)
-        .flat_map(|y| (0..w).step_by(4).map(move |x| (x, y)))
-        .map(|(x, y)| {
-            let p = img.get_pixel(x, y);
-            luma(p[0], p[1], p[2])
-        });
+    let row = img.width() as usize * 3;
+    let levels = img
+        .as_raw()
+        .chunks_exact(row.max(3))
+        .step_by(8)
+        .flat_map(|r| r.chunks_exact(3).step_by(8))
+        .map(|p| luma(p[0], p[1], p[2]));
     spread_of(levels).is_some_and(|(lo, hi)| hi.saturating_sub(lo) < DIM_FRAME_SPREAD)
 }
 
