@@ -709,15 +709,19 @@ def main() -> int:
             },
         },
     }
-    # The IP embedder's entry is written by scripts/build_ip_model.py: keep it.
+    # Entries of roles this script does not build are written by the other build scripts
+    # (scripts/build_ip_model.py: the IP embedder and its int8 map; scripts/build_cascade.py:
+    # the MTCNN cascade): keep them, in their order, and the active slots that name them.
     old = out / "manifest.json"
     if old.exists():
         prev = json.loads(old.read_text())
         for key, entry in prev.get("models", {}).items():
-            if entry.get("role") == "ip_embedder":
+            if entry.get("role") not in ("detector", "embedder"):
                 manifest["models"][key] = entry
-                if prev.get("active", {}).get("ip_embedder") == key:
-                    manifest["active"]["ip_embedder"] = key
+        for slot, names in prev.get("active", {}).items():
+            wanted = names if isinstance(names, list) else [names]
+            if slot not in manifest["active"] and all(n in manifest["models"] for n in wanted):
+                manifest["active"][slot] = names
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     log(f"wrote {out / 'manifest.json'}")
     return 0
