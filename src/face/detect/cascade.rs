@@ -224,6 +224,7 @@ impl Cascade {
         Ok(kept
             .into_iter()
             .map(|c| {
+                // Not `regress`: the reference's first stage scales by x2 - x1, no + 1.
                 let (rw, rh) = (c.b[2] - c.b[0], c.b[3] - c.b[1]);
                 let b = [
                     c.b[0] + c.reg[0] * rw,
@@ -326,17 +327,10 @@ impl Cascade {
             }
         }
         // Suppression by the smaller box's share, carrying each box's landmarks along.
-        done.sort_by(|a, b| b.0.score.total_cmp(&a.0.score));
-        let mut out: Vec<(Candidate, [[f32; 2]; 5])> = Vec::new();
-        for (c, p) in done {
-            if out
-                .iter()
-                .all(|(k, _)| overlap(k.b, c.b, Overlap::Min) <= 0.7)
-            {
-                out.push((c, p));
-            }
-        }
-        Ok(out.into_iter().map(|(c, p)| to_detection(c, p)).collect())
+        Ok(suppress_by(done, 0.7, Overlap::Min, |(c, _)| c)
+            .into_iter()
+            .map(|(c, p)| to_detection(c, p))
+            .collect())
     }
 }
 
@@ -525,12 +519,26 @@ fn overlap(a: [f32; 4], b: [f32; 4], how: Overlap) -> f32 {
 
 /// Greedy non-maximum suppression: best score first, dropping every box that overlaps a
 /// kept one by more than `threshold`.
-fn suppress(mut boxes: Vec<Candidate>, threshold: f32, how: Overlap) -> Vec<Candidate> {
-    boxes.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let mut kept: Vec<Candidate> = Vec::new();
-    for c in boxes {
-        if kept.iter().all(|k| overlap(k.b, c.b, how) <= threshold) {
-            kept.push(c);
+fn suppress(boxes: Vec<Candidate>, threshold: f32, how: Overlap) -> Vec<Candidate> {
+    suppress_by(boxes, threshold, how, |c| c)
+}
+
+/// [`suppress`] over items that carry a box (`candidate` reads it), kept whole.
+fn suppress_by<T>(
+    mut items: Vec<T>,
+    threshold: f32,
+    how: Overlap,
+    candidate: impl Fn(&T) -> &Candidate,
+) -> Vec<T> {
+    items.sort_by(|a, b| candidate(b).score.total_cmp(&candidate(a).score));
+    let mut kept: Vec<T> = Vec::new();
+    for item in items {
+        let b = candidate(&item).b;
+        if kept
+            .iter()
+            .all(|k| overlap(candidate(k).b, b, how) <= threshold)
+        {
+            kept.push(item);
         }
     }
     kept

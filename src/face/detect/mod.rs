@@ -248,7 +248,7 @@ impl FaceDetector {
             }
         }
         if extra.contains(&Pass::Dim) {
-            more = self.with_dim(img, &up.faces, more)?;
+            self.add_dim(img, &up.faces, &mut more)?;
         }
         Ok(self.merged(up.faces, more))
     }
@@ -287,7 +287,7 @@ impl FaceDetector {
             );
         }
         if dim {
-            more = self.with_dim(img, &up.faces, more)?;
+            self.add_dim(img, &up.faces, &mut more)?;
         }
         Ok(self.merged(up.faces, more))
     }
@@ -419,32 +419,20 @@ impl FaceDetector {
         Ok(found)
     }
 
-    /// `more` (the other passes' faces) and, on a dim frame, the cascade's faces that none of
-    /// the BlazeFace passes found (theirs stand where both find a face: its score is not on
-    /// the cascade's scale, and its six keypoints also give the head's pose).
-    fn with_dim(
+    /// Adds to `more` (the other passes' faces), on a dim frame, the cascade's faces that
+    /// neither `upright` nor `more` has: BlazeFace's stand where both find a face (its score
+    /// is not on the cascade's scale, and its six keypoints also give the head's pose).
+    /// Nothing on a lit frame, or without the cascade.
+    fn add_dim(
         &mut self,
         img: &RgbImage,
         upright: &[RawDetection],
-        mut more: Vec<(RawDetection, Pass)>,
-    ) -> Result<Vec<(RawDetection, Pass)>, RuntimeError> {
-        let mut known = upright.to_vec();
-        known.extend(more.iter().map(|(d, _)| d.clone()));
-        more.extend(self.dim(img, &known)?.into_iter().map(|d| (d, Pass::Dim)));
-        Ok(more)
-    }
-
-    /// The cascade's faces on a dim frame (none on a lit one, or without the cascade) that
-    /// are not among `found`.
-    fn dim(
-        &mut self,
-        img: &RgbImage,
-        found: &[RawDetection],
-    ) -> Result<Vec<RawDetection>, RuntimeError> {
+        more: &mut Vec<(RawDetection, Pass)>,
+    ) -> Result<(), RuntimeError> {
         let iou = self.full.nms_iou();
         let min_face = self.opts.min_face.max(cascade::MIN_FACE);
         let Some(c) = self.cascade.as_mut() else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let faces = crate::stages::time(crate::stages::Stage::DimDetect, || {
             if cascade::is_dim(img) {
@@ -453,10 +441,14 @@ impl FaceDetector {
                 Ok(Vec::new())
             }
         })?;
-        Ok(faces
-            .into_iter()
-            .filter(|d| !found.iter().any(|f| passes::same_face(f, d, iou)))
-            .collect())
+        let others = more.len();
+        for d in faces {
+            let mut known = upright.iter().chain(more[..others].iter().map(|(k, _)| k));
+            if !known.any(|f| passes::same_face(f, &d, iou)) {
+                more.push((d, Pass::Dim));
+            }
+        }
+        Ok(())
     }
 
     /// Close looks at the upright pass's face-like regions, at every turn.
