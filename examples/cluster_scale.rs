@@ -31,6 +31,7 @@ fn main() {
                 first: 0,
                 last: 24,
             },
+            dim: false,
         })
         .collect();
     let t = std::time::Instant::now();

@@ -44,6 +44,8 @@ pub struct TrackPoint<'a> {
     pub embeddings: &'a [Embedding],
     /// Where it is on screen.
     pub span: Span,
+    /// Only dim views of the face (night shots): a worse view, like a one-shot group's.
+    pub dim: bool,
 }
 
 /// How close is one person.
@@ -201,17 +203,20 @@ pub fn cluster(tracks: &[TrackPoint], metric: Metric, p: &ClusterParams) -> Clus
 /// their order does not matter, and never against the cannot-link rule. Only groups seen
 /// in two shots or more are candidates, and rivals: two dark views of one person in two
 /// shots are often each other's nearest, and a one-shot group is no person to join (it
-/// was not even joined to the view next to it).
+/// was not even joined to the view next to it). A group of dim views only, in however
+/// many shots, is a worse view too: it joins the same way, but only a group with a lit
+/// view, and only when that is its nearest (a night shoot's other people are rivals).
 fn attach_lone_tracks(sets: &mut Groups, edges: &[(f32, u32, u32)], p: &ClusterParams) {
     let n = sets.parent.len();
     let root: Vec<usize> = (0..n).map(|i| sets.find(i)).collect();
-    let lone = |g: usize| sets.spans[g].len() == 1;
-    // Per lone group: its nearest (distance, group) and the nearest other group's distance.
+    let one_shot = |g: usize| sets.spans[g].len() == 1;
+    let dim_only = |g: usize| sets.lit[g] == 0;
+    // Per joining group: its nearest (distance, group) and the nearest other group's distance.
     let mut best: HashMap<usize, ((f32, usize), f32)> = HashMap::new();
     for &(d, i, j) in edges {
         for (a, b) in [(i as usize, j as usize), (j as usize, i as usize)] {
             let (ga, gb) = (root[a], root[b]);
-            if ga == gb || !lone(ga) || lone(gb) {
+            if ga == gb || !(one_shot(ga) || dim_only(ga)) || one_shot(gb) {
                 continue;
             }
             let e = best
@@ -230,7 +235,9 @@ fn attach_lone_tracks(sets: &mut Groups, edges: &[(f32, u32, u32)], p: &ClusterP
     }
     let mut joins: Vec<(usize, usize)> = best
         .into_iter()
-        .filter(|(_, ((d, _), second))| *d <= p.attach && *second - *d >= p.margin)
+        .filter(|(a, ((d, g), second))| {
+            *d <= p.attach && *second - *d >= p.margin && (one_shot(*a) || !dim_only(*g))
+        })
         .map(|(a, ((_, g), _))| (a, g))
         .collect();
     joins.sort_unstable();
@@ -373,6 +380,8 @@ struct Groups {
     parent: Vec<usize>,
     sum: Vec<Vec<f32>>,
     count: Vec<usize>,
+    /// Tracks of the group that are not dim.
+    lit: Vec<usize>,
     spans: Vec<HashMap<(usize, usize), Vec<Span>>>,
 }
 
@@ -382,6 +391,7 @@ impl Groups {
             parent: (0..tracks.len()).collect(),
             sum: points.rows().into_iter().map(|r| r.to_vec()).collect(),
             count: vec![1; tracks.len()],
+            lit: tracks.iter().map(|t| usize::from(!t.dim)).collect(),
             spans: tracks
                 .iter()
                 .map(|t| HashMap::from([((t.span.file, t.span.shot), vec![t.span])]))
@@ -430,6 +440,7 @@ impl Groups {
         };
         self.parent[small] = big;
         self.count[big] += self.count[small];
+        self.lit[big] += self.lit[small];
         let moved = std::mem::take(&mut self.sum[small]);
         for (x, y) in self.sum[big].iter_mut().zip(moved) {
             *x += y;

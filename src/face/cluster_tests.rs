@@ -16,6 +16,7 @@ fn points<'a>(faces: &'a [Vec<Embedding>], spans: &[Span]) -> Vec<TrackPoint<'a>
         .map(|(e, s)| TrackPoint {
             embeddings: e,
             span: *s,
+            dim: false,
         })
         .collect()
 }
@@ -71,6 +72,31 @@ fn a_lone_view_joins_its_person_even_when_another_lone_view_is_nearer() {
 }
 
 #[test]
+fn a_group_of_dim_views_joins_its_person_as_a_lone_view_does() {
+    // A person lit in two shots (0, 1); two dim views of them in two more shots (2, 3),
+    // linked to each other (0.38) but 0.48 and more from the lit views: two shots, so not
+    // lone; only dim views, so they may still join the person (within `attach`, no rival).
+    let faces = vec![
+        vec![e(&[0.0, 0.0])],
+        vec![e(&[0.05, 0.0])],
+        vec![e(&[0.53, 0.0])],
+        vec![e(&[0.53, 0.38])],
+    ];
+    let shots = [(0, 0), (0, 1), (1, 0), (1, 1)];
+    assert_eq!(groups(&faces, &shots), vec![vec![0, 1], vec![2, 3]]);
+    let spans: Vec<Span> = shots.iter().map(|&(f, s)| span(f, s, 0, 10)).collect();
+    let mut pts = points(&faces, &spans);
+    pts[2].dim = true;
+    pts[3].dim = true;
+    let c = cluster(&pts, Metric::Euclidean, &ClusterParams::default());
+    assert_eq!(c.groups, vec![vec![0, 1, 2, 3]]);
+    // One lit view among them makes them a person of their own again.
+    pts[3].dim = false;
+    let c = cluster(&pts, Metric::Euclidean, &ClusterParams::default());
+    assert_eq!(c.groups, vec![vec![0, 1], vec![2, 3]]);
+}
+
+#[test]
 fn two_faces_on_screen_together_are_never_one_person() {
     // Twins in one shot at the same time, then one of them alone in another shot.
     let faces = vec![
@@ -118,6 +144,7 @@ fn one_per_file(data: &[(usize, Vec<Embedding>)]) -> Vec<TrackPoint<'_>> {
         .map(|(i, (_, f))| TrackPoint {
             embeddings: f,
             span: span(i, 0, 0, 1),
+            dim: false,
         })
         .collect()
 }

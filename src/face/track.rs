@@ -25,6 +25,8 @@ pub struct Observation {
     pub chip: Option<image::RgbImage>,
     /// `scan --unknown`: a small crop of a face that matched nobody (JPEG, base64).
     pub crop: Option<String>,
+    /// The embedder was fed a dim chip (smoothed and stretched, [`crate::face::dim`]).
+    pub dim: bool,
 }
 
 /// Faces of one person through a shot.
@@ -357,6 +359,7 @@ mod tests {
             embedding: Some(embedding),
             chip: None,
             crop: None,
+            dim: false,
         }
     }
 

@@ -223,11 +223,8 @@ fn unknown_track(shot: usize, t: &track::Track) -> Option<crate::unknown::Unknow
             .then(a.frame.cmp(&b.frame))
     });
     let best = *faces.first()?;
-    let embeddings = faces
-        .iter()
-        .take(crate::unknown::FACES_PER_TRACK)
-        .filter_map(|o| o.embedding.clone())
-        .collect();
+    let kept = &faces[..faces.len().min(crate::unknown::FACES_PER_TRACK)];
+    let embeddings = kept.iter().filter_map(|o| o.embedding.clone()).collect();
     let crop = faces.iter().find_map(|o| o.crop.clone());
     Some(crate::unknown::UnknownTrack {
         shot,
@@ -239,6 +236,7 @@ fn unknown_track(shot: usize, t: &track::Track) -> Option<crate::unknown::Unknow
         best_box: [best.face.x, best.face.y, best.face.w, best.face.h].map(|v| v.round()),
         crop_jpeg: crop,
         embeddings,
+        dim: kept.iter().all(|o| o.dim),
     })
 }
 

@@ -178,6 +178,7 @@ mod tests {
             ranking,
             chip: None,
             crop: None,
+            dim: false,
         };
         let faces = vec![
             obs(

@@ -249,6 +249,8 @@ impl Worker {
             .zip(chips)
             .map(|(face, chip)| {
                 let embedding = chip.as_ref().and_then(|_| embs.next());
+                let dim =
+                    embedding.is_some() && chip.as_ref().is_some_and(crate::face::dim::is_dim);
                 let ranking = embedding
                     .as_ref()
                     .map(|e| matcher.rank(e))
@@ -271,6 +273,7 @@ impl Worker {
                     ranking,
                     chip: if keep_chip { chip } else { None },
                     crop,
+                    dim,
                 }
             })
             .collect())

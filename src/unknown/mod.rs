@@ -44,6 +44,10 @@ pub struct UnknownTrack {
     pub crop_jpeg: Option<String>,
     /// Embeddings of the track's largest faces (at most [`FACES_PER_TRACK`]).
     pub embeddings: Vec<Embedding>,
+    /// Every one of those faces was a dim view ([`crate::face::dim::is_dim`]): the grouping
+    /// lets a group of only dim views join a person as it lets a one-shot group.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dim: bool,
 }
 
 /// When a group of unknown tracks is reported as a person (the `--unknown-*` flags).
@@ -197,6 +201,7 @@ pub fn group(files: &mut [FileReport], s: &UnknownSettings, metric: Metric) -> V
                 first: t.first_frame,
                 last: t.last_frame,
             },
+            dim: t.dim,
         })
         .collect();
     let groups = cluster::cluster(&points, metric, &s.cluster).groups;

@@ -28,6 +28,7 @@ fn file(name: &str, tracks: &[(usize, u64, u64, [f32; 2])]) -> FileReport {
             best_box: [10.0, 10.0, 120.0, 120.0],
             crop_jpeg: Some("/9j/".into()),
             embeddings: vec![Embedding(e.to_vec()), Embedding(vec![e[0] + 0.05, e[1]])],
+            dim: false,
         })
         .collect();
     f
@@ -173,4 +174,18 @@ fn a_report_without_that_person_says_which_it_has() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("was it scanned with --unknown?"), "{e}");
+}
+
+#[test]
+fn a_track_is_dim_only_when_it_says_so_and_old_journals_read_as_lit() {
+    let mut f = file("a.mov", &[(0, 10, 20, [0.0, 0.0])]);
+    let t = &mut f.unknown_tracks[0];
+    let lit = serde_json::to_value(&*t).unwrap();
+    assert!(lit.get("dim").is_none(), "{lit}");
+    let back: UnknownTrack = serde_json::from_value(lit).unwrap();
+    assert!(!back.dim);
+    t.dim = true;
+    let dim = serde_json::to_value(&*t).unwrap();
+    assert_eq!(dim["dim"], serde_json::json!(true));
+    assert!(serde_json::from_value::<UnknownTrack>(dim).unwrap().dim);
 }
