@@ -55,7 +55,8 @@ done
 # The labelled unknown-faces set (issue 12: recurring unregistered people and one-off strangers
 # from PyPI/npm photos in 720p clips; tests/unknown_people.rs reads the tune split). About 30 s
 # per split the first time, skipped when up to date.
-for split in tune dev dim mixed heldout heldout_b; do
+# (`mixed`, a tuning split only, is made on demand: not gated, to keep the suite's time.)
+for split in tune dev dim heldout heldout_b; do
   "$PY_FV" scripts/make_unknown_eval.py --split "$split"
 done
 step fmt-clippy
@@ -135,14 +136,13 @@ fi
 "$BIN" eval-video fixtures/generated/face_video_eval/heldout/labels.json --min-hits 10 --max-false 0
 # Grouping of unregistered faces into people (issue 12), about 10 s a split: no cluster may
 # mix two people (purity 100%), and the recurring people's appearances with faces of 60 px or
-# more must land in their own person (measured: tune 34/36, dev 35/36, mixed 30/36, heldout
+# more must land in their own person (measured: tune 34/36, dev 35/36, heldout
 # 33/36 since a group of dim views joins its person, 31/36 before; heldout_b 30/36; issue goal
 # 90%: raise these as it improves). Tuned on `tune`, `dev` (tune's people placed afresh),
 # `dim` and `mixed` only; `heldout_b` (held out's people placed afresh) was made after the
 # dim-view rule was settled, as the held-out split's misses had suggested it.
 "$BIN" eval-unknown fixtures/generated/unknown_eval/tune/labels.json --min-purity 1.0 --min-completeness 0.90
 "$BIN" eval-unknown fixtures/generated/unknown_eval/dev/labels.json --min-purity 1.0 --min-completeness 0.90
-"$BIN" eval-unknown fixtures/generated/unknown_eval/mixed/labels.json --min-purity 1.0 --min-completeness 0.83
 "$BIN" eval-unknown fixtures/generated/unknown_eval/heldout/labels.json --min-purity 1.0 --min-completeness 0.91
 "$BIN" eval-unknown fixtures/generated/unknown_eval/heldout_b/labels.json --min-purity 1.0 --min-completeness 0.83
 # The all-dim split (tune's people, every shot dark and noisy; tuned on, not held out): night
