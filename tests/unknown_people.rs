@@ -234,4 +234,72 @@ fn a_merge_of_shards_groups_the_whole_batch_as_one_machine_does() {
     assert!(!s["unknown_people"].as_array().expect("people").is_empty());
     assert_eq!(m["unknown_people"], s["unknown_people"]);
     assert_eq!(m["files"], s["files"]);
+    // The shards' journals keep each track's faces and whether they were dim views (what
+    // the grouping lets join a person as a lone view): exactly the tracks of the labelled
+    // dark shots are.
+    let (mut dim_in_dark, mut dim_in_lit, mut lit_in_dark) = (0, 0, 0);
+    for i in 0..2 {
+        for (clip, t) in journal_tracks(&dir.path().join(format!("j{i}.sqlite"))) {
+            let frame = t["best_frame"].as_u64().expect("best frame");
+            let dark = effect_at(&clip, frame) == "dark";
+            match (t["dim"].as_bool().unwrap_or(false), dark) {
+                (true, true) => dim_in_dark += 1,
+                (true, false) => dim_in_lit += 1,
+                (false, true) => lit_in_dark += 1,
+                (false, false) => {}
+            }
+        }
+    }
+    assert!(dim_in_dark > 0, "no dim track in the dark shots");
+    assert_eq!(
+        (dim_in_lit, lit_in_dark),
+        (0, 0),
+        "dim flags off the dark shots"
+    );
+}
+
+/// (clip file name, unknown track) of every scanned file in a journal.
+fn journal_tracks(path: &std::path::Path) -> Vec<(String, serde_json::Value)> {
+    let db = rusqlite::Connection::open(path).expect("journal");
+    let mut q = db
+        .prepare("SELECT report FROM entry WHERE report IS NOT NULL")
+        .expect("query");
+    let reports: Vec<String> = q
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("reports");
+    let mut out = Vec::new();
+    for r in reports {
+        let r: serde_json::Value = serde_json::from_str(&r).expect("report JSON");
+        let clip = std::path::Path::new(r["path"].as_str().expect("path"))
+            .file_name()
+            .expect("file name")
+            .to_string_lossy()
+            .into_owned();
+        for t in r["unknown_tracks"].as_array().expect("tracks") {
+            out.push((clip.clone(), t.clone()));
+        }
+    }
+    out
+}
+
+/// The effect (`dark`, `soft` or none) the tune split's labels give the shot of `clip` that
+/// holds `frame`.
+fn effect_at(clip: &str, frame: u64) -> String {
+    let labels = json(&root().join("fixtures/generated/unknown_eval/tune/labels.json"));
+    let clips = labels["clips"].as_array().expect("clips");
+    let c = clips
+        .iter()
+        .find(|c| c["path"].as_str().is_some_and(|p| p.ends_with(clip)))
+        .expect("clip in the labels");
+    let shot = c["shots"]
+        .as_array()
+        .expect("shots")
+        .iter()
+        .find(|s| {
+            s["first_frame"].as_u64() <= Some(frame) && Some(frame) <= s["last_frame"].as_u64()
+        })
+        .expect("a labelled shot holds the frame");
+    shot["effect"].as_str().unwrap_or_default().to_string()
 }
