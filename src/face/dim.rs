@@ -23,29 +23,16 @@ const SURELY_LIT: u8 = 130;
 
 /// What the embedder is fed for `chip`: the chip itself, or, when dim (its smoothed luma
 /// spread under [`DIM_SPREAD`]), smoothed and stretched.
+/// An owned result is a dim view (grouping unknown faces treats a person's dim views apart).
 pub fn for_embedder(chip: &RgbImage) -> Cow<'_, RgbImage> {
-    match smoothed_if_dim(chip) {
-        Some((smooth, lo, hi)) => Cow::Owned(stretch(&smooth, lo, hi)),
-        None => Cow::Borrowed(chip),
-    }
-}
-
-/// True when [`for_embedder`] would smooth and stretch `chip`: what the embedder saw of it
-/// was a dim view (grouping unknown faces treats a person's dim views apart).
-pub fn is_dim(chip: &RgbImage) -> bool {
-    smoothed_if_dim(chip).is_some()
-}
-
-/// The smoothed chip and its luma range when the chip is dim.
-fn smoothed_if_dim(chip: &RgbImage) -> Option<(RgbImage, u8, u8)> {
     match spread(chip) {
         Some((lo, hi)) if hi - lo < SURELY_LIT => {}
-        _ => return None,
+        _ => return Cow::Borrowed(chip),
     }
     let smooth = image::imageops::blur(chip, SIGMA);
     match spread(&smooth) {
-        Some((lo, hi)) if hi - lo < DIM_SPREAD => Some((smooth, lo, hi)),
-        _ => None,
+        Some((lo, hi)) if hi - lo < DIM_SPREAD => Cow::Owned(stretch(&smooth, lo, hi)),
+        _ => Cow::Borrowed(chip),
     }
 }
 
@@ -89,7 +76,6 @@ mod tests {
     fn a_well_lit_chip_is_fed_as_it_is() {
         let c = chip(0.0, 1.0, 9.0);
         assert!(matches!(for_embedder(&c), Cow::Borrowed(_)));
-        assert!(!is_dim(&c));
     }
 
     #[test]
@@ -97,8 +83,8 @@ mod tests {
         let c = chip(18.0, 0.22, 9.0);
         let (lo, hi) = spread(&c).expect("pixels");
         assert!(hi - lo < DIM_SPREAD, "{lo}..{hi}");
-        assert!(is_dim(&c));
         let fed = for_embedder(&c);
+        assert!(matches!(fed, Cow::Owned(_)));
         let (flo, fhi) = spread(&fed).expect("pixels");
         let got = f32::from(fhi - flo);
         assert!(got > 0.8 * TARGET_SPREAD, "{flo}..{fhi}");

@@ -104,6 +104,19 @@ impl Embedder {
 
     /// Embeds aligned chips (each at the model's input size) in one batch where allowed.
     pub fn embed_chips(&mut self, chips: &[&RgbImage]) -> Result<Vec<Embedding>, RuntimeError> {
+        Ok(self
+            .embed_views(chips)?
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect())
+    }
+
+    /// As [`Embedder::embed_chips`], each embedding with whether the model was fed the chip
+    /// as a dim view (smoothed and stretched by [`crate::face::dim::for_embedder`]).
+    pub fn embed_views(
+        &mut self,
+        chips: &[&RgbImage],
+    ) -> Result<Vec<(Embedding, bool)>, RuntimeError> {
         let entry = &self.reference.entry;
         let input = &entry.input;
         let out_name = entry.output("embedding").unwrap_or("embedding").to_string();
@@ -124,8 +137,10 @@ impl Embedder {
                 Layout::Nhwc => vec![group.len(), h, w, 3],
             };
             let mut t = ndarray::ArrayD::<f32>::zeros(shape);
+            let mut dim = Vec::with_capacity(group.len());
             for (i, chip) in group.iter().enumerate() {
                 let fed = crate::face::dim::for_embedder(chip);
+                dim.push(matches!(fed, std::borrow::Cow::Owned(_)));
                 for (x, y, p) in fed.enumerate_pixels() {
                     let (x, y) = (x as usize, y as usize);
                     if x >= w || y >= h {
@@ -151,7 +166,7 @@ impl Embedder {
                     ),
                 });
             }
-            for i in 0..group.len() {
+            for (i, dim) in dim.into_iter().enumerate() {
                 let mut v = outs[0].data[i * per..(i + 1) * per].to_vec();
                 if self.spec.l2_normalize {
                     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -159,7 +174,7 @@ impl Embedder {
                         v.iter_mut().for_each(|x| *x /= n);
                     }
                 }
-                result.push(Embedding(v));
+                result.push((Embedding(v), dim));
             }
         }
         Ok(result)

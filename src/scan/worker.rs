@@ -241,16 +241,17 @@ impl Worker {
         let mut embs = if ok.is_empty() {
             Vec::new()
         } else {
-            stages::time(Stage::Embed, || self.embedder.embed_chips(&ok))?
+            stages::time(Stage::Embed, || self.embedder.embed_views(&ok))?
         }
         .into_iter();
         Ok(faces
             .into_iter()
             .zip(chips)
             .map(|(face, chip)| {
-                let embedding = chip.as_ref().and_then(|_| embs.next());
-                let dim =
-                    embedding.is_some() && chip.as_ref().is_some_and(crate::face::dim::is_dim);
+                let (embedding, dim) = match chip {
+                    Some(_) => embs.next().map_or((None, false), |(e, d)| (Some(e), d)),
+                    None => (None, false),
+                };
                 let ranking = embedding
                     .as_ref()
                     .map(|e| matcher.rank(e))

@@ -44,7 +44,7 @@ pub struct UnknownTrack {
     pub crop_jpeg: Option<String>,
     /// Embeddings of the track's largest faces (at most [`FACES_PER_TRACK`]).
     pub embeddings: Vec<Embedding>,
-    /// Every one of those faces was a dim view ([`crate::face::dim::is_dim`]): the grouping
+    /// Every one of those faces was a dim view ([`crate::face::dim::for_embedder`]): the grouping
     /// lets a group of only dim views join a person as it lets a one-shot group.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dim: bool,
