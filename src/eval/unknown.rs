@@ -91,10 +91,19 @@ pub struct Miss {
     pub effect: Option<String>,
     /// Tracks of the scan that are this face (0: the detector or tracker lost it).
     pub tracks: usize,
+    /// Of those, tracks whose every kept face was fed to the embedder as a dim chip.
+    pub dim_tracks: usize,
+    /// Of those, tracks whose faces stayed under the grouping's smallest face (never grouped).
+    pub small_tracks: usize,
+    /// The reported people other than the identity's main one that hold a track of this
+    /// face, each with its number of appearances (none: its tracks joined no reported
+    /// person, such as a one-shot group).
+    pub in_people: Vec<(String, usize)>,
     /// Nearest track of the same identity in another shot (mean distance between their
     /// faces, as the grouping's link reads it).
     pub nearest_same: Option<f32>,
-    /// Nearest track of the identity's main person.
+    /// Nearest track that is in the identity's main person (grouped there, not merely of a
+    /// shot that person appears in).
     pub nearest_main: Option<f32>,
     /// Nearest track of another identity.
     pub nearest_other: Option<f32>,
@@ -115,17 +124,28 @@ impl std::fmt::Display for Miss {
             self.effect.as_deref().unwrap_or("clean")
         )?;
         if self.tracks == 0 {
-            write!(f, "never tracked")
-        } else {
-            write!(
-                f,
-                "{} track(s), nearest same identity {} (in its main person {}), nearest other {}",
-                self.tracks,
-                d(self.nearest_same),
-                d(self.nearest_main),
-                d(self.nearest_other)
-            )
+            return write!(f, "never tracked");
         }
+        write!(f, "{} track(s)", self.tracks)?;
+        if self.dim_tracks > 0 {
+            write!(f, ", {} dim", self.dim_tracks)?;
+        }
+        if self.small_tracks > 0 {
+            write!(f, ", {} too small to group", self.small_tracks)?;
+        }
+        if self.in_people.is_empty() {
+            write!(f, ", in no reported person")?;
+        }
+        for (id, n) in &self.in_people {
+            write!(f, ", in {id} ({n} appearance(s))")?;
+        }
+        write!(
+            f,
+            "; nearest same identity {} (in its main person {}), nearest other {}",
+            d(self.nearest_same),
+            d(self.nearest_main),
+            d(self.nearest_other)
+        )
     }
 }
 
@@ -251,19 +271,34 @@ pub fn score(
         .collect();
     // The labelled faces some track of the scan is (before grouping): an appearance missing
     // from here was lost by the detector or tracker, not by the grouping.
-    let tracks: Vec<(Labelled, &[crate::face::embed::Embedding])> = files
+    let mut tracks: Vec<Track> = files
         .iter()
         .flat_map(|f| {
             let clip_of = &clip_of;
             f.unknown_tracks.iter().filter_map(move |t| {
-                label_of(clip_of, &f.path, t.best_frame, t.best_box)
-                    .map(|l| (l, t.embeddings.as_slice()))
+                label_of(clip_of, &f.path, t.best_frame, t.best_box).map(|label| Track {
+                    label,
+                    embeddings: &t.embeddings,
+                    dim: t.dim,
+                    grouped: t.largest_face_px >= settings.min_face_px,
+                    person: None,
+                })
             })
         })
         .collect();
-    let tracked: BTreeSet<&Labelled> = tracks.iter().map(|(l, _)| l).collect();
-    let mut files = files.to_vec();
-    let people = crate::unknown::group(&mut files, settings, metric);
+    let tracked: BTreeSet<Labelled> = tracks.iter().map(|t| t.label.clone()).collect();
+    let mut grouped = files.to_vec();
+    let people = crate::unknown::group(&mut grouped, settings, metric);
+    // Which person each track went to: an appearance carries its tracks' embeddings.
+    for t in &mut tracks {
+        t.person = t.embeddings.first().and_then(|e| {
+            people.iter().position(|p| {
+                p.appearances
+                    .iter()
+                    .any(|a| a.embeddings.iter().any(|x| x == e))
+            })
+        });
+    }
     let mut unlabelled = 0;
     // Per person, per appearance: the (clip, shot, identity) it is.
     let mut who: Vec<(String, Vec<Labelled>)> = Vec::new();
@@ -357,10 +392,14 @@ pub fn score(
             if !tracked.contains(&key) {
                 eval.untracked += 1;
             }
-            let in_main: &[Labelled] = main.map_or(&[], |m| &who[m].1);
             let effect = labelled.effect.clone();
-            eval.misses
-                .push(miss(&tracks, in_main, key, (face, effect), metric));
+            let ctx = MissContext {
+                tracks: &tracks,
+                people: &people,
+                main,
+                metric,
+            };
+            eval.misses.push(ctx.miss(key, (face, effect)));
         }
     }
     eval
@@ -387,38 +426,72 @@ fn labelled_appearances<'a>(
         .collect()
 }
 
-/// What is known of a missed appearance: its label, and how near its tracks (if any) came
-/// to the same identity elsewhere and to anyone else.
-fn miss(
-    tracks: &[(Labelled, &[crate::face::embed::Embedding])],
-    in_main: &[Labelled],
-    key: Labelled,
-    (face, effect): (&FaceLabel, Option<String>),
+/// A track of the scan that is a labelled face.
+struct Track<'a> {
+    label: Labelled,
+    embeddings: &'a [crate::face::embed::Embedding],
+    dim: bool,
+    /// Large enough for the grouping to take it.
+    grouped: bool,
+    /// The reported person (index) it went to.
+    person: Option<usize>,
+}
+
+/// What [`MissContext::miss`] reads: the scan's tracks, the people they were grouped into,
+/// and the identity's main person.
+struct MissContext<'a> {
+    tracks: &'a [Track<'a>],
+    people: &'a [crate::unknown::UnknownPerson],
+    main: Option<usize>,
     metric: Metric,
-) -> Miss {
-    let mine: Vec<_> = tracks.iter().filter(|(l, _)| *l == key).collect();
-    let nearest = |keep: &dyn Fn(&Labelled) -> bool| {
-        mine.iter()
-            .flat_map(|(_, a)| {
-                tracks
-                    .iter()
-                    .filter(|(l, _)| (l.0 != key.0 || l.1 != key.1) && keep(l))
-                    .map(|(_, b)| crate::face::cluster::track_distance(a, b, metric))
-            })
-            .min_by(f32::total_cmp)
-    };
-    Miss {
-        nearest_same: nearest(&|l| l.2 == key.2),
-        nearest_main: nearest(&|l| in_main.contains(l)),
-        nearest_other: nearest(&|l| l.2 != key.2),
-        tracks: mine.len(),
-        face_px: face.face_px,
-        roll_deg: face.roll_deg,
-        mirrored: face.mirrored,
-        effect,
-        clip: key.0,
-        shot: key.1,
-        identity: key.2,
+}
+
+impl MissContext<'_> {
+    /// What is known of a missed appearance: its label, where its tracks (if any) went, and
+    /// how near they came to the same identity elsewhere, to the tracks of its main person
+    /// and to anyone else.
+    fn miss(&self, key: Labelled, (face, effect): (&FaceLabel, Option<String>)) -> Miss {
+        let mine: Vec<&Track> = self.tracks.iter().filter(|t| t.label == key).collect();
+        let nearest = |keep: &dyn Fn(&Track) -> bool| {
+            mine.iter()
+                .flat_map(|a| {
+                    self.tracks
+                        .iter()
+                        .filter(|b| (b.label.0 != key.0 || b.label.1 != key.1) && keep(b))
+                        .map(|b| {
+                            crate::face::cluster::track_distance(
+                                a.embeddings,
+                                b.embeddings,
+                                self.metric,
+                            )
+                        })
+                })
+                .min_by(f32::total_cmp)
+        };
+        let in_people: BTreeSet<usize> = mine
+            .iter()
+            .filter_map(|t| t.person)
+            .filter(|p| Some(*p) != self.main)
+            .collect();
+        Miss {
+            nearest_same: nearest(&|b| b.label.2 == key.2),
+            nearest_main: nearest(&|b| b.person.is_some() && b.person == self.main),
+            nearest_other: nearest(&|b| b.label.2 != key.2),
+            tracks: mine.len(),
+            dim_tracks: mine.iter().filter(|t| t.dim).count(),
+            small_tracks: mine.iter().filter(|t| !t.grouped).count(),
+            in_people: in_people
+                .into_iter()
+                .map(|p| (self.people[p].id.clone(), self.people[p].appearances.len()))
+                .collect(),
+            face_px: face.face_px,
+            roll_deg: face.roll_deg,
+            mirrored: face.mirrored,
+            effect,
+            clip: key.0,
+            shot: key.1,
+            identity: key.2,
+        }
     }
 }
 
@@ -446,3 +519,7 @@ fn label_of(
     (d <= (face.face_px as f32).max(w.max(h)))
         .then(|| (clip.path.clone(), si, face.identity.clone()))
 }
+
+#[cfg(test)]
+#[path = "unknown_tests.rs"]
+mod tests;
