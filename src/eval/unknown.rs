@@ -9,7 +9,9 @@
 //! identity's appearances.
 
 use super::EvalError;
+use crate::face::cluster;
 use crate::face::detect::HardFaces;
+use crate::face::embed::Embedding;
 use crate::models::{Metric, ModelSet};
 use crate::report::FileReport;
 use crate::scan::{RefSet, ScanOptions, Scanner};
@@ -105,6 +107,9 @@ pub struct Miss {
     /// Nearest track that is in the identity's main person (grouped there, not merely of a
     /// shot that person appears in).
     pub nearest_main: Option<f32>,
+    /// The same by the faces nearest each other (what a lone view's join reads against
+    /// `attach`).
+    pub nearest_main_faces: Option<f32>,
     /// Nearest track of another identity.
     pub nearest_other: Option<f32>,
 }
@@ -141,9 +146,10 @@ impl std::fmt::Display for Miss {
         }
         write!(
             f,
-            "; nearest same identity {} (in its main person {}), nearest other {}",
+            "; nearest same identity {} (in its main person {}; by nearest faces {}), nearest other {}",
             d(self.nearest_same),
             d(self.nearest_main),
+            d(self.nearest_main_faces),
             d(self.nearest_other)
         )
     }
@@ -429,7 +435,7 @@ fn labelled_appearances<'a>(
 /// A track of the scan that is a labelled face.
 struct Track<'a> {
     label: Labelled,
-    embeddings: &'a [crate::face::embed::Embedding],
+    embeddings: &'a [Embedding],
     dim: bool,
     /// Large enough for the grouping to take it.
     grouped: bool,
@@ -452,22 +458,19 @@ impl MissContext<'_> {
     /// and to anyone else.
     fn miss(&self, key: Labelled, (face, effect): (&FaceLabel, Option<String>)) -> Miss {
         let mine: Vec<&Track> = self.tracks.iter().filter(|t| t.label == key).collect();
-        let nearest = |keep: &dyn Fn(&Track) -> bool| {
+        let by = |distance: fn(&[Embedding], &[Embedding], Metric) -> f32,
+                  keep: &dyn Fn(&Track) -> bool| {
             mine.iter()
                 .flat_map(|a| {
                     self.tracks
                         .iter()
                         .filter(|b| (b.label.0 != key.0 || b.label.1 != key.1) && keep(b))
-                        .map(|b| {
-                            crate::face::cluster::track_distance(
-                                a.embeddings,
-                                b.embeddings,
-                                self.metric,
-                            )
-                        })
+                        .map(|b| distance(a.embeddings, b.embeddings, self.metric))
                 })
                 .min_by(f32::total_cmp)
         };
+        let nearest = |keep: &dyn Fn(&Track) -> bool| by(cluster::track_distance, keep);
+        let in_main = |b: &Track| b.person.is_some() && b.person == self.main;
         let in_people: BTreeSet<usize> = mine
             .iter()
             .filter_map(|t| t.person)
@@ -475,7 +478,8 @@ impl MissContext<'_> {
             .collect();
         Miss {
             nearest_same: nearest(&|b| b.label.2 == key.2),
-            nearest_main: nearest(&|b| b.person.is_some() && b.person == self.main),
+            nearest_main: nearest(&in_main),
+            nearest_main_faces: by(cluster::nearest_faces_distance, &in_main),
             nearest_other: nearest(&|b| b.label.2 != key.2),
             tracks: mine.len(),
             dim_tracks: mine.iter().filter(|t| t.dim).count(),

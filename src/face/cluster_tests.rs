@@ -74,13 +74,14 @@ fn a_lone_view_joins_its_person_even_when_another_lone_view_is_nearer() {
 #[test]
 fn a_group_of_dim_views_joins_its_person_as_a_lone_view_does() {
     // A person lit in two shots (0, 1); two dim views of them in two more shots (2, 3),
-    // linked to each other (0.38) but 0.48 and more from the lit views: two shots, so not
-    // lone; only dim views, so they may still join the person (within `attach`, no rival).
+    // linked to each other (0.38) but 0.45 and more from the lit views (their centres too
+    // far for the link): two shots, so not lone; only dim views, so they may still join the
+    // person (within `attach`, no rival).
     let faces = vec![
         vec![e(&[0.0, 0.0])],
         vec![e(&[0.05, 0.0])],
-        vec![e(&[0.53, 0.0])],
-        vec![e(&[0.53, 0.38])],
+        vec![e(&[0.50, 0.0])],
+        vec![e(&[0.50, 0.38])],
     ];
     let shots = [(0, 0), (0, 1), (1, 0), (1, 1)];
     assert_eq!(groups(&faces, &shots), vec![vec![0, 1], vec![2, 3]]);
@@ -94,6 +95,29 @@ fn a_group_of_dim_views_joins_its_person_as_a_lone_view_does() {
     pts[3].dim = false;
     let c = cluster(&pts, Metric::Euclidean, &ClusterParams::default());
     assert_eq!(c.groups, vec![vec![0, 1], vec![2, 3]]);
+}
+
+#[test]
+fn a_lone_view_is_judged_by_its_faces_nearest_the_person() {
+    // A person in two shots (0, 1); a dark view in a third whose two clearer faces are
+    // 0.38-0.40 from them and whose two noisiest are 0.87-0.90 away: 0.64 on the mean of
+    // every pair (beyond `attach`), 0.40 by the faces nearest each other (within it).
+    let noisy = vec![
+        e(&[0.40, 0.0]),
+        e(&[0.42, 0.0]),
+        e(&[0.40, 0.8]),
+        e(&[0.40, -0.8]),
+    ];
+    let person = vec![vec![e(&[0.0, 0.0])], vec![e(&[0.02, 0.02])]];
+    let a = [person.clone(), vec![noisy.clone()]].concat();
+    let shots = [(0, 0), (0, 1), (1, 0)];
+    assert_eq!(groups(&a, &shots), vec![vec![0, 1, 2]]);
+    let mean = track_distance(&noisy, &person[1], Metric::Euclidean);
+    assert!(mean > ClusterParams::default().attach, "{mean}");
+    // Every face that far: alone.
+    let far = vec![e(&[0.40, 0.8]), e(&[0.40, -0.8])];
+    let b = [person, vec![far]].concat();
+    assert_eq!(groups(&b, &shots), vec![vec![0, 1], vec![2]]);
 }
 
 #[test]
