@@ -310,7 +310,7 @@ fn faces_of(embeddings: &[Embedding], metric: Metric, dim: usize) -> Faces<'_> {
 /// faces (for reports and evaluations that explain a grouping).
 pub fn track_distance(a: &[Embedding], b: &[Embedding], metric: Metric) -> f32 {
     let dim = a.first().map_or(0, |e| e.0.len());
-    mean_distance(&faces_of(a, metric, dim), &faces_of(b, metric, dim))
+    pair_distances(&faces_of(a, metric, dim), &faces_of(b, metric, dim)).0
 }
 
 /// The distance between two tracks that the lone-view step reads: the median, over every
@@ -397,7 +397,8 @@ struct Pair {
     j: u32,
 }
 
-/// [`mean_distance`] (summed in the same order) and the median nearest-face distance.
+/// The mean euclidean distance over every pair of faces of two tracks, and the median
+/// nearest-face distance (see [`Pair`]).
 fn pair_distances(a: &[Cow<[f32]>], b: &[Cow<[f32]>]) -> (f32, f32) {
     let nb = b.len();
     let mut d = Vec::with_capacity(a.len() * nb);
@@ -412,11 +413,7 @@ fn pair_distances(a: &[Cow<[f32]>], b: &[Cow<[f32]>]) -> (f32, f32) {
             );
         }
     }
-    let mut sum = 0.0;
-    for v in &d {
-        sum += v;
-    }
-    let mean = sum / d.len().max(1) as f32;
+    let mean = d.iter().sum::<f32>() / d.len().max(1) as f32;
     let mut mins: Vec<f32> = d
         .chunks(nb.max(1))
         .map(|r| r.iter().copied().fold(f32::INFINITY, f32::min))
@@ -436,22 +433,6 @@ fn pair_distances(a: &[Cow<[f32]>], b: &[Cow<[f32]>]) -> (f32, f32) {
         _ => (mins[n / 2 - 1] + mins[n / 2]) / 2.0,
     };
     (mean, near)
-}
-
-/// Mean euclidean distance over every pair of faces of two tracks.
-fn mean_distance(a: &[Cow<[f32]>], b: &[Cow<[f32]>]) -> f32 {
-    let mut sum = 0.0;
-    for x in a {
-        for y in b {
-            sum += x
-                .iter()
-                .zip(y.iter())
-                .map(|(p, q)| (p - q) * (p - q))
-                .sum::<f32>()
-                .sqrt();
-        }
-    }
-    sum / (a.len() * b.len()).max(1) as f32
 }
 
 /// Union-find over tracks, each root with the sum of its tracks' centres and where they
