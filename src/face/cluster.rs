@@ -193,7 +193,9 @@ pub fn cluster(tracks: &[TrackPoint], metric: Metric, p: &ClusterParams) -> Clus
         .flat_map(|e| [(e.near, e.i, e.j), (e.near, e.j, e.i)])
         .collect();
     directed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    attach_lone_tracks(&mut sets, &directed, p);
+    // Round after round: a view whose nearest person-track is a view that joined in the
+    // last round joins in the next (a person's dark views reach it through each other).
+    while attach_lone_tracks(&mut sets, &directed, p) > 0 {}
     let mut by_root: HashMap<usize, usize> = HashMap::new();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for i in 0..n {
@@ -221,7 +223,9 @@ pub fn cluster(tracks: &[TrackPoint], metric: Metric, p: &ClusterParams) -> Clus
 /// was not even joined to the view next to it). A group of dim views only, in however
 /// many shots, is a worse view too: it joins the same way, but only a group with a lit
 /// view, and only when that is its nearest (a night shoot's other people are rivals).
-fn attach_lone_tracks(sets: &mut Groups, edges: &[(f32, u32, u32)], p: &ClusterParams) {
+/// Returns how many groups joined; the caller runs it again on the groups that left, until
+/// none joins (a view nearest another that just joined follows it).
+fn attach_lone_tracks(sets: &mut Groups, edges: &[(f32, u32, u32)], p: &ClusterParams) -> usize {
     let n = sets.parent.len();
     let root: Vec<usize> = (0..n).map(|i| sets.find(i)).collect();
     let one_shot = |g: usize| sets.spans[g].len() == 1;
@@ -256,12 +260,15 @@ fn attach_lone_tracks(sets: &mut Groups, edges: &[(f32, u32, u32)], p: &ClusterP
         .map(|(a, ((_, g), _))| (a, g))
         .collect();
     joins.sort_unstable();
+    let mut joined = 0;
     for (a, g) in joins {
         let (ra, rg) = (sets.find(a), sets.find(g));
         if ra != rg && !sets.conflict(ra, rg) {
             sets.union(ra, rg);
+            joined += 1;
         }
     }
+    joined
 }
 
 /// Each track's centre (rows of an n x dim matrix) and its faces as plain vectors; unit

@@ -59,8 +59,8 @@ fn recurring_tracks_group_and_strangers_stay_alone() {
 fn a_lone_view_joins_its_person_even_when_another_lone_view_is_nearer() {
     // A person seen in two shots (0, 1); two dark views in two more shots (2, 3): each
     // nearer the other (0.41) than to the person (0.43), too far from either to link.
-    // The nearer view is no person to join: view 2 joins the person at 0.43; view 3 is
-    // beyond `attach` of the person and stays alone.
+    // The nearer view is no person to join: view 2 joins the person at 0.43; view 3, beyond
+    // `attach` of the person, then joins through view 2.
     let faces = vec![
         vec![e(&[0.0, 0.0])],
         vec![e(&[0.05, 0.0])],
@@ -68,7 +68,7 @@ fn a_lone_view_joins_its_person_even_when_another_lone_view_is_nearer() {
         vec![e(&[0.48, 0.41])],
     ];
     let shots = [(0, 0), (0, 1), (1, 0), (1, 1)];
-    assert_eq!(groups(&faces, &shots), vec![vec![0, 1, 2], vec![3]]);
+    assert_eq!(groups(&faces, &shots), vec![vec![0, 1, 2, 3]]);
 }
 
 #[test]
@@ -118,6 +118,23 @@ fn a_lone_view_is_judged_by_its_faces_nearest_the_person() {
     let far = vec![e(&[0.40, 0.8]), e(&[0.40, -0.8])];
     let b = [person, vec![far]].concat();
     assert_eq!(groups(&b, &shots), vec![vec![0, 1], vec![2]]);
+}
+
+#[test]
+fn a_lone_view_reaches_its_person_through_a_view_that_just_joined() {
+    // A person in two shots (0, 1); a dark view in shot 2 at 0.40 from them; another in
+    // shot 3 at 0.44 from that view (their centres too far apart for the link) and 0.84
+    // from the person: the first joins, then the second through it. A view 0.50 beyond the
+    // second (shot 4) stays alone.
+    let faces = vec![
+        vec![e(&[0.0, 0.0])],
+        vec![e(&[0.02, 0.0])],
+        vec![e(&[0.42, 0.0])],
+        vec![e(&[0.86, 0.0])],
+        vec![e(&[1.36, 0.0])],
+    ];
+    let shots = [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)];
+    assert_eq!(groups(&faces, &shots), vec![vec![0, 1, 2, 3], vec![4]]);
 }
 
 #[test]
