@@ -421,7 +421,7 @@ fn pair_distances(a: &[Cow<[f32]>], b: &[Cow<[f32]>]) -> (f32, f32) {
         }
     }
     let mean = d.iter().sum::<f32>() / d.len().max(1) as f32;
-    let mut mins: Vec<f32> = d
+    let mins: Vec<f32> = d
         .chunks(nb.max(1))
         .map(|r| r.iter().copied().fold(f32::INFINITY, f32::min))
         .chain((0..nb).map(|j| {
@@ -432,13 +432,7 @@ fn pair_distances(a: &[Cow<[f32]>], b: &[Cow<[f32]>]) -> (f32, f32) {
                 .fold(f32::INFINITY, f32::min)
         }))
         .collect();
-    mins.sort_by(f32::total_cmp);
-    let n = mins.len();
-    let near = match n {
-        0 => f32::INFINITY,
-        _ if n % 2 == 1 => mins[n / 2],
-        _ => (mins[n / 2 - 1] + mins[n / 2]) / 2.0,
-    };
+    let near = crate::face::track::median(mins);
     (mean, near)
 }
 

@@ -309,8 +309,9 @@ pub fn identify(track: &Track, rules: &IdentityRules) -> Option<Identity> {
     })
 }
 
-/// Median of finite and infinite values alike (infinite when most are).
-fn median(mut v: Vec<f32>) -> f32 {
+/// Median of finite and infinite values alike (infinite when most are; infinite when there
+/// are none).
+pub(crate) fn median(mut v: Vec<f32>) -> f32 {
     v.sort_by(f32::total_cmp);
     quantile(&v, 0.5)
 }
