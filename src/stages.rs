@@ -41,6 +41,9 @@ pub enum Stage {
     DetectModel,
     /// The second detector on dim frames (the MTCNN cascade: pyramid, crops and its models).
     DimDetect,
+    /// The small-faces pass's proposer: the cascade on a lit frame, for faces the tiles miss
+    /// (the close looks at what it finds count as the detector's).
+    SmallFaces,
     /// Cutting aligned face chips.
     Align,
     /// The face embedder model runs.
@@ -60,13 +63,14 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in data-flow order.
-    pub const ALL: [Stage; 13] = [
+    pub const ALL: [Stage; 14] = [
         Stage::Decode,
         Stage::Cuts,
         Stage::Convert,
         Stage::DetectInput,
         Stage::DetectModel,
         Stage::DimDetect,
+        Stage::SmallFaces,
         Stage::Align,
         Stage::Embed,
         Stage::Evidence,
@@ -85,6 +89,7 @@ impl Stage {
             Stage::DetectInput => "detector input",
             Stage::DetectModel => "detector model",
             Stage::DimDetect => "dim detector",
+            Stage::SmallFaces => "small faces",
             Stage::Align => "face alignment",
             Stage::Embed => "face embedding",
             Stage::Evidence => "evidence images",

@@ -68,7 +68,7 @@ fn turned_failures(passes: &[Pass], max_distance: f32) -> (Vec<String>, Vec<Stri
 fn turned_faces_are_found_by_the_default_close_looks_and_align_upright() {
     // Measured: 11 of 15 found and aligned (3 missed; one the upright pass accepts sure of
     // itself, with keypoints off).
-    let (missed, far) = turned_failures(HardFaces::default().passes(false), 0.35);
+    let (missed, far) = turned_failures(HardFaces::default().passes(false, false), 0.35);
     assert!(missed.len() + far.len() <= 4, "{missed:#?} {far:#?}");
 }
 
@@ -142,12 +142,12 @@ fn the_extra_passes_add_no_faces_on_face_free_real_photos() {
         let upright = st.detector.detect(bg).expect("detect").len();
         let faces = st
             .detector
-            .detect_passes(bg, HardFaces::Regions.passes(true))
+            .detect_passes(bg, HardFaces::Regions.passes(true, true))
             .expect("detect");
         assert_eq!(faces.len(), upright, "{i}: {faces:?}");
         for (f, p) in st
             .detector
-            .detect_passes(bg, HardFaces::All.passes(true))
+            .detect_passes(bg, HardFaces::All.passes(true, true))
             .expect("detect")
         {
             if p != Pass::Upright {

@@ -303,3 +303,56 @@ fn effect_at(clip: &str, frame: u64) -> String {
         .expect("a labelled shot holds the frame");
     shot["effect"].as_str().unwrap_or_default().to_string()
 }
+
+/// The second shot of tune_1 holds two faces (labels): tracking_b at 160 px and xlib_a at
+/// 60 px, which the 640 px tiles shrink to 18 px, under anything the upright pass responds
+/// to. The small-faces pass finds it on the shot's first sample; the samples after follow it,
+/// the last one (a grid sample without the small pass) included. With `--hard-faces off`
+/// only the big face is seen.
+#[test]
+fn a_60_px_face_the_tiles_miss_is_seen_on_every_sample_of_its_shot() {
+    let clips = tune_clips();
+    let labels = json(&root().join("fixtures/generated/unknown_eval/tune/labels.json"));
+    let labelled = labels["clips"][0]["shots"][1]["faces"]
+        .as_array()
+        .expect("faces")
+        .iter()
+        .map(|f| f["face_px"].as_u64().unwrap_or(0))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        labelled,
+        [160, 60],
+        "tune_1's second shot as this test knows it"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let g = demo_gallery(dir.path());
+    let shot = |hard: &str| {
+        let report = dir.path().join(format!("{hard}.json"));
+        let (o, so, se) = run(clearshot(&g)
+            .arg("scan")
+            .arg(&clips[0])
+            .args(["--hard-faces", hard, "--fail-on", "never", "--json"])
+            .arg(&report));
+        assert!(o.status.success(), "scan --hard-faces {hard}: {so}{se}");
+        let s = json(&report)["files"][0]["shots"][1].clone();
+        let n = |k: &str| s[k].as_u64().unwrap_or(0);
+        (
+            n("frames_sampled"),
+            n("faces_seen"),
+            n("unidentified_faces"),
+        )
+    };
+    let (samples, seen, unidentified) = shot("regions");
+    assert!(samples >= 3, "{samples} samples");
+    assert_eq!(
+        (seen, unidentified),
+        (2 * samples, 2),
+        "both faces on every sample"
+    );
+    let (samples, seen, unidentified) = shot("off");
+    assert_eq!(
+        (seen, unidentified),
+        (samples, 1),
+        "the tiles alone see the big face only"
+    );
+}

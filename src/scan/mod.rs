@@ -337,6 +337,7 @@ impl Scanner {
                             frame: f,
                             key,
                             grid,
+                            small,
                             refs: check,
                             last,
                             like,
@@ -345,7 +346,7 @@ impl Scanner {
                             break;
                         }
                         let r = w
-                            .analyse_sample(&f, grid, matcher, hard.passes(key))
+                            .analyse_sample(&f, grid, matcher, hard.passes(key, small))
                             .map_err(WorkerError::from)
                             .and_then(|faces| {
                                 let (hits, searched) = if check && matching {

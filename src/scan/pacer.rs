@@ -19,6 +19,8 @@ pub(super) struct Job {
     pub(super) last: bool,
     pub(super) key: bool,
     pub(super) grid: bool,
+    /// Whether the small-faces pass runs on it ([`SMALL_PER_SECOND`]).
+    pub(super) small: bool,
     /// On a shot's first sample: an earlier shot of the file, at most [`SETUP_SHOTS`]
     /// back, whose first picture this one's is (the camera back on a setup: the next take,
     /// the reverse shot's cut back). The shot goes to that shot's worker, whose reference
@@ -73,6 +75,10 @@ impl Cadence {
 /// Key frames for the hard-faces passes: about one a second.
 const KEY_PER_SECOND: f64 = 1.0;
 
+/// Samples the small-faces pass (`Pass::Small`) runs on: each shot's first sample, then one
+/// every few seconds; the samples between keep its faces by following them.
+const SMALL_PER_SECOND: f64 = 0.2;
+
 /// Samples that look for faces on the whole tile grid (with the close looks): one every two
 /// seconds, plus each shot's first and last sample.
 const GRID_PER_SECOND: f64 = 0.5;
@@ -88,6 +94,7 @@ pub(super) struct RefPacer {
     refs: Cadence,
     key: Cadence,
     grid: Cadence,
+    small: Cadence,
     pending: Option<SampledFrame>,
 }
 
@@ -98,6 +105,7 @@ impl RefPacer {
             refs: Cadence::new(per_second),
             key: Cadence::new(KEY_PER_SECOND),
             grid: Cadence::new(GRID_PER_SECOND),
+            small: Cadence::new(SMALL_PER_SECOND),
             pending: None,
         }
     }
@@ -107,6 +115,7 @@ impl RefPacer {
         self.refs.start(fps, self.every);
         self.key.start(fps, self.every);
         self.grid.start(fps, self.every);
+        self.small.start(fps, self.every);
         self.pending = None;
     }
 
@@ -128,12 +137,14 @@ impl RefPacer {
         let refs = self.refs.choose(&frame, last_of_shot);
         let key = self.key.choose(&frame, last_of_shot);
         let grid = self.grid.choose(&frame, last_of_shot);
+        let small = grid && self.small.choose(&frame, false);
         Job {
             frame,
             refs,
             last: last_of_shot,
             key,
             grid,
+            small,
             like: None,
         }
     }
@@ -339,6 +350,23 @@ mod tests {
         assert_eq!(grid, vec![0, 50, 99, 100, 109]);
         // Every-frame mode (inspect): the whole grid on every frame.
         assert_eq!(paced_by(&samples, 25.0, 1.0, true, |j| j.grid).len(), 10);
+    }
+
+    #[test]
+    fn the_small_faces_pass_runs_on_each_shots_first_grid_sample_then_every_five_seconds() {
+        // 25 fps sampled at 2/s: a 12 s shot (0..=299), then a 1 s shot (300..=324).
+        let mut samples: Vec<(u64, usize)> = (0..24).map(|i| (i * 25 / 2, 0)).collect();
+        samples.push((299, 0));
+        samples.extend([(300, 1), (312, 1), (324, 1)]);
+        let grid = paced_by(&samples, 25.0, 1.0, false, |j| j.grid);
+        let small = paced_by(&samples, 25.0, 1.0, false, |j| j.small);
+        assert_eq!(small, vec![0, 150, 299, 300]);
+        assert!(small.iter().all(|s| grid.contains(s)), "{small:?} {grid:?}");
+        // Every-frame mode (inspect): on every frame.
+        assert_eq!(
+            paced_by(&samples, 25.0, 1.0, true, |j| j.small).len(),
+            samples.len()
+        );
     }
 
     #[test]

@@ -216,9 +216,13 @@ impl Worker {
     ) -> Result<Vec<Observation>, RuntimeError> {
         let img = &sample.image;
         let found = match self.followed.take() {
-            Some((shot, prev)) if shot == sample.shot && !grid => {
-                self.detector
-                    .follow(img, &prev, extra.contains(&Pass::Dim))?
+            Some((shot, prev)) if shot == sample.shot => {
+                if grid {
+                    self.detector.detect_passes_after(img, extra, &prev)?
+                } else {
+                    self.detector
+                        .follow(img, &prev, extra.contains(&Pass::Dim))?
+                }
             }
             _ => self.detector.detect_passes(img, extra)?,
         };

@@ -18,7 +18,10 @@ use super::blazeface::RawDetection;
 use crate::media::{luma, spread_of};
 use crate::models::{CascadeModels, ModelRef};
 use crate::runtime::{Model, RuntimeError};
+use area::{crop_into, resample_into};
 use image::RgbImage;
+
+mod area;
 
 /// A frame whose luma spans fewer levels than this (2nd to 98th percentile) is dim: the range
 /// the cut detector also stretches (`shots::difference`). Measured on `eval-unknown`'s frames:
@@ -52,6 +55,18 @@ pub fn is_dim(img: &RgbImage) -> bool {
         .flat_map(|r| r.chunks_exact(3).step_by(8))
         .map(|p| luma(p[0], p[1], p[2]));
     spread_of(levels).is_some_and(|(lo, hi)| hi.saturating_sub(lo) < DIM_FRAME_SPREAD)
+}
+
+/// What the small-faces pass asks of the cascade ([`Cascade::detect_band`]).
+pub struct Band<'a> {
+    /// Smallest and largest face, in frame pixels.
+    pub faces: [f32; 2],
+    /// The whole frame shrunk (the first detector's copy), to build the pyramid from.
+    pub shrunk: Option<&'a RgbImage>,
+    /// Faces found already: proposals on them are dropped.
+    pub known: &'a [RawDetection],
+    /// Overlap at which a proposal is one of `known` (as [`super::passes::merge`] judges).
+    pub iou: f32,
 }
 
 /// One network of the cascade and how to feed it.
@@ -160,16 +175,60 @@ impl Cascade {
         if w < 12 || h < 12 {
             return Ok(Vec::new());
         }
-        let proposed = self.propose(img, min_face.max(12.0))?;
+        let proposed = self.propose(img, img, pyramid(w, h, min_face.max(12.0)))?;
         let refined = self.refined(img, proposed)?;
         self.finished(img, refined)
     }
 
-    /// Stage 1: the proposal network over the pyramid.
-    fn propose(&mut self, img: &RgbImage, min_face: f32) -> Result<Vec<Candidate>, RuntimeError> {
+    /// Faces of `band.faces` pixels in a lit frame `img`, for the small-faces pass: the
+    /// pyramid's levels for those sizes only, read from `band.shrunk` when it is at least as
+    /// big as the first of them, and the proposals on a face found already dropped before
+    /// the later stages. A proposer, not the reference's pipeline: what it finds gets a
+    /// close look by BlazeFace.
+    pub fn detect_band(
+        &mut self,
+        img: &RgbImage,
+        band: &Band,
+    ) -> Result<Vec<RawDetection>, RuntimeError> {
         let (w, h) = img.dimensions();
+        if w < 12 || h < 12 {
+            return Ok(Vec::new());
+        }
+        let levels = band_levels(w, h, band.faces);
+        let first = levels.first().copied().unwrap_or(0.0);
+        let source = band
+            .shrunk
+            .filter(|s| {
+                s.width() as f32 >= w as f32 * first && s.height() as f32 >= h as f32 * first
+            })
+            .unwrap_or(img);
+        let proposed: Vec<Candidate> = self
+            .propose(img, source, levels)?
+            .into_iter()
+            .filter(|c| {
+                let d = to_detection(*c, [[0.0; 2]; 5]);
+                !band
+                    .known
+                    .iter()
+                    .any(|k| super::passes::same_face(k, &d, band.iou))
+            })
+            .collect();
+        let refined = self.refined(img, proposed)?;
+        self.finished(img, refined)
+    }
+
+    /// Stage 1: the proposal network over the pyramid's `levels` of `img`, each resampled
+    /// from `source` (`img` itself, or a smaller copy of the whole of it).
+    fn propose(
+        &mut self,
+        img: &RgbImage,
+        source: &RgbImage,
+        levels: Vec<f32>,
+    ) -> Result<Vec<Candidate>, RuntimeError> {
+        let (w, h) = img.dimensions();
+        let (src_w, src_h) = source.dimensions();
         let mut all = Vec::new();
-        for s in pyramid(w, h, min_face) {
+        for s in levels {
             let sw = (w as f32 * s).ceil() as u32;
             let sh = (h as f32 * s).ceil() as u32;
             if sw < 12 || sh < 12 {
@@ -177,8 +236,8 @@ impl Cascade {
             }
             let mut data = vec![0f32; 3 * (sw * sh) as usize];
             resample_into(
-                img,
-                [0, 0, i64::from(w), i64::from(h)],
+                source,
+                [0, 0, i64::from(src_w), i64::from(src_h)],
                 (sw as usize, sh as usize),
                 (self.proposal.scale, self.proposal.offset),
                 &mut data,
@@ -349,6 +408,22 @@ fn pyramid(w: u32, h: u32, min_face: f32) -> Vec<f32> {
     scales
 }
 
+/// The pyramid's levels for faces of `faces[0]` to `faces[1]` px: level `s` finds faces of
+/// 12 / `s` px to about 12 / (`s` * [`FACTOR`]), so the last is the first that reaches the
+/// top of the band.
+fn band_levels(w: u32, h: u32, faces: [f32; 2]) -> Vec<f32> {
+    let [lo, hi] = faces;
+    let top = 12.0 / hi.max(lo);
+    let mut levels = Vec::new();
+    for s in pyramid(w, h, lo.max(12.0)) {
+        levels.push(s);
+        if s * FACTOR <= top {
+            break;
+        }
+    }
+    levels
+}
+
 /// Runs `net` on the crops of `boxes` (each scaled to the net's side), in one batch.
 fn run_crops(
     net: &mut Net,
@@ -369,106 +444,6 @@ fn run_crops(
         );
     }
     net.run(boxes.len(), side, side, data)
-}
-
-/// The pixels of box `b` (reference convention: columns `x1 - 1 ..= x2 - 1`; black outside
-/// the frame) resampled to `side` x `side`, as scaled NCHW planes into `out`.
-fn crop_into(img: &RgbImage, b: [f32; 4], side: usize, scale: f32, offset: f32, out: &mut [f32]) {
-    let (x0, y0) = (b[0] as i64 - 1, b[1] as i64 - 1);
-    let cw = (b[2] - b[0] + 1.0).max(1.0) as i64;
-    let ch = (b[3] - b[1] + 1.0).max(1.0) as i64;
-    resample_into(img, [x0, y0, cw, ch], (side, side), (scale, offset), out);
-}
-
-/// The `r` = (x, y, width, height) rectangle of `img` (black outside it) resampled to
-/// `size` (area averaging when shrinking, bilinear when enlarging, as OpenCV's INTER_AREA,
-/// which the reference uses), as NCHW planes of `pixel * scale + offset` into `out`.
-fn resample_into(
-    img: &RgbImage,
-    r: [i64; 4],
-    (ow, oh): (usize, usize),
-    (scale, offset): (f32, f32),
-    out: &mut [f32],
-) {
-    let [x0, y0, cw, ch] = r;
-    let wx = weights(cw.max(1) as usize, ow);
-    let wy = weights(ch.max(1) as usize, oh);
-    let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
-    let raw = img.as_raw();
-    let plane = ow * oh;
-    // Rows of the rectangle resampled horizontally first (each source row once).
-    let mut rows: Vec<Option<Vec<[f32; 3]>>> = vec![None; ch.max(1) as usize];
-    let row_of = |sy: usize| -> Vec<[f32; 3]> {
-        let fy = y0 + sy as i64;
-        wx.iter()
-            .map(|taps| {
-                let mut acc = [0f32; 3];
-                if fy < 0 || fy >= ih {
-                    return acc;
-                }
-                for &(sx, f) in taps {
-                    let fx = x0 + sx as i64;
-                    if fx < 0 || fx >= iw {
-                        continue;
-                    }
-                    let i = ((fy * iw + fx) * 3) as usize;
-                    for c in 0..3 {
-                        acc[c] += f32::from(raw[i + c]) * f;
-                    }
-                }
-                acc
-            })
-            .collect()
-    };
-    for (oy, ry) in wy.iter().enumerate() {
-        let mut acc = vec![[0f32; 3]; ow];
-        for &(sy, fy) in ry {
-            let row = rows[sy].get_or_insert_with(|| row_of(sy));
-            for (a, p) in acc.iter_mut().zip(row.iter()) {
-                for c in 0..3 {
-                    a[c] += p[c] * fy;
-                }
-            }
-        }
-        for (ox, a) in acc.iter().enumerate() {
-            for c in 0..3 {
-                out[c * plane + oy * ow + ox] = a[c] * scale + offset;
-            }
-        }
-    }
-}
-
-/// For each of `dst` output samples along an axis of `src` pixels, the source pixels and
-/// their weights (summing to 1): the covered share of each when shrinking (area averaging),
-/// linear interpolation between pixel centres when enlarging.
-fn weights(src: usize, dst: usize) -> Vec<Vec<(usize, f32)>> {
-    let step = src as f32 / dst as f32;
-    (0..dst)
-        .map(|i| {
-            if step >= 1.0 {
-                let (a, b) = (i as f32 * step, (i + 1) as f32 * step);
-                let mut taps = Vec::new();
-                let mut x = a.floor() as usize;
-                while (x as f32) < b && x < src {
-                    let cover = (b.min(x as f32 + 1.0) - a.max(x as f32)).max(0.0);
-                    if cover > 0.0 {
-                        taps.push((x, cover / step));
-                    }
-                    x += 1;
-                }
-                taps
-            } else {
-                let c = ((i as f32 + 0.5) * step - 0.5).clamp(0.0, (src - 1) as f32);
-                let x = c.floor() as usize;
-                let f = c - x as f32;
-                if x + 1 < src && f > 0.0 {
-                    vec![(x, 1.0 - f), (x + 1, f)]
-                } else {
-                    vec![(x, 1.0)]
-                }
-            }
-        })
-        .collect()
 }
 
 /// Whether a box can be cropped: finite corners, and no side beyond twice the frame's

@@ -60,28 +60,20 @@ fn boxes_gone_wild_are_not_cropped() {
 }
 
 #[test]
-fn resampling_weights_cover_each_output_once() {
-    for (src, dst) in [(100, 24), (24, 24), (37, 48), (5, 48), (1, 24)] {
-        let w = weights(src, dst);
-        assert_eq!(w.len(), dst);
-        for taps in &w {
-            let sum: f32 = taps.iter().map(|t| t.1).sum();
-            assert!((sum - 1.0).abs() < 1e-4, "{src}->{dst}: {sum}");
-            assert!(taps.iter().all(|t| t.0 < src));
-        }
-    }
-}
-
-#[test]
-fn a_crop_outside_the_frame_is_black_and_inside_is_the_picture() {
-    let img = RgbImage::from_pixel(40, 40, image::Rgb([200, 100, 50]));
-    let mut out = vec![0f32; 3 * 24 * 24];
-    // Columns -10..=29 and rows -10..=29: the top-left quarter is outside.
-    crop_into(&img, [-9.0, -9.0, 30.0, 30.0], 24, 1.0, 0.0, &mut out);
-    assert_eq!(out[0], 0.0);
-    let last = 24 * 24 - 1;
-    assert!((out[last] - 200.0).abs() < 1e-3);
-    assert!((out[24 * 24 + last] - 100.0).abs() < 1e-3);
+fn a_bands_levels_run_from_its_smallest_face_to_its_largest() {
+    let levels = band_levels(1920, 1080, [56.0, 128.0]);
+    assert!((levels[0] - 12.0 / 56.0).abs() < 1e-6, "{levels:?}");
+    let last = levels[levels.len() - 1];
+    // The last level reaches 128 px faces; the one before does not.
+    assert!(12.0 / (last * FACTOR) >= 128.0, "{levels:?}");
+    assert!(
+        12.0 / (levels[levels.len() - 2] * FACTOR) < 128.0,
+        "{levels:?}"
+    );
+    // Its levels are the whole pyramid's first ones.
+    assert_eq!(levels[..], pyramid(1920, 1080, 56.0)[..levels.len()]);
+    // A band past the frame's size stops where the pyramid does.
+    assert_eq!(band_levels(64, 64, [56.0, 4000.0]), pyramid(64, 64, 56.0));
 }
 
 #[test]

@@ -1,10 +1,12 @@
 //! Face detection on a whole frame: BlazeFace full range on the frame and on overlapping
 //! tiles (so small faces are found), short range on the frame for close-ups, merged; on dim
-//! frames also a second detector, the MTCNN cascade (`cascade`).
+//! frames also a second detector, the MTCNN cascade (`cascade`), which on lit frames proposes
+//! the faces of 56-128 px the tiles miss (`Pass::Small`) for BlazeFace's close look.
 
 pub mod blazeface;
 pub mod cascade;
 mod input;
+mod looks;
 mod passes;
 
 use crate::models::{CascadeModels, ModelRef};
@@ -159,10 +161,12 @@ pub struct FaceDetector {
     opts: DetectOptions,
 }
 
-/// The upright pass's result: accepted detections, and the face-like regions it saw.
+/// The upright pass's result: accepted detections, the face-like regions it saw, and the
+/// shrunk copy of the frame its tiles read (when they read one).
 struct Upright {
     faces: Vec<RawDetection>,
     regions: Vec<RawDetection>,
+    shrunk: Option<RgbImage>,
 }
 
 impl FaceDetector {
@@ -221,25 +225,47 @@ impl FaceDetector {
         img: &RgbImage,
         extra: &[Pass],
     ) -> Result<Vec<(Face, Pass)>, RuntimeError> {
+        self.detect_passes_after(img, extra, &[])
+    }
+
+    /// As [`FaceDetector::detect_passes`] on a sample of a shot whose previous sample found
+    /// `prev`: a face of `prev` that no pass finds again gets a close look where it was (as
+    /// [`FaceDetector::follow`] gives it), so a face only a sparse pass finds (the small
+    /// faces' one) is kept on the shot's later grid samples.
+    pub fn detect_passes_after(
+        &mut self,
+        img: &RgbImage,
+        extra: &[Pass],
+        prev: &[(Face, Pass)],
+    ) -> Result<Vec<(Face, Pass)>, RuntimeError> {
         let (fw, fh) = img.dimensions();
         if fw == 0 || fh == 0 {
             return Ok(Vec::new());
         }
         let want_regions = extra.contains(&Pass::Regions);
         let up = self.upright(img, want_regions, true, true)?;
-        let mut more = Vec::new();
+        let mut more: Vec<(RawDetection, Pass)> = Vec::new();
         for &pass in extra {
             let found = match pass {
                 Pass::Upright | Pass::Dim => Vec::new(),
                 Pass::Turned(turn) => self.turned(img, turn)?,
                 Pass::Fine => self.fine(img)?,
                 Pass::Regions => self.regions(img, &up.regions)?,
+                Pass::Small => {
+                    let known: Vec<RawDetection> = up
+                        .faces
+                        .iter()
+                        .chain(more.iter().map(|(d, _)| d))
+                        .cloned()
+                        .collect();
+                    self.small(img, up.shrunk.as_ref(), &known)?
+                }
             };
             for d in found {
                 // A close look's face between the model's threshold and the extra passes'
                 // bar stands when the short-range model sees it too (a dim or noisy face).
                 let sure = d.score >= passes::EXTRA_SCORE
-                    || (pass == Pass::Regions
+                    || (matches!(pass, Pass::Regions | Pass::Small)
                         && d.score >= self.full.threshold()
                         && self.seen_close_up(img, &d)?);
                 if sure {
@@ -250,6 +276,22 @@ impl FaceDetector {
         if extra.contains(&Pass::Dim) {
             self.add_dim(img, &up.faces, &mut more)?;
         }
+        let iou = self.full.nms_iou();
+        // `off` (no extra pass) is the upright pass alone, on grid samples too.
+        let prev = if extra.is_empty() { &[] } else { prev };
+        let lost: Vec<(Face, Pass)> = prev
+            .iter()
+            .take(MAX_FOLLOWED)
+            .filter(|(f, _)| {
+                let d = to_raw(f);
+                !up.faces
+                    .iter()
+                    .chain(more.iter().map(|(m, _)| m))
+                    .any(|k| passes::same_face(k, &d, iou))
+            })
+            .cloned()
+            .collect();
+        more.extend(self.looks_again(img, &lost)?);
         Ok(self.merged(up.faces, more))
     }
 
@@ -272,20 +314,8 @@ impl FaceDetector {
             return Ok(Vec::new());
         }
         let up = self.upright(img, false, true, false)?;
-        let mut more = Vec::new();
-        for (face, pass) in prev.iter().take(MAX_FOLLOWED) {
-            let d = to_raw(face);
-            let turns: &[Turn] = match pass {
-                Pass::Turned(t) => std::slice::from_ref(t),
-                Pass::Regions => &Turn::ALL,
-                Pass::Upright | Pass::Fine | Pass::Dim => &[Turn::None],
-            };
-            more.extend(
-                self.close_looks(img, std::slice::from_ref(&d), turns)?
-                    .into_iter()
-                    .map(|d| (d, *pass)),
-            );
-        }
+        let followed = &prev[..prev.len().min(MAX_FOLLOWED)];
+        let mut more = self.looks_again(img, followed)?;
         if dim {
             self.add_dim(img, &up.faces, &mut more)?;
         }
@@ -365,7 +395,11 @@ impl FaceDetector {
             Vec::new()
         };
         regions.truncate(passes::MAX_REGIONS);
-        Ok(Upright { faces, regions })
+        Ok(Upright {
+            faces,
+            regions,
+            shrunk: small,
+        })
     }
 
     /// The upright pass on the frame turned, mapped back.
@@ -451,6 +485,38 @@ impl FaceDetector {
         Ok(())
     }
 
+    /// On a lit frame, the second detector's faces of [`passes::SMALL_FACES`] px that none of
+    /// `known` is, best first, each given a close look (upright): BlazeFace's box and
+    /// keypoints where it confirms one. `shrunk` is the upright pass's copy of the frame.
+    fn small(
+        &mut self,
+        img: &RgbImage,
+        shrunk: Option<&RgbImage>,
+        known: &[RawDetection],
+    ) -> Result<Vec<RawDetection>, RuntimeError> {
+        let band = cascade::Band {
+            faces: [
+                passes::SMALL_FACES[0].max(self.opts.min_face),
+                passes::SMALL_FACES[1],
+            ],
+            shrunk,
+            known,
+            iou: self.full.nms_iou(),
+        };
+        let Some(c) = self.cascade.as_mut() else {
+            return Ok(Vec::new());
+        };
+        if cascade::is_dim(img) {
+            return Ok(Vec::new());
+        }
+        let mut proposed = crate::stages::time(crate::stages::Stage::SmallFaces, || {
+            c.detect_band(img, &band)
+        })?;
+        proposed.sort_by(|a, b| b.score.total_cmp(&a.score));
+        proposed.truncate(passes::MAX_SMALL);
+        self.close_looks(img, &proposed, &[Turn::None])
+    }
+
     /// Close looks at the upright pass's face-like regions, at every turn.
     fn regions(
         &mut self,
@@ -470,92 +536,10 @@ impl FaceDetector {
             .map(to_face)
             .collect())
     }
-
-    /// Whether the short-range model, trained on faces close up, also finds a face at `d`:
-    /// on the upright square crop [`passes::SECOND_CONTEXT`] times its size (so the face
-    /// fills a third of the model's input, as it was trained to see), with its centre in the
-    /// crop's middle half, scoring at least [`passes::SECOND_SCORE`].
-    fn seen_close_up(&mut self, img: &RgbImage, d: &RawDetection) -> Result<bool, RuntimeError> {
-        let (fw, fh) = img.dimensions();
-        let (Some(short), Some(r)) = (
-            self.short.as_mut(),
-            passes::region_crop(d, fw, fh, passes::SECOND_CONTEXT),
-        ) else {
-            return Ok(false);
-        };
-        let sheet = passes::Mosaic::new(img, r, &[Turn::None]);
-        let w = whole(sheet.image());
-        Ok(short
-            .detect_above(sheet.image(), None, &[w], passes::SECOND_SCORE)?
-            .into_iter()
-            .filter_map(|(d, _)| sheet.back(d, [r.x as f32, r.y as f32]))
-            .any(|p| in_middle(&p, r)))
-    }
-
-    /// A close look at each face-like region: its crop at each of `turns`, side by side in one
-    /// picture ([`passes::Mosaic`]: one model run per region), enlarged to the model's input;
-    /// the best detection whose centre lies in the crop's middle half.
-    fn close_looks(
-        &mut self,
-        img: &RgbImage,
-        regions: &[RawDetection],
-        turns: &[Turn],
-    ) -> Result<Vec<RawDetection>, RuntimeError> {
-        let (fw, fh) = img.dimensions();
-        let mut out = Vec::new();
-        for d in regions {
-            // Several turns in one picture for a weak response big enough to show there;
-            // a small one, or one that responds like a turned face, gets a look at each turn.
-            let mosaic = turns.len() > 1
-                && d.w.max(d.h) >= passes::MOSAIC_MIN_FACE
-                && d.score < passes::MOSAIC_MAX_SCORE;
-            let context = if mosaic {
-                passes::MOSAIC_CONTEXT
-            } else {
-                passes::CONTEXT
-            };
-            let Some(r) = passes::region_crop(d, fw, fh, context) else {
-                continue;
-            };
-            let sheets: Vec<passes::Mosaic> = if mosaic {
-                vec![passes::Mosaic::new(img, r, turns)]
-            } else {
-                turns
-                    .iter()
-                    .map(|t| passes::Mosaic::new(img, r, std::slice::from_ref(t)))
-                    .collect()
-            };
-            let mut found = Vec::new();
-            for sheet in &sheets {
-                let w = whole(sheet.image());
-                found.extend(
-                    self.full
-                        .detect(sheet.image(), &[w])?
-                        .into_iter()
-                        .filter_map(|(d, _)| sheet.back(d, [r.x as f32, r.y as f32])),
-                );
-            }
-            if let Some(best) = found
-                .into_iter()
-                .filter(|p| in_middle(p, r))
-                .max_by(|a, b| a.score.total_cmp(&b.score))
-            {
-                out.push(best);
-            }
-        }
-        Ok(out)
-    }
 }
 
 /// Faces followed from one sample to the next, at most (a crowd is left to the grid).
 const MAX_FOLLOWED: usize = 8;
-
-/// Whether `p`'s centre lies in the middle half of `r` (a close look's crop): the face the
-/// look was for, not a neighbour at its edge.
-fn in_middle(p: &RawDetection, r: Region) -> bool {
-    (p.cx - (r.x + r.w / 2) as f32).abs() < r.w as f32 / 4.0
-        && (p.cy - (r.y + r.h / 2) as f32).abs() < r.h as f32 / 4.0
-}
 
 /// A detection in frame pixels as a face.
 fn to_face(d: RawDetection) -> Face {

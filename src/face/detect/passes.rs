@@ -1,7 +1,8 @@
 //! The passes for hard faces, beyond the upright pass: the frame turned a quarter, half and
 //! three quarters (people lying down, upside down), finer tiles (faces down to ~24 px on
-//! 1080p), and close looks around the upright pass's face-like regions (its sub-threshold
-//! responses), turned and enlarged. Every detection is mapped back to frame pixels, boxes and
+//! 1080p), close looks around the upright pass's face-like regions (its sub-threshold
+//! responses), turned and enlarged, and close looks at the faces of 56-128 px the second
+//! detector (the MTCNN cascade) finds on a lit frame. Every detection is mapped back to frame pixels, boxes and
 //! keypoints, so alignment cuts upright chips from them.
 
 use super::blazeface::RawDetection;
@@ -16,13 +17,14 @@ pub enum HardFaces {
     /// The upright pass only.
     Off,
     /// Close looks (turned, enlarged) at the face-like regions the upright pass saw but did
-    /// not accept, on every sample; the whole-frame turned and fine passes on none.
+    /// not accept, on every sample; the small-faces pass on each shot's first sample and one
+    /// every few seconds; the whole-frame turned and fine passes on none.
     #[default]
     Regions,
     /// Close looks on every sample, and the whole-frame turned and fine passes on each shot's
     /// key frames (first and last sample, about one a second).
     Key,
-    /// Close looks and every pass on every sample.
+    /// Close looks and every pass (the small faces' one too) on every sample.
     All,
 }
 
@@ -44,21 +46,29 @@ impl HardFaces {
         }
     }
 
-    /// The passes to run on one sample, `key` when it is one of its shot's key frames.
-    pub fn passes(self, key: bool) -> &'static [Pass] {
-        const LOOKS: &[Pass] = &[Pass::Regions, Pass::Dim];
-        const EVERY: &[Pass] = &[
+    /// The passes to run on one sample: `key` when it is one of its shot's key frames,
+    /// `small` when the small-faces pass is due on it (always with `all`).
+    pub fn passes(self, key: bool, small: bool) -> &'static [Pass] {
+        // The small-faces pass last in each list, so leaving it out is a shorter slice.
+        const LOOKS: [Pass; 3] = [Pass::Regions, Pass::Dim, Pass::Small];
+        const EVERY: [Pass; 7] = [
             Pass::Regions,
             Pass::Dim,
             Pass::Turned(Turn::Cw90),
             Pass::Turned(Turn::Half),
             Pass::Turned(Turn::Ccw90),
             Pass::Fine,
+            Pass::Small,
         ];
-        match (self, key) {
-            (Self::Off, _) => &[],
-            (Self::Regions, _) | (Self::Key, false) => LOOKS,
-            (Self::Key, true) | (Self::All, _) => EVERY,
+        let all: &'static [Pass] = match (self, key) {
+            (Self::Off, _) => return &[],
+            (Self::Regions, _) | (Self::Key, false) => &LOOKS,
+            (Self::Key, true) | (Self::All, _) => &EVERY,
+        };
+        if small || self == Self::All {
+            all
+        } else {
+            &all[..all.len() - 1]
         }
     }
 }
@@ -76,6 +86,9 @@ pub enum Pass {
     Regions,
     /// The second detector (the MTCNN cascade) on the whole frame, when the frame is dim.
     Dim,
+    /// On a lit frame, the second detector's faces of [`SMALL_FACES`] px that the other
+    /// passes did not find, each confirmed by a close look (BlazeFace's box and keypoints).
+    Small,
 }
 
 impl Pass {
@@ -90,6 +103,7 @@ impl Pass {
             Self::Fine => "fine",
             Self::Regions => "regions",
             Self::Dim => "dim",
+            Self::Small => "small",
         }
     }
 }
@@ -190,6 +204,15 @@ pub const EXTRA_SCORE: f32 = 0.75;
 pub const SECOND_SCORE: f32 = 0.7;
 /// See [`SECOND_SCORE`].
 pub const SECOND_CONTEXT: f32 = 3.0;
+
+/// The faces the small-faces pass asks the second detector for, in pixels. The 640 px tiles
+/// shrink a 60 px face to 18 px of BlazeFace's input, where it responds 0.06 (under the 0.15
+/// that earns a close look); the cascade's pyramid for 56-128 px costs ~37 ms a 1080p frame
+/// (one thread; 48 px: 42 ms), and a close look at a 60 px face scores it 0.76-0.85.
+pub const SMALL_FACES: [f32; 2] = [56.0, 128.0];
+/// At most this many of the second detector's small faces per frame get a close look, best
+/// first (none on the bench clip, whose faces the tiles find).
+pub const MAX_SMALL: usize = 3;
 
 /// At most this many face-like regions per frame get a close look, best first. Measured on
 /// the 60 s bench clip: 4 cost +37% scan time over `off`, 2 cost +15%, with the same
@@ -505,10 +528,21 @@ mod tests {
     fn modes_parse_and_choose_passes() {
         assert_eq!(HardFaces::parse("key"), Ok(HardFaces::Key));
         assert!(HardFaces::parse("sometimes").is_err());
-        assert!(HardFaces::Off.passes(true).is_empty());
-        assert_eq!(HardFaces::Regions.passes(true), &[Pass::Regions, Pass::Dim]);
-        assert_eq!(HardFaces::Key.passes(false), &[Pass::Regions, Pass::Dim]);
-        assert_eq!(HardFaces::Key.passes(true).len(), 6);
-        assert_eq!(HardFaces::All.passes(false).len(), 6);
+        assert!(HardFaces::Off.passes(true, true).is_empty());
+        assert_eq!(
+            HardFaces::Regions.passes(true, false),
+            &[Pass::Regions, Pass::Dim]
+        );
+        assert_eq!(
+            HardFaces::Regions.passes(false, true),
+            &[Pass::Regions, Pass::Dim, Pass::Small]
+        );
+        assert_eq!(
+            HardFaces::Key.passes(false, false),
+            &[Pass::Regions, Pass::Dim]
+        );
+        assert_eq!(HardFaces::Key.passes(true, false).len(), 6);
+        assert_eq!(HardFaces::Key.passes(true, true).len(), 7);
+        assert_eq!(HardFaces::All.passes(false, false).len(), 7);
     }
 }
