@@ -11,9 +11,8 @@ RUNS=${1:-3}
 export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$ROOT/third_party/onnxruntime/libonnxruntime.so.1.31.1}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 cargo build --release --quiet --bin clearshot --example hard_faces
-bash scripts/make_bench_clip.sh >/dev/null 2>&1 || true
 CLIP=fixtures/generated/bench/h264_1080p_10s.mp4
-[ -f "$CLIP" ] || { echo "no bench clip ($CLIP)" >&2; exit 1; }
+bash scripts/make_bench_clip.sh "$CLIP" 10 >/dev/null
 if [ "${SKIP_PASSES:-0}" != 1 ]; then
   "$TARGET/release/examples/hard_faces" "$RUNS"
 fi

@@ -12,12 +12,13 @@ use clearshot::face::detect::{Pass, Turn};
 use scene::{found_at, Stages, Subject};
 use std::time::Instant;
 
-const PASSES: [Pass; 5] = [
+const PASSES: [Pass; 6] = [
     Pass::Regions,
     Pass::Turned(Turn::Cw90),
     Pass::Turned(Turn::Half),
     Pass::Turned(Turn::Ccw90),
     Pass::Fine,
+    Pass::Small,
 ];
 
 fn median(mut v: Vec<f64>) -> f64 {
