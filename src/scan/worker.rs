@@ -205,8 +205,9 @@ impl Worker {
     }
 
     /// Faces in one sample of a video, as [`Worker::analyse_with`]: on the whole tile grid
-    /// with the `extra` passes when `grid` (or the shot is new to this worker), else only the
-    /// whole frame and a close look around each face found on the shot's previous sample.
+    /// with the `extra` passes when `grid` (or the shot is new to this worker), plus a close
+    /// look at each face of the shot's previous sample those passes did not find again; else
+    /// only the whole frame and a close look around each face of the previous sample.
     pub fn analyse_sample(
         &mut self,
         sample: &crate::media::SampledFrame,
@@ -216,13 +217,12 @@ impl Worker {
     ) -> Result<Vec<Observation>, RuntimeError> {
         let img = &sample.image;
         let found = match self.followed.take() {
+            Some((shot, prev)) if shot == sample.shot && !grid => {
+                self.detector
+                    .follow(img, &prev, extra.contains(&Pass::Dim))?
+            }
             Some((shot, prev)) if shot == sample.shot => {
-                if grid {
-                    self.detector.detect_passes_after(img, extra, &prev)?
-                } else {
-                    self.detector
-                        .follow(img, &prev, extra.contains(&Pass::Dim))?
-                }
+                self.detector.detect_passes_after(img, extra, &prev)?
             }
             _ => self.detector.detect_passes(img, extra)?,
         };

@@ -2,8 +2,8 @@
 //! three quarters (people lying down, upside down), finer tiles (faces down to ~24 px on
 //! 1080p), close looks around the upright pass's face-like regions (its sub-threshold
 //! responses), turned and enlarged, and close looks at the faces of 56-128 px the second
-//! detector (the MTCNN cascade) finds on a lit frame. Every detection is mapped back to frame pixels, boxes and
-//! keypoints, so alignment cuts upright chips from them.
+//! detector (the MTCNN cascade) finds on a lit frame. Every detection is mapped back to frame
+//! pixels, boxes and keypoints, so alignment cuts upright chips from them.
 
 use super::blazeface::RawDetection;
 use super::Region;
